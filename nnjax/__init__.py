@@ -1,0 +1,40 @@
+"""nnjax: NNabla's Python API, recorded as NNabla records graphs, run by JAX/XLA.
+
+``import nnabla`` resolves to this package (see ``nnjax._alias``).
+"""
+from . import _alias
+
+__version__ = "1.36.0.nnjax0"
+
+from ._ndarray import NdArray
+from ._variable import Variable
+from .context import Context, context_scope, get_current_context, set_default_context
+from ._modes import (auto_forward, get_auto_forward, set_auto_forward,
+                     prefer_cached_array, set_global_recompute, get_global_recompute)
+from .parameter import (parameter_scope, get_parameters, clear_parameters, save_parameters,
+                        load_parameters, get_current_parameter_scope, no_grad)
+from .random import seed
+from .logger import logger
+from ._executor import flush as _flush, stats as _compile_stats
+from . import _graph
+from . import functions, parametric_functions, solvers, initializer, random, ext_utils  # noqa
+from . import dtypes, testing  # noqa
+from ._graph_api import forward_all, grad  # noqa
+
+
+def compile_stats():
+    """Counters of the compile cache: ``compiles``, ``hits``, ``executions``, ``compile_seconds``."""
+    return _compile_stats
+
+
+def compile_count():
+    """Programs compiled so far (tests assert a training loop compiles once)."""
+    return _compile_stats.compiles
+
+
+def synchronize():
+    """Run every queued computation now."""
+    _flush()
+
+
+_alias.install()

@@ -1,0 +1,49 @@
+"""Make ``import nnabla[.x.y]`` give the very module objects of ``nnjax[.x.y]``.
+
+A meta-path finder placed first on ``sys.meta_path`` answers every
+``nnabla.*`` import by importing ``nnjax.*`` and returning that module, so
+both names refer to one object (``isinstance`` checks and monkeypatching
+agree). It also takes precedence over a real NNabla installation; set the
+environment variable ``NNJAX_NO_ALIAS=1`` before the first import to leave
+``nnabla`` alone.
+"""
+import importlib
+import importlib.abc
+import importlib.util
+import os
+import sys
+
+ALIAS = "nnabla"
+TARGET = "nnjax"
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, target_name):
+        self.target_name = target_name
+
+    def create_module(self, spec):
+        return importlib.import_module(self.target_name)
+
+    def exec_module(self, module):
+        return None
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
+            return None
+        target_name = TARGET + fullname[len(ALIAS):]
+        if importlib.util.find_spec(target_name) is None:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, _AliasLoader(target_name))
+        return spec
+
+
+def install():
+    if os.environ.get("NNJAX_NO_ALIAS"):
+        return
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AliasFinder())
+    for name, module in list(sys.modules.items()):
+        if name == TARGET or name.startswith(TARGET + "."):
+            sys.modules.setdefault(ALIAS + name[len(TARGET):], module)

@@ -1,0 +1,114 @@
+"""Applying a function: record a graph node, or compute at once.
+
+Every ``nnabla.functions`` wrapper ends in ``apply_function``:
+- Variable inputs: a Function node is recorded, output shapes come from
+  ``jax.eval_shape`` of the lowering (errors surface here, naming the
+  function and the shapes). Under auto-forward the node is also queued for
+  computation.
+- NdArray inputs (imperative mode): the function runs now and NdArrays
+  come back.
+"""
+import weakref
+
+import numpy as np
+
+from . import _executor, _modes
+from ._graph import infer_outputs
+from ._ndarray import NdArray
+from ._registry import get_spec
+from ._variable import Function, Variable, _Buffers
+
+
+def _meta(x):
+    return (x.shape, x.dtype if isinstance(x, NdArray) else x._buffers.data.dtype)
+
+
+def _as_variable(x, type_name, i):
+    if isinstance(x, Variable) or x is None:
+        return x
+    if isinstance(x, (np.ndarray, np.generic, float, int, list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        return Variable.from_numpy_array(arr)
+    raise TypeError(f"{type_name}: input {i} must be a Variable, NdArray or numpy array, "
+                    f"got {type(x).__name__}")
+
+
+def _as_ndarray(x, type_name, i):
+    if isinstance(x, NdArray) or x is None:
+        return x
+    if isinstance(x, Variable):
+        return x.data
+    if isinstance(x, (np.ndarray, np.generic, float, int, list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        return NdArray.from_numpy_array(arr)
+    raise TypeError(f"{type_name}: input {i} must be a Variable, NdArray or numpy array, "
+                    f"got {type(x).__name__}")
+
+
+def apply_function(type_name, inputs, args, outputs=None, python_function=None, spec=None):
+    """Record (or, for NdArray inputs, compute) NNabla function ``type_name``.
+
+    Returns one output, or a tuple when the function has several.
+    ``outputs``: NdArrays to write the results into (imperative mode only).
+    """
+    spec = spec if spec is not None else get_spec(type_name)
+    imperative = any(isinstance(x, NdArray) for x in inputs)
+    if imperative:
+        inputs = [_as_ndarray(x, type_name, i) for i, x in enumerate(inputs)]
+    else:
+        inputs = [_as_variable(x, type_name, i) for i, x in enumerate(inputs)]
+    meta = [None if x is None else _meta(x) for x in inputs]
+    out_meta = infer_outputs(spec, args, meta, python_function)
+
+    if imperative:
+        vars_in = [None if x is None else Variable._with_buffers(_Buffers(x, NdArray(x.shape)))
+                   for x in inputs]
+        fn = Function(spec, args, vars_in, python_function)
+        _set_rng_source(fn, args)
+        results = []
+        for i, (shape, dtype) in enumerate(out_meta):
+            target = outputs[i] if outputs is not None and i < len(outputs) else None
+            if target is not None and target.shape != shape:
+                raise ValueError(f"{type_name}: outputs[{i}] has shape {target.shape}, "
+                                 f"the result has shape {shape}")
+            arr = target if target is not None else NdArray(shape, dtype)
+            v = Variable._with_buffers(_Buffers(arr, NdArray(shape)))
+            v._parent = fn
+            fn.outputs.append(v)
+            results.append(arr)
+        _executor.run_function(fn)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    fn = Function(spec, args, inputs, python_function)
+    _set_rng_source(fn, args)
+    no_grad = _modes.grad_disabled()
+    fn.need_grad = (not no_grad) and any(x is not None and x.need_grad for x in inputs)
+    rank = 0
+    for x in inputs:
+        if x is not None:
+            x._consumers.append(weakref.ref(fn))
+            if x._parent is not None and x._parent.rank + 1 > rank:
+                rank = x._parent.rank + 1
+    fn.rank = rank
+    results = []
+    for shape, dtype in out_meta:
+        v = Variable(shape, need_grad=False if no_grad else None)
+        if dtype != np.float32:
+            v._buffers.data._dtype = np.dtype(dtype)
+        v._parent = fn
+        fn.outputs.append(v)
+        results.append(v)
+    if _modes.get_auto_forward():
+        _executor.enqueue(_executor.function_op(fn))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def _set_rng_source(fn, args):
+    if fn.spec.rng:
+        seed = args.get("seed", -1)
+        if seed is not None and seed != -1:
+            fn.rng_source = np.random.RandomState(seed)

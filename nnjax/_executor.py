@@ -1,0 +1,532 @@
+"""Lazy execution: stateful calls are queued as ops and run as one XLA program.
+
+An op reads some NdArrays and writes others, through a pure function built
+from its structural key. ``forward``, ``backward``, solver updates and the
+like enqueue ops; the queue runs (``flush``) when a value is observed on the
+host, when a queued array is written by the user, or when a new training
+step begins. The queued ops become one jit-compiled program, cached under a
+key made of the ops' keys, how they share arrays, and the input shapes and
+dtypes: a training loop compiles once.
+"""
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from . import _ndarray
+from ._graph import build_plan, run_steps, step_callables, _jax_dtype
+from ._variable import graph_version
+
+MAX_CACHED_PROGRAMS = 512
+MAX_QUEUE = 4096
+
+
+class CompileStats:
+    """Counters of the program cache (``nnabla.compile_stats()``)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.compiles = 0
+        self.hits = 0
+        self.compile_seconds = 0.0
+        self.executions = 0
+        self._recent_misses = []
+
+    @property
+    def misses(self):
+        return self.compiles
+
+    def __repr__(self):
+        return (f"CompileStats(compiles={self.compiles}, hits={self.hits}, "
+                f"executions={self.executions}, compile_seconds={self.compile_seconds:.3f})")
+
+
+stats = CompileStats()
+_programs = OrderedDict()
+_queue = []
+_queued_arrays = []
+
+
+class Op:
+    """A queued computation: ``build()(read_values, operands) -> write_values``.
+
+    ``key`` must determine ``build`` completely (it is the cache key);
+    ``operands`` are small arrays (rng keys, learning rates) passed each call.
+    ``kind`` is 'forward', 'function', 'backward' or 'update' (step boundaries).
+    """
+
+    __slots__ = ("key", "reads", "writes", "operands", "build", "kind")
+
+    def __init__(self, key, reads, writes, build, operands=(), kind="function"):
+        self.key = key
+        self.reads = reads
+        self.writes = writes
+        self.build = build
+        self.operands = tuple(operands)
+        self.kind = kind
+
+
+def enqueue(op):
+    """Queue ``op``; starts a new program when a new training step begins."""
+    if _queue:
+        kinds = {o.kind for o in _queue}
+        if op.kind in ("forward", "function") and kinds & {"backward", "update"}:
+            flush()
+        elif op.kind == "forward" and "forward" in kinds:
+            flush()
+        elif len(_queue) >= MAX_QUEUE:
+            flush()
+    for a in op.reads:
+        if not a._queued:
+            a._queued = True
+            _queued_arrays.append(a)
+    for a in op.writes:
+        a._zeroed = False
+        if not a._queued:
+            a._queued = True
+            _queued_arrays.append(a)
+    _queue.append(op)
+
+
+def run_now(op):
+    enqueue(op)
+    flush()
+
+
+def flush():
+    """Run every queued op as one compiled program."""
+    if not _queue:
+        return
+    ops = list(_queue)
+    _queue.clear()
+    for a in _queued_arrays:
+        a._queued = False
+    _queued_arrays.clear()
+
+    slot_of = {}
+    arrays = []
+    input_slots = []
+    written = []
+    written_set = set()
+    op_sigs = []
+    for op in ops:
+        rs = []
+        for a in op.reads:
+            s = slot_of.get(id(a))
+            if s is None:
+                s = len(arrays)
+                slot_of[id(a)] = s
+                arrays.append(a)
+                input_slots.append(s)
+            rs.append(s)
+        ws = []
+        for a in op.writes:
+            s = slot_of.get(id(a))
+            if s is None:
+                s = len(arrays)
+                slot_of[id(a)] = s
+                arrays.append(a)
+            ws.append(s)
+            if s not in written_set:
+                written_set.add(s)
+                written.append(s)
+        op_sigs.append((op.key, tuple(rs), tuple(ws),
+                        tuple((np.shape(x), np.asarray(x).dtype.str) for x in op.operands)))
+
+    values = []
+    value_slots = []
+    input_sig = []
+    for s in input_slots:
+        a = arrays[s]
+        fill = a._const_fill()
+        if fill is not None:
+            input_sig.append((s, a.shape, _jax_dtype(a.dtype).str, "fill", fill))
+        else:
+            v = a._input_value()
+            input_sig.append((s, a.shape, _jax_dtype(v.dtype).str))
+            values.append(v)
+            value_slots.append(s)
+    key = (tuple(op_sigs), tuple(input_sig), tuple(written))
+    program = _programs.get(key)
+    operands = [op.operands for op in ops]
+    if program is None:
+        program = _compile(ops, op_sigs, input_sig, value_slots, written)
+        if len(_programs) >= MAX_CACHED_PROGRAMS:
+            _programs.popitem(last=False)
+        _programs[key] = program
+        start = time.perf_counter()
+        outs = program(values, operands)
+        stats.compile_seconds += time.perf_counter() - start
+        stats.compiles += 1
+        _note_miss(op_sigs)
+    else:
+        _programs.move_to_end(key)
+        stats.hits += 1
+        outs = program(values, operands)
+    stats.executions += 1
+    for s, v in zip(written, outs):
+        arrays[s]._set_value(v)
+
+
+def _compile(ops, op_sigs, input_sig, value_slots, written):
+    fns = [op.build() for op in ops]
+    consts = [(e[0], e[1], e[2], e[4]) for e in input_sig if len(e) == 5]
+    plan = [(fn, sig[1], sig[2]) for fn, sig in zip(fns, op_sigs)]
+
+    def program(values, operands):
+        env = {}
+        for s, v in zip(value_slots, values):
+            env[s] = v
+        for s, shape, dtype, fill in consts:
+            env[s] = jnp.full(shape, fill, dtype)
+        for (fn, rs, ws), op_operands in zip(plan, operands):
+            outs = fn([env[s] for s in rs], op_operands)
+            for s, v in zip(ws, outs):
+                env[s] = v
+        return [env[s] for s in written]
+
+    return jax.jit(program)
+
+
+def _note_miss(op_sigs):
+    """Warn once when the same op structure keeps compiling (e.g. shapes change)."""
+    shape = tuple(sig[0][0] if isinstance(sig[0], tuple) else sig[0] for sig in op_sigs)
+    recent = stats._recent_misses
+    recent.append(hash(shape))
+    if len(recent) > 16:
+        del recent[0]
+    if recent.count(hash(shape)) == 8:
+        warnings.warn("nnjax: the same graph structure compiled 8 times; input shapes, "
+                      "dtypes or function args change between calls, or a scalar "
+                      "constant (e.g. a backward grad value) varies", RuntimeWarning,
+                      stacklevel=3)
+
+
+_ndarray.flush_queue = flush
+
+
+def compile_count():
+    """Number of programs compiled so far."""
+    return stats.compiles
+
+
+# ---------------------------------------------------------------- plans
+def get_plan(outputs):
+    head = outputs[0]
+    cached = head._plan_cache
+    version = graph_version[0]
+    if (cached is not None and cached[0] == version and len(outputs) == 1):
+        return cached[1]
+    plan = build_plan(outputs)
+    if len(outputs) == 1:
+        head._plan_cache = (version, plan)
+    return plan
+
+
+def draw_rng_keys(functions):
+    from . import random as _random
+    keys = []
+    for fn in functions:
+        src = fn.rng_source if fn.rng_source is not None else _random._function_rng()
+        fn.rng_key_data = src.randint(0, 2 ** 31 - 1, size=2).astype(np.uint32)
+        keys.append(fn.rng_key_data)
+    return np.stack(keys) if keys else None
+
+
+def _rng_operands(functions, fresh):
+    if not functions:
+        return ()
+    if fresh:
+        return (draw_rng_keys(functions),)
+    missing = [fn for fn in functions if fn.rng_key_data is None]
+    if missing:
+        draw_rng_keys(missing)
+    return (np.stack([fn.rng_key_data for fn in functions]),)
+
+
+# ---------------------------------------------------------------- forward
+def _forward_op(plan, materialize, kind="forward"):
+    steps = plan.steps
+    root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+    state_slots = []
+    for fn, step in zip(plan.functions, steps):
+        for k in fn.spec.state_inputs:
+            slot = step[2][k] if k < len(step[2]) else -1
+            if slot >= 0 and slot in root_slots and slot not in state_slots:
+                state_slots.append(slot)
+    state_slots = tuple(state_slots)
+    materialize = tuple(materialize)
+    n_vars = len(plan.variables)
+    callables = step_callables(plan)
+    reads = [r._buffers.data for r in plan.roots]
+    writes = ([plan.variables[s]._buffers.data for s in materialize]
+              + [plan.variables[s]._buffers.data for s in state_slots])
+    key = ("forward", steps, root_slots, materialize, state_slots)
+
+    def build():
+        def run(read_values, operands):
+            env = [None] * n_vars
+            for s, v in zip(root_slots, read_values):
+                env[s] = v
+            updates = run_steps(steps, callables, env, operands[0] if operands else None)
+            return ([env[s] for s in materialize]
+                    + [updates.get(s, env[s]) for s in state_slots])
+        return run
+
+    operands = _rng_operands(plan.rng_functions, fresh=True)
+    return Op(key, reads, writes, build, operands, kind=kind)
+
+
+def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_hook=None):
+    plan = get_plan(outputs)
+    if not plan.functions:
+        return
+    if function_pre_hook is not None or function_post_hook is not None:
+        flush()
+        for fn in plan.functions:
+            if function_pre_hook is not None:
+                function_pre_hook(fn)
+            run_function(fn)
+            if function_post_hook is not None:
+                function_post_hook(fn)
+        return
+    root_ids = {id(r) for r in plan.roots}
+    if clear_buffer:
+        wanted = {id(v) for v in outputs}
+        materialize = [s for s, v in enumerate(plan.variables)
+                       if id(v) not in root_ids and (id(v) in wanted or v._persistent)]
+    else:
+        materialize = [s for s, v in enumerate(plan.variables) if id(v) not in root_ids]
+    enqueue(_forward_op(plan, materialize))
+
+
+def _single_function_plan(fn):
+    from ._graph import Plan, freeze
+    variables, index, ins = [], {}, []
+    for v in fn.inputs:
+        if v is None:
+            ins.append(-1)
+            continue
+        s = index.get(id(v))
+        if s is None:
+            s = len(variables)
+            index[id(v)] = s
+            variables.append(v)
+        ins.append(s)
+    roots = list(variables)
+    outs = []
+    for o in fn.outputs:
+        index[id(o)] = len(variables)
+        outs.append(len(variables))
+        variables.append(o)
+    step = (fn.spec.type_name, freeze(fn.info.args), tuple(ins), tuple(outs),
+            id(fn.python_function) if fn.python_function is not None else None)
+    return Plan([fn], roots, index, (step,), variables,
+                [fn] if fn.spec.rng else [])
+
+
+def function_op(fn):
+    """The op computing one function's outputs from its inputs' current data."""
+    plan = _single_function_plan(fn)
+    n_in = len(plan.roots)
+    return _forward_op(plan, range(n_in, len(plan.variables)), kind="function")
+
+
+def run_function(fn):
+    run_now(function_op(fn))
+
+
+# ---------------------------------------------------------------- backward
+def _need_grad_slots(plan):
+    """Slots that need a gradient (dynamic propagation) and slots cut by need_grad=False."""
+    need = [False] * len(plan.variables)
+    stop = set()
+    for r in plan.roots:
+        s = plan.index[id(r)]
+        need[s] = bool(r.need_grad) and np.issubdtype(r._buffers.data.dtype, np.inexact)
+    for fn, step in zip(plan.functions, plan.steps):
+        any_in = any(need[i] for i in step[2] if i >= 0)
+        for o, s in zip(fn.outputs, step[3]):
+            inexact = np.issubdtype(o._buffers.data.dtype, np.inexact)
+            if o._need_grad is False or not inexact:
+                stop.add(s)
+            else:
+                need[s] = any_in
+    return need, frozenset(stop)
+
+
+def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
+             function_post_hook=None):
+    if output._parent is None:
+        return
+    plan = get_plan([output])
+    if function_pre_hook is not None or function_post_hook is not None:
+        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook)
+        return
+    enqueue(_backward_op(plan, output, grad, clear_buffer))
+
+
+def _seed_spec(output, grad):
+    """(key part, extra read arrays, operands) describing the backward seed."""
+    if grad is None:
+        return ("read",), [output._buffers.grad], ()
+    if isinstance(grad, _ndarray.NdArray):
+        return ("read",), [grad], ()
+    if np.isscalar(grad) or (isinstance(grad, np.ndarray) and grad.ndim == 0):
+        return ("const", float(grad)), [], ()
+    arr = np.asarray(grad, dtype=np.float32)
+    if arr.shape != output.shape:
+        arr = np.broadcast_to(arr, output.shape)
+    return ("operand",), [], (arr,)
+
+
+def _backward_op(plan, output, grad, clear_buffer):
+    need, stop = _need_grad_slots(plan)
+    out_slot = plan.index[id(output)]
+    root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+    root_set = set(root_slots)
+    diff_roots = tuple(s for s in root_slots if need[s])
+    inter = tuple(s for s, v in enumerate(plan.variables)
+                  if need[s] and s not in root_set and s != out_slot
+                  and (not clear_buffer or v._persistent))
+    inter_shapes = tuple((plan.variables[s].shape, _jax_dtype(plan.variables[s]._buffers.data.dtype).str)
+                         for s in inter)
+    seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
+    steps = plan.steps
+    n_vars = len(plan.variables)
+    callables = step_callables(plan)
+    variables = plan.variables
+    reads = ([r._buffers.data for r in plan.roots]
+             + [variables[s]._buffers.grad for s in diff_roots] + seed_reads)
+    writes = ([variables[s]._buffers.grad for s in diff_roots]
+              + [variables[s]._buffers.grad for s in inter])
+    rng = _rng_operands(plan.rng_functions, fresh=False)
+    operands = rng + seed_operands
+    n_roots = len(root_slots)
+    has_rng = bool(rng)
+    out_shape = output.shape
+    key = ("backward", steps, root_slots, diff_roots, inter, inter_shapes, tuple(sorted(stop)),
+           out_slot, out_shape, seed_key)
+
+    def build():
+        def run(read_values, ops):
+            root_values = read_values[:n_roots]
+            old_grads = read_values[n_roots:n_roots + len(diff_roots)]
+            keys = ops[0] if has_rng else None
+            if seed_key[0] == "read":
+                seed = read_values[n_roots + len(diff_roots)]
+            elif seed_key[0] == "const":
+                seed = seed_key[1]
+            else:
+                seed = ops[-1]
+            fixed = dict(zip(root_slots, root_values))
+
+            def f(diff_values, perturbs):
+                env = [None] * n_vars
+                for s, v in fixed.items():
+                    env[s] = jax.lax.stop_gradient(v)
+                for s, v in zip(diff_roots, diff_values):
+                    env[s] = v
+                run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
+                return env[out_slot]
+
+            diff_values = tuple(fixed[s] for s in diff_roots)
+            perturbs = {s: jnp.zeros(shape, dtype) for s, (shape, dtype) in zip(inter, inter_shapes)}
+            out, vjp = jax.vjp(f, diff_values, perturbs)
+            cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
+            g_roots, g_inter = vjp(cot)
+            new = [old + g.astype(old.dtype) for old, g in zip(old_grads, g_roots)]
+            return new + [g_inter[s] for s in inter]
+        return run
+
+    return Op(key, reads, writes, build, operands, kind="backward")
+
+
+def _backward_by_function(plan, output, grad, pre_hook, post_hook):
+    """Unfused backward: one function at a time, hooks around each."""
+    flush()
+    need, stop = _need_grad_slots(plan)
+    if grad is not None:
+        if isinstance(grad, _ndarray.NdArray):
+            output._buffers.grad.copy_from(grad)
+        else:
+            output._buffers.grad.data = grad
+    root_set = {id(r) for r in plan.roots}
+    written = {id(output)}
+    for fn, step in zip(reversed(plan.functions), reversed(plan.steps)):
+        if not any(need[s] for s in step[3]):
+            continue
+        if pre_hook is not None:
+            pre_hook(fn)
+        targets = []
+        for i, v in enumerate(fn.inputs):
+            if v is None or not need[step[2][i]]:
+                continue
+            accumulate = id(v) in root_set or id(v) in written
+            targets.append((i, accumulate))
+            written.add(id(v))
+        if targets:
+            run_now(_function_backward_op(fn, tuple(targets), stop, step))
+        if post_hook is not None:
+            post_hook(fn)
+
+
+def _function_backward_op(fn, targets, stop, step):
+    spec = fn.spec
+    args = fn.info.args
+    pyfunc = fn.python_function
+    inputs = fn.inputs
+    n_in = len(inputs)
+    present = tuple(i for i, v in enumerate(inputs) if v is not None)
+    out_stop = tuple(s in stop for s in step[3])
+    reads = ([inputs[i]._buffers.data for i in present]
+             + [o._buffers.grad for o in fn.outputs]
+             + [inputs[i]._buffers.grad for i, acc in targets if acc])
+    writes = [inputs[i]._buffers.grad for i, _ in targets]
+    rng = _rng_operands([fn] if spec.rng else [], fresh=False)
+    key = ("backward_function", step[0], step[1], step[4], present, targets, out_stop, n_in)
+    n_present = len(present)
+    n_out = len(fn.outputs)
+    target_idx = tuple(i for i, _ in targets)
+
+    def build():
+        def run(read_values, ops):
+            in_values = dict(zip(present, read_values[:n_present]))
+            out_grads = read_values[n_present:n_present + n_out]
+            old = iter(read_values[n_present + n_out:])
+
+            def f(diff):
+                vals = [None] * n_in
+                for i in present:
+                    vals[i] = jax.lax.stop_gradient(in_values[i])
+                for i, v in zip(target_idx, diff):
+                    vals[i] = v
+                if pyfunc is not None:
+                    res = pyfunc._lower(*vals)
+                elif spec.rng:
+                    res = spec.lower(ops[0][0], *vals, **args)
+                else:
+                    res = spec.lower(*vals, **args)
+                if not isinstance(res, (tuple, list)):
+                    res = (res,)
+                n_state = len(spec.state_inputs)
+                res = res[:len(res) - n_state] if n_state else res
+                return tuple(jax.lax.stop_gradient(r) if s else r for r, s in zip(res, out_stop))
+
+            outs, vjp = jax.vjp(f, tuple(in_values[i] for i in target_idx))
+            cots = tuple(jnp.asarray(g, o.dtype) if jnp.issubdtype(o.dtype, jnp.inexact)
+                         else np.zeros(o.shape, jax.dtypes.float0)
+                         for g, o in zip(out_grads, outs))
+            (grads,) = vjp(cots)
+            result = []
+            for (i, acc), g in zip(targets, grads):
+                result.append(next(old) + g if acc else g)
+            return result
+        return run
+
+    return Op(key, reads, writes, build, rng, kind="function")

@@ -1,0 +1,82 @@
+"""``nn.grad``: gradients as Variables of a ``Grad`` node (differentiable again)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._apply import apply_function
+from ._graph import build_plan, run_steps, step_callables
+from ._registry import FunctionSpec
+
+
+class _GradLowering:
+    """Pure function of the subgraph's root values and the output seeds."""
+
+    def __init__(self, plan, out_slots, wrt_slots, outputs, stop):
+        self.steps = plan.steps
+        self.callables = step_callables(plan)
+        self.root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+        self.n_vars = len(plan.variables)
+        self.out_slots = out_slots
+        self.wrt_slots = wrt_slots
+        self.stop = stop
+        keys = [fn.rng_key_data if fn.rng_key_data is not None else np.zeros(2, np.uint32)
+                for fn in plan.rng_functions]
+        self.keys = np.stack(keys) if keys else None
+        self.wrt_meta = [(plan.variables[s].shape, plan.variables[s]._buffers.data.dtype)
+                         for s in wrt_slots]
+
+    def _lower(self, *values):
+        n_roots = len(self.root_slots)
+        roots, seeds = values[:n_roots], values[n_roots:]
+        root_of = dict(zip(self.root_slots, roots))
+        wrt_roots = [s for s in self.wrt_slots if s in root_of]
+        wrt_inner = {s for s in self.wrt_slots if s not in root_of}
+
+        def f(deltas):
+            env = [None] * self.n_vars
+            for s, v in root_of.items():
+                env[s] = v + deltas[s] if s in deltas else v
+            run_steps(self.steps, self.callables, env,
+                      None if self.keys is None else jnp.asarray(self.keys),
+                      stop=self.stop, perturb={s: deltas[s] for s in wrt_inner})
+            return [env[s] for s in self.out_slots]
+
+        zeros = {s: jnp.zeros(shape, jnp.float32) for s, (shape, _) in
+                 zip(self.wrt_slots, self.wrt_meta)}
+        outs, vjp = jax.vjp(f, zeros)
+        cot = [jnp.broadcast_to(jnp.asarray(sd, o.dtype), o.shape) for sd, o in zip(seeds, outs)]
+        (g,) = vjp(cot)
+        del wrt_roots
+        return tuple(g[s] for s in self.wrt_slots)
+
+
+def grad_variables(outputs, inputs, grad_outputs=None):
+    from ._variable import Variable
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    plan = build_plan(outputs)
+    wrt = []
+    for i, v in enumerate(inputs):
+        s = plan.index.get(id(v))
+        if s is None:
+            raise ValueError(f"grad: inputs[{i}] {v!r} is not part of the outputs' graph")
+        wrt.append(s)
+    if grad_outputs is None:
+        grad_outputs = [1.0] * len(outputs)
+    elif not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = [grad_outputs]
+    seeds = []
+    for o, g in zip(outputs, grad_outputs):
+        if isinstance(g, Variable):
+            seeds.append(g)
+        else:
+            seeds.append(Variable.from_numpy_array(
+                np.broadcast_to(np.asarray(g if g is not None else 1.0, np.float32), o.shape)))
+    stop = frozenset(s for s, v in enumerate(plan.variables)
+                     if v._parent is not None and v._need_grad is False)
+    lowering = _GradLowering(plan, tuple(plan.index[id(o)] for o in outputs), tuple(wrt),
+                             outputs, stop)
+    spec = FunctionSpec("Grad", lower=None)
+    result = apply_function("Grad", list(plan.roots) + seeds, {}, python_function=lowering,
+                            spec=spec)
+    return list(result) if isinstance(result, tuple) else [result]

@@ -1,0 +1,371 @@
+"""NdArray: one buffer whose value lives on the device or on the host.
+
+The buffer has one "head" at a time:
+- a lazy fill (``zero()``/``fill(v)``): only (value,) is stored until used;
+- a ``jax.Array`` (results of compiled programs stay here until observed);
+- a writable ``numpy.ndarray`` handed out by ``.data``/``cast``/``get_data``;
+  writes through it are seen by the next compiled call, which uploads it.
+
+Arrays that a not-yet-run program reads or writes are marked ``_queued``;
+any host access to such an array runs the queued programs first, so the user
+always sees NNabla's eager semantics.
+"""
+import numpy as np
+
+_DEFAULT_DTYPE = np.dtype(np.float32)
+
+# Set by nnjax._executor: runs every queued program.
+flush_queue = None
+
+
+def _as_shape(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+class NdArray:
+    """A multi-dimensional array, as ``nnabla.NdArray``.
+
+    Args:
+        shape (tuple of int): shape of the array.
+    """
+
+    __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
+                 "_queued", "_zeroed", "__weakref__")
+
+    def __init__(self, shape=(), dtype=None):
+        self._shape = _as_shape(shape)
+        self._dtype = np.dtype(dtype) if dtype is not None else _DEFAULT_DTYPE
+        self._head = None
+        self._fill = 0
+        self._modification_count = 0
+        self._queued = False
+        self._zeroed = False
+
+    # ------------------------------------------------------------ factories
+    @staticmethod
+    def from_numpy_array(nparr):
+        """Create an NdArray holding a copy of ``nparr``."""
+        nparr = np.asarray(nparr)
+        a = NdArray(nparr.shape, nparr.dtype)
+        a._head = np.array(nparr, copy=True)
+        a._fill = None
+        return a
+
+    @classmethod
+    def _from_device(cls, value, dtype=None):
+        a = cls(value.shape, dtype if dtype is not None else value.dtype)
+        a._head = value
+        a._fill = None
+        return a
+
+    # ------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self._shape, dtype=np.int64))
+
+    def size_from_axis(self, axis=-1):
+        """Product of the dimensions from ``axis`` on (all if -1)."""
+        if axis < 0:
+            return self.size
+        return int(np.prod(self._shape[axis:], dtype=np.int64))
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def strides(self):
+        """Strides in elements (C order)."""
+        strides, acc = [], 1
+        for s in reversed(self._shape):
+            strides.append(acc)
+            acc *= s
+        return tuple(reversed(strides))
+
+    @property
+    def modification_count(self):
+        """How many times the array was written."""
+        return self._modification_count
+
+    @property
+    def zeroing(self):
+        """True while the array is a pending zero fill."""
+        return self._fill is not None and self._head is None and self._fill == 0
+
+    @property
+    def clear_called(self):
+        return self._head is None and self._fill is None
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d NdArray")
+        return self._shape[0]
+
+    def __repr__(self):
+        return f"<NdArray({self._shape}) dtype={self._dtype.name} at {hex(id(self))}>"
+
+    # ------------------------------------------------------------ internal access
+    def _sync(self):
+        if self._queued and flush_queue is not None:
+            flush_queue()
+
+    def _touch(self):
+        self._modification_count += 1
+        self._zeroed = False
+
+    def _input_value(self):
+        """The value as a program input: a jax/numpy array (never a copy)."""
+        if self._head is None:
+            return np.full(self._shape, 0 if self._fill is None else self._fill,
+                           dtype=self._dtype)
+        return self._head
+
+    def _const_fill(self):
+        """The fill value if the array is a pending constant, else None."""
+        if self._head is None:
+            return 0 if self._fill is None else self._fill
+        return None
+
+    def _set_value(self, value):
+        """Store a program result (a jax.Array of this array's shape)."""
+        self._head = value
+        self._fill = None
+        self._touch()
+
+    # ------------------------------------------------------------ host access
+    def _host(self, writable=True):
+        self._sync()
+        head = self._head
+        if head is None:
+            fill = 0 if self._fill is None else self._fill
+            head = np.full(self._shape, fill, dtype=self._dtype)
+        elif not isinstance(head, np.ndarray):
+            head = np.asarray(head)
+            if head.dtype != self._dtype:
+                head = head.astype(self._dtype)
+            elif writable:
+                head = np.array(head, copy=True)
+            if not writable:
+                return head
+        elif head.dtype != self._dtype:
+            head = head.astype(self._dtype)
+        self._head = head
+        self._fill = None
+        if writable:
+            self._touch()
+        return head
+
+    @property
+    def data(self):
+        """A writable numpy reference to the values."""
+        return self._host(writable=True)
+
+    @data.setter
+    def data(self, value):
+        self._sync()
+        if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0
+                                  and self._shape != ()):
+            self.fill(value)
+            return
+        value = _unwrap(value)
+        if isinstance(value, np.ndarray) or not hasattr(value, "block_until_ready"):
+            arr = np.asarray(value)
+            if arr.shape != self._shape:
+                arr = np.broadcast_to(arr, self._shape)
+            self._head = np.array(arr, dtype=self._dtype, copy=True)
+        else:
+            if value.shape != self._shape:
+                raise ValueError(f"NdArray.data: shape {value.shape} does not "
+                                 f"match the array's shape {self._shape}")
+            self._head = value
+        self._fill = None
+        self._touch()
+
+    def get_data(self, mode="rw", dtype=None):
+        """Values as numpy; ``mode`` is 'r', 'w' or 'rw'."""
+        if mode not in ("r", "w", "rw"):
+            raise ValueError(f"NdArray.get_data: mode must be 'r', 'w' or 'rw', got {mode!r}")
+        if dtype is not None and np.dtype(dtype) != self._dtype:
+            return self.cast(dtype)
+        if mode == "r":
+            return self._host(writable=False)
+        return self._host(writable=True)
+
+    def cast(self, dtype, ctx=None):
+        """Change the array's dtype in place; return a writable numpy reference."""
+        dtype = np.dtype(dtype)
+        self._sync()
+        if dtype != self._dtype:
+            if self._head is None:
+                self._dtype = dtype
+            else:
+                host = np.asarray(self._head).astype(dtype)
+                self._dtype = dtype
+                self._head = host
+        return self._host(writable=True)
+
+    def fill(self, value):
+        """Fill with a scalar (lazily: nothing is allocated until used)."""
+        self._sync()
+        self._head = None
+        self._fill = value.item() if isinstance(value, np.generic) else value
+        self._touch()
+
+    def zero(self):
+        """Fill with zeros (lazily)."""
+        self.fill(0)
+        self._zeroed = True
+
+    def clear(self):
+        """Release the buffer; it reads as zeros afterwards."""
+        self._sync()
+        self._head = None
+        self._fill = None
+
+    def copy_from(self, arr, use_current_context=True):
+        """Copy the values of another NdArray into this one."""
+        if not isinstance(arr, NdArray):
+            raise TypeError(f"NdArray.copy_from: expected an NdArray, got {type(arr).__name__}")
+        if arr.shape != self._shape:
+            raise ValueError(f"NdArray.copy_from: shape {arr.shape} does not match {self._shape}")
+        self._sync()
+        arr._sync()
+        if arr._head is None:
+            self._head = None
+            self._fill = arr._fill
+        elif isinstance(arr._head, np.ndarray):
+            self._head = np.array(arr._head, dtype=self._dtype, copy=True)
+            self._fill = None
+        else:
+            value = arr._head
+            if value.dtype != self._dtype:
+                value = value.astype(self._dtype)
+            self._head = value  # jax arrays are immutable: sharing is a copy
+            self._fill = None
+        self._touch()
+
+    def __array__(self, dtype=None, copy=None):
+        host = self._host(writable=False)
+        return host if dtype is None else host.astype(dtype)
+
+    # ------------------------------------------------------------ operators
+    def __pos__(self):
+        return self
+
+    def __neg__(self):
+        from . import functions as F
+        return F.mul_scalar(self, -1.0)
+
+    def __add__(self, other):
+        return _binary("add", self, other)
+
+    def __radd__(self, other):
+        return _binary("add", self, other)
+
+    def __sub__(self, other):
+        return _binary("sub", self, other)
+
+    def __rsub__(self, other):
+        return _binary("rsub", self, other)
+
+    def __mul__(self, other):
+        return _binary("mul", self, other)
+
+    def __rmul__(self, other):
+        return _binary("mul", self, other)
+
+    def __truediv__(self, other):
+        return _binary("div", self, other)
+
+    def __rtruediv__(self, other):
+        return _binary("rdiv", self, other)
+
+    def __pow__(self, other):
+        return _binary("pow", self, other)
+
+    def __rpow__(self, other):
+        return _binary("rpow", self, other)
+
+    def __matmul__(self, other):
+        from . import functions as F
+        return F.matmul(self, other)
+
+    def __abs__(self):
+        from . import functions as F
+        return F.abs(self)
+
+    def _inplace(self, op, other):
+        result = _binary(op, self, other)
+        self.copy_from(result) if result.shape == self._shape else _shape_error(op, self, result)
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace("add", other)
+
+    def __isub__(self, other):
+        return self._inplace("sub", other)
+
+    def __imul__(self, other):
+        return self._inplace("mul", other)
+
+    def __itruediv__(self, other):
+        return self._inplace("div", other)
+
+    def __ipow__(self, other):
+        return self._inplace("pow", other)
+
+    def __lt__(self, other):
+        return _binary("lt", self, other)
+
+    def __le__(self, other):
+        return _binary("le", self, other)
+
+    def __gt__(self, other):
+        return _binary("gt", self, other)
+
+    def __ge__(self, other):
+        return _binary("ge", self, other)
+
+    __hash__ = object.__hash__
+
+
+def _shape_error(op, a, result):
+    raise ValueError(f"in-place {op}: result shape {result.shape} does not match {a.shape}")
+
+
+def _unwrap(value):
+    if isinstance(value, NdArray):
+        return value._host(writable=False)
+    return value
+
+
+def _binary(op, a, b):
+    """Map an operator onto the F function NNabla uses for it."""
+    from . import functions as F
+    scalar = np.isscalar(b) or (isinstance(b, np.ndarray) and b.ndim == 0)
+    if scalar:
+        b = float(b)
+        table = {"add": F.add_scalar, "sub": lambda x, v: F.add_scalar(x, -v),
+                 "rsub": F.r_sub_scalar, "mul": F.mul_scalar,
+                 "div": lambda x, v: F.mul_scalar(x, 1.0 / v),
+                 "rdiv": F.r_div_scalar, "pow": F.pow_scalar, "rpow": F.r_pow_scalar,
+                 "lt": F.less_scalar, "le": F.less_equal_scalar,
+                 "gt": F.greater_scalar, "ge": F.greater_equal_scalar}
+        return table[op](a, b)
+    if isinstance(b, np.ndarray):
+        b = NdArray.from_numpy_array(b) if isinstance(a, NdArray) else b
+    table = {"add": F.add2, "sub": F.sub2, "rsub": lambda x, y: F.sub2(y, x),
+             "mul": F.mul2, "div": F.div2, "rdiv": lambda x, y: F.div2(y, x),
+             "pow": F.pow2, "rpow": lambda x, y: F.pow2(y, x),
+             "lt": F.less, "le": F.less_equal, "gt": F.greater, "ge": F.greater_equal}
+    return table[op](a, b)

@@ -1,0 +1,478 @@
+"""Variable and Function: the recorded computation graph.
+
+A Variable holds a ``_Buffers`` record (data and grad NdArrays) shared with
+its unlinked copies, a parent Function, and flags. A Function node holds
+NNabla's type name and args, its input and output Variables. Nothing here
+computes: execution is in ``nnjax._executor``.
+"""
+import itertools
+import weakref
+
+import numpy as np
+
+from . import _modes
+from ._ndarray import NdArray, _as_shape
+
+# Incremented whenever a graph's structure changes; cached plans compare it.
+_graph_epoch = itertools.count()
+graph_version = [0]
+
+
+def _bump_graph():
+    graph_version[0] = next(_graph_epoch) + 1
+
+
+class _Buffers:
+    __slots__ = ("data", "grad", "__weakref__")
+
+    def __init__(self, data, grad):
+        self.data = data
+        self.grad = grad
+
+
+class FunctionInfo:
+    """``Function.info``: NNabla's type name and args of a function node."""
+
+    __slots__ = ("type_name", "args", "tags")
+
+    def __init__(self, type_name, args):
+        self.type_name = type_name
+        self.args = args
+        self.tags = {}
+
+    def __repr__(self):
+        return f"FunctionInfo(type_name={self.type_name!r}, args={self.args!r})"
+
+
+class Function:
+    """A function node of the graph (``nnabla.function.Function`` as seen from a Variable)."""
+
+    __slots__ = ("info", "inputs", "outputs", "spec", "need_grad", "rank",
+                 "rng_source", "rng_key_data", "python_function", "__weakref__")
+
+    def __init__(self, spec, args, inputs, python_function=None):
+        self.info = FunctionInfo(spec.type_name, args)
+        self.spec = spec
+        self.inputs = inputs
+        self.outputs = []
+        self.need_grad = False
+        self.rank = 0
+        self.rng_source = None
+        self.rng_key_data = None
+        self.python_function = python_function
+
+    @property
+    def name(self):
+        return self.info.type_name
+
+    @property
+    def args(self):
+        return self.info.args
+
+    @property
+    def tags(self):
+        return self.info.tags
+
+    def __repr__(self):
+        return f"<Function {self.info.type_name}>"
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+
+class Variable:
+    """A node of the computation graph holding data and grad arrays.
+
+    Args:
+        shape (Iterable of int): shape of the variable.
+        need_grad (bool): whether backpropagation computes its gradient.
+    """
+
+    __slots__ = ("_buffers", "_parent", "_need_grad", "_persistent",
+                 "_recompute", "_name", "_consumers", "info", "_plan_cache",
+                 "__weakref__")
+
+    def __init__(self, shape=(), need_grad=None, info=None):
+        shape = _as_shape(shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"Variable: negative dimension in shape {shape}")
+        self._buffers = _Buffers(NdArray(shape), NdArray(shape))
+        self._parent = None
+        self._need_grad = None if need_grad is None else bool(need_grad)
+        self._persistent = False
+        self._recompute = _modes.get_global_recompute()
+        self._name = ""
+        self._consumers = []
+        self.info = info
+        self._plan_cache = None
+
+    # ------------------------------------------------------------ construction
+    @staticmethod
+    def from_numpy_array(data, grad=None, need_grad=None):
+        """A leaf Variable holding copies of ``data`` (and ``grad``)."""
+        data = np.asarray(data)
+        var = Variable(data.shape, need_grad)
+        var._buffers.data = NdArray.from_numpy_array(data)
+        if grad is not None:
+            grad = np.asarray(grad)
+            if grad.shape != data.shape:
+                raise ValueError(f"Variable.from_numpy_array: grad shape {grad.shape} "
+                                 f"differs from data shape {data.shape}")
+            var._buffers.grad = NdArray.from_numpy_array(grad)
+        return var
+
+    @classmethod
+    def _with_buffers(cls, buffers, need_grad=None):
+        var = cls.__new__(cls)
+        var._buffers = buffers
+        var._parent = None
+        var._need_grad = need_grad
+        var._persistent = False
+        var._recompute = _modes.get_global_recompute()
+        var._name = ""
+        var._consumers = []
+        var.info = None
+        var._plan_cache = None
+        return var
+
+    def __repr__(self):
+        return f"<Variable({self.shape}, need_grad={self.need_grad}) at {hex(id(self))}>"
+
+    # identity: an unlinked variable equals its original (same buffers)
+    def __eq__(self, other):
+        return isinstance(other, Variable) and other._buffers is self._buffers
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(id(self._buffers))
+
+    def apply(self, **kwargs):
+        """Set attributes, then return self."""
+        for k, v in kwargs.items():
+            setattr(self, k, v)
+        return self
+
+    # ------------------------------------------------------------ shape
+    @property
+    def shape(self):
+        return self._buffers.data.shape
+
+    @property
+    def size(self):
+        return self._buffers.data.size
+
+    @property
+    def ndim(self):
+        return self._buffers.data.ndim
+
+    def size_from_axis(self, axis=-1):
+        return self._buffers.data.size_from_axis(axis)
+
+    def __len__(self):
+        return len(self._buffers.data)
+
+    def reset_shape(self, shape, force=False):
+        """Change the shape in place; values are kept when the size agrees."""
+        shape = _as_shape(shape)
+        old = self._buffers.data
+        if shape == old.shape:
+            return
+        same_size = int(np.prod(shape, dtype=np.int64)) == old.size
+        if not same_size and not force:
+            raise ValueError(f"Variable.reset_shape: cannot reshape {old.shape} to {shape} "
+                             "(size differs; pass force=True to reallocate)")
+        for attr in ("data", "grad"):
+            arr = getattr(self._buffers, attr)
+            new = NdArray(shape, arr.dtype)
+            if same_size and not arr.clear_called and arr._const_fill() is None:
+                new.data = np.reshape(arr._host(writable=False), shape)
+            elif same_size:
+                new._fill = arr._const_fill()
+            setattr(self._buffers, attr, new)
+        _bump_graph()
+
+    def reshape(self, shape, unlink=False):
+        """A reshaped variable: F.reshape, or an unlinked view when ``unlink``."""
+        if unlink:
+            shape = _as_shape(shape)
+            src = self._buffers.data
+            if int(np.prod(shape, dtype=np.int64)) != src.size:
+                raise ValueError(f"Variable.reshape: cannot view {src.shape} as {shape}")
+            var = Variable(shape, self.need_grad)
+            var.d = np.reshape(src._host(writable=False), shape)
+            return var
+        from . import functions as F
+        return F.reshape(self, shape)
+
+    # ------------------------------------------------------------ flags
+    @property
+    def need_grad(self):
+        if self._need_grad is not None:
+            return self._need_grad
+        p = self._parent
+        return bool(p is not None and p.need_grad)
+
+    @need_grad.setter
+    def need_grad(self, value):
+        self._need_grad = bool(value)
+        _bump_graph()
+
+    @property
+    def persistent(self):
+        return self._persistent
+
+    @persistent.setter
+    def persistent(self, value):
+        self._persistent = bool(value)
+        _bump_graph()
+
+    @property
+    def recompute(self):
+        return self._recompute
+
+    @recompute.setter
+    def recompute(self, value):
+        self._recompute = bool(value)
+
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    @property
+    def rank(self):
+        p = self._parent
+        return 0 if p is None else p.rank + 1
+
+    # ------------------------------------------------------------ buffers
+    @property
+    def data(self):
+        return self._buffers.data
+
+    @data.setter
+    def data(self, ndarray):
+        if not isinstance(ndarray, NdArray):
+            raise TypeError(f"Variable.data: expected an NdArray, got {type(ndarray).__name__}")
+        if ndarray.size != self.size:
+            raise ValueError(f"Variable.data: NdArray of shape {ndarray.shape} does not "
+                             f"fit a variable of shape {self.shape}")
+        self._buffers.data = ndarray
+
+    @property
+    def grad(self):
+        return self._buffers.grad
+
+    @grad.setter
+    def grad(self, ndarray):
+        if not isinstance(ndarray, NdArray):
+            raise TypeError(f"Variable.grad: expected an NdArray, got {type(ndarray).__name__}")
+        if ndarray.size != self.size:
+            raise ValueError(f"Variable.grad: NdArray of shape {ndarray.shape} does not "
+                             f"fit a variable of shape {self.shape}")
+        self._buffers.grad = ndarray
+
+    @property
+    def d(self):
+        """The values as a writable numpy reference."""
+        return self._buffers.data.data
+
+    @d.setter
+    def d(self, value):
+        self._buffers.data.data = value
+
+    @property
+    def g(self):
+        """The gradient values as a writable numpy reference."""
+        return self._buffers.grad.data
+
+    @g.setter
+    def g(self, value):
+        self._buffers.grad.data = value
+
+    # ------------------------------------------------------------ graph
+    @property
+    def parent(self):
+        return self._parent
+
+    @parent.setter
+    def parent(self, func):
+        if func is not None and not isinstance(func, Function):
+            raise TypeError(f"Variable.parent: expected a Function, got {type(func).__name__}")
+        self._parent = func
+        if func is not None and self not in func.outputs:
+            func.outputs.append(self)
+        _bump_graph()
+
+    def _clear_parent(self):
+        self._parent = None
+        _bump_graph()
+
+    @property
+    def function_references(self):
+        """Functions that take this variable as an input."""
+        alive = [r() for r in self._consumers]
+        return [f for f in alive if f is not None]
+
+    def get_unlinked_variable(self, need_grad=None):
+        """A parentless variable sharing this one's data and grad buffers."""
+        ng = self.need_grad if need_grad is None else bool(need_grad)
+        return Variable._with_buffers(self._buffers, ng)
+
+    def unlinked(self, need_grad=None):
+        """Deprecated alias of :meth:`get_unlinked_variable`."""
+        return self.get_unlinked_variable(need_grad)
+
+    def rewire_on(self, var):
+        """Take ``var``'s buffers and parent function; ``var`` loses its parent."""
+        if var.shape != self.shape:
+            raise ValueError(f"Variable.rewire_on: shape {var.shape} differs from {self.shape}")
+        parent = var._parent
+        self._buffers = var._buffers
+        self._parent = parent
+        if parent is not None:
+            parent.outputs = [self if o is var else o for o in parent.outputs]
+        var._parent = None
+        _bump_graph()
+
+    def visit(self, f):
+        """Call ``f(function)`` for each function of the graph, in forward order."""
+        from ._graph import functions_in_order
+        for func in functions_in_order([self]):
+            f(func)
+
+    def visit_check(self, f):
+        """Like visit, but stop and return True as soon as ``f`` returns True."""
+        from ._graph import functions_in_order
+        for func in functions_in_order([self]):
+            if f(func):
+                return True
+        return False
+
+    def clear_all_graph_links(self):
+        """Drop the parents of every variable of the graph (truncated BPTT)."""
+        from ._graph import functions_in_order
+        for func in functions_in_order([self]):
+            for v in func.outputs:
+                v._parent = None
+        _bump_graph()
+
+    def no_grad(self):
+        """A copy of the graph to this variable in which nothing needs a gradient."""
+        from ._graph import copy_graph_without_grad
+        return copy_graph_without_grad(self)
+
+    # ------------------------------------------------------------ execution
+    def forward(self, clear_buffer=False, clear_no_need_grad=False,
+                function_pre_hook=None, function_post_hook=None):
+        """Compute this variable from the roots of its graph."""
+        from . import _executor
+        _executor.forward([self], clear_buffer=clear_buffer,
+                          function_pre_hook=function_pre_hook,
+                          function_post_hook=function_post_hook)
+
+    def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
+                 function_pre_hook=None, function_post_hook=None):
+        """Backpropagate from this variable, accumulating into the roots' grads."""
+        from . import _executor
+        _executor.backward(self, grad, clear_buffer=clear_buffer,
+                           function_pre_hook=function_pre_hook,
+                           function_post_hook=function_post_hook)
+        if communicator_callbacks is not None:
+            callbacks = communicator_callbacks if isinstance(
+                communicator_callbacks, (list, tuple)) else [communicator_callbacks]
+            for cb in callbacks:
+                if hasattr(cb, "on_finish"):
+                    cb.on_finish()
+
+    # ------------------------------------------------------------ operators
+    def __pos__(self):
+        return self
+
+    def __neg__(self):
+        from . import functions as F
+        return F.mul_scalar(self, -1.0)
+
+    def __add__(self, other):
+        return _arith("add", self, other)
+
+    def __radd__(self, other):
+        return _arith("add", self, other)
+
+    def __sub__(self, other):
+        return _arith("sub", self, other)
+
+    def __rsub__(self, other):
+        return _arith("rsub", self, other)
+
+    def __mul__(self, other):
+        return _arith("mul", self, other)
+
+    def __rmul__(self, other):
+        return _arith("mul", self, other)
+
+    def __truediv__(self, other):
+        return _arith("div", self, other)
+
+    def __rtruediv__(self, other):
+        return _arith("rdiv", self, other)
+
+    def __pow__(self, other, modulo=None):
+        return _arith("pow", self, other)
+
+    def __rpow__(self, other):
+        return _arith("rpow", self, other)
+
+    def __matmul__(self, other):
+        from . import functions as F
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from . import functions as F
+        return F.matmul(other, self)
+
+    def __abs__(self):
+        from . import functions as F
+        return F.abs(self)
+
+    # NNabla's in-place operators on Variables build a new graph node.
+    __iadd__ = __add__
+    __isub__ = __sub__
+    __imul__ = __mul__
+    __itruediv__ = __truediv__
+    __ipow__ = __pow__
+
+    def __lt__(self, other):
+        return _arith("lt", self, other)
+
+    def __le__(self, other):
+        return _arith("le", self, other)
+
+    def __gt__(self, other):
+        return _arith("gt", self, other)
+
+    def __ge__(self, other):
+        return _arith("ge", self, other)
+
+    def __getitem__(self, key):
+        from ._indexing import getitem
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        from ._indexing import setitem
+        setitem(self, key, value)
+
+    def __iter__(self):
+        raise TypeError("Variable is not iterable; index it or read .d")
+
+
+def _arith(op, a, b):
+    from ._ndarray import _binary
+    return _binary(op, a, b)

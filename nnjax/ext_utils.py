@@ -1,0 +1,73 @@
+"""Extension contexts, as ``nnabla.ext_utils``.
+
+'cpu', 'cuda' and 'cudnn' all run through XLA: on a JAX GPU when one is
+present, else on the CPU (with one warning), so GPU-written scripts run.
+"""
+import importlib
+import types
+
+from .context import Context, _warn_if_no_gpu
+
+_EXTENSIONS = ("cpu", "cuda", "cudnn")
+_TYPE_CONFIGS = ("float", "half", "mixed_half", "bfloat16")
+
+
+def list_extensions():
+    """Names accepted by :func:`get_extension_context`."""
+    return list(_EXTENSIONS)
+
+
+def get_extension_context(ext_name, **kw):
+    """A Context for ``ext_name`` ('cpu', 'cuda' or 'cudnn').
+
+    Keyword args: ``device_id`` (str or int, default '0') and ``type_config``
+    ('float' by default, 'half' for float16 compute).
+    """
+    if ext_name not in _EXTENSIONS:
+        raise ValueError(f"get_extension_context: unknown extension {ext_name!r}; "
+                         f"choose one of {list(_EXTENSIONS)}")
+    device_id = str(kw.pop("device_id", "0"))
+    type_config = kw.pop("type_config", "float")
+    if kw:
+        raise TypeError(f"get_extension_context: unexpected arguments {sorted(kw)}")
+    if type_config not in _TYPE_CONFIGS:
+        raise ValueError(f"get_extension_context: type_config must be one of "
+                         f"{list(_TYPE_CONFIGS)}, got {type_config!r}")
+    if ext_name == "cpu":
+        backend = [f"cpu:{type_config}"]
+        array_class = "CpuCachedArray"
+    elif ext_name == "cuda":
+        backend = [f"cuda:{type_config}", f"cpu:{type_config}"]
+        array_class = "CudaCachedArray"
+    else:
+        backend = [f"cudnn:{type_config}", f"cuda:{type_config}", f"cpu:{type_config}"]
+        array_class = "CudaCachedArray"
+    ctx = Context(backend, array_class, device_id)
+    _warn_if_no_gpu(ctx)
+    return ctx
+
+
+def import_extension_module(ext_name):
+    """A stand-in module for ``nnabla_ext.<ext_name>`` with the helpers scripts call."""
+    if ext_name not in _EXTENSIONS:
+        raise ImportError(f"import_extension_module: unknown extension {ext_name!r}")
+    mod = types.ModuleType(f"nnabla_ext.{ext_name}")
+    mod.context = lambda **kw: get_extension_context(ext_name, **kw)
+
+    def synchronize(**kw):
+        from . import _executor
+        _executor.flush()
+
+    def clear_memory_cache():
+        return None
+
+    def get_device_count():
+        import jax
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return len(gpus) if ext_name != "cpu" else 1
+
+    mod.synchronize = synchronize
+    mod.clear_memory_cache = clear_memory_cache
+    mod.get_device_count = get_device_count
+    mod.get_devices = lambda: [str(i) for i in range(get_device_count())]
+    return mod

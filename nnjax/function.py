@@ -1,0 +1,110 @@
+"""``nnabla.function``: the Function node class and user-defined PythonFunction.
+
+A PythonFunction subclass defines ``name``, ``min_outputs``, ``setup_impl``,
+``forward_impl`` and ``backward_impl`` as in NNabla; calling an instance on
+Variables records it in the graph like any function. Inside compiled
+programs it runs on the host through ``jax.pure_callback`` (forward and
+backward), so the rest of the graph stays in one XLA program.
+"""
+import jax
+import numpy as np
+
+from ._apply import apply_function
+from ._ndarray import NdArray
+from ._registry import FunctionSpec
+from ._variable import Function, Variable  # noqa: F401  (public: nnabla.function.Function)
+
+
+class PythonFunction:
+    """Base class of functions written in Python (numpy) by the user."""
+
+    def __init__(self, ctx=None):
+        self.ctx = ctx
+        self._out_meta = None
+        self._n_in = None
+        self._lower_fn = None
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def args(self):
+        return {}
+
+    @property
+    def min_outputs(self):
+        return 1
+
+    def grad_depends_output_data(self, i, o):
+        return False
+
+    def grad_depends_input_data(self, i, j):
+        return True
+
+    def setup_impl(self, inputs, outputs):
+        raise TypeError(f"{self.name}: PythonFunction subclasses must define setup_impl")
+
+    def forward_impl(self, inputs, outputs):
+        raise TypeError(f"{self.name}: PythonFunction subclasses must define forward_impl")
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        raise TypeError(f"{self.name}: PythonFunction subclasses must define backward_impl")
+
+    # ------------------------------------------------------------ recording
+    def __call__(self, *inputs, n_outputs=-1, auto_forward=None, outputs=None):
+        proxies_in = [Variable(x.shape) for x in inputs]
+        proxies_out = [Variable(()) for _ in range(max(self.min_outputs, 1))]
+        self.setup_impl(proxies_in, proxies_out)
+        self._out_meta = [(tuple(v.shape), np.dtype(np.float32)) for v in proxies_out]
+        self._n_in = len(inputs)
+        self._lower_fn = self._make_lower()
+        spec = FunctionSpec(self.name, lower=None)
+        return apply_function(self.name, list(inputs), dict(self.args), outputs=outputs,
+                              python_function=self, spec=spec)
+
+    # ------------------------------------------------------------ lowering
+    def _host_forward(self, *arrays):
+        ins = [Variable.from_numpy_array(np.asarray(a)) for a in arrays]
+        outs = [Variable(shape) for shape, _ in self._out_meta]
+        self.forward_impl(ins, outs)
+        return tuple(np.asarray(o.d, np.float32) for o in outs)
+
+    def _host_backward(self, *arrays):
+        n = self._n_in
+        xs, ys, gys = arrays[:n], arrays[n:n + len(self._out_meta)], arrays[n + len(self._out_meta):]
+        ins = [Variable.from_numpy_array(np.asarray(a)) for a in xs]
+        outs = [Variable.from_numpy_array(np.asarray(y), np.asarray(g)) for y, g in zip(ys, gys)]
+        for v in ins:
+            v.g = 0
+        self.backward_impl(ins, outs, [True] * n, [False] * n)
+        return tuple(np.asarray(v.g, np.float32) for v in ins)
+
+    def _make_lower(self):
+        out_structs = tuple(jax.ShapeDtypeStruct(s, d) for s, d in self._out_meta)
+
+        @jax.custom_vjp
+        def run(*xs):
+            return jax.pure_callback(self._host_forward, out_structs, *xs)
+
+        def fwd(*xs):
+            ys = run(*xs)
+            return ys, (xs, ys)
+
+        def bwd(res, gys):
+            xs, ys = res
+            in_structs = tuple(jax.ShapeDtypeStruct(x.shape, np.float32) for x in xs)
+            gxs = jax.pure_callback(self._host_backward, in_structs, *xs, *ys, *gys)
+            return tuple(g.astype(x.dtype) for g, x in zip(gxs, xs))
+
+        run.defvjp(fwd, bwd)
+        return run
+
+    def _lower(self, *xs):
+        if self._lower_fn is None:
+            raise RuntimeError(f"{self.name}: call the function on inputs before running it")
+        ys = self._lower_fn(*xs)
+        return ys if len(ys) > 1 else ys[0]
+
+
+_ = NdArray

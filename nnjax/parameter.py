@@ -1,0 +1,331 @@
+"""Parameter scopes and parameter files, as ``nnabla.parameter``.
+
+Parameters live in nested ``OrderedDict`` scopes: a key maps to a Variable
+or to a sub-scope. ``.h5`` files hold one dataset per full parameter path
+with attributes ``need_grad`` and ``index`` (creation order), as NNabla
+writes them, so files move between NNabla and nnjax both ways.
+"""
+import os
+import tempfile
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+
+from ._variable import Variable
+
+current_scope = OrderedDict()
+root_scope = current_scope
+_no_grad_state = {"on": False}
+
+
+def get_current_parameter_scope():
+    """The current scope dict."""
+    return current_scope
+
+
+@contextmanager
+def parameter_scope(name, scope=None):
+    """Group parameters under ``name`` (nested; '/' separates levels).
+
+    Reusing a name reuses (shares) the parameters created under it.
+    ``scope``: a dict to use as the parent scope instead of the current one.
+    """
+    global current_scope
+    if not isinstance(name, str):
+        raise TypeError(f"parameter_scope: name must be a str, got {type(name).__name__}")
+    names = name.strip("/").split("/")
+    prev = current_scope
+    if scope is None:
+        scope = current_scope
+    elif not isinstance(scope, dict):
+        raise ValueError(f"parameter_scope: scope must be a dict, got {type(scope).__name__}")
+    for n in names:
+        if not n:
+            continue
+        parent = scope
+        scope = parent.get(n)
+        if scope is None:
+            scope = OrderedDict()
+            parent[n] = scope
+        elif not isinstance(scope, dict):
+            raise ValueError(f"parameter_scope: {n!r} names a parameter, not a scope")
+    current_scope = scope
+    try:
+        yield current_scope
+    finally:
+        current_scope = prev
+
+
+@contextmanager
+def no_grad(no_grad_=True):
+    """Build without gradients: parameters and outputs get need_grad=False."""
+    from . import _modes
+    prev = _no_grad_state["on"]
+    _no_grad_state["on"] = bool(no_grad_)
+    try:
+        with _modes.no_grad(no_grad_):
+            yield
+    finally:
+        _no_grad_state["on"] = prev
+
+
+def _split(key):
+    names = key.split("/")
+    return names[:-1], names[-1]
+
+
+def _scope_for(path_names, create):
+    scope = current_scope
+    for n in path_names:
+        nxt = scope.get(n)
+        if nxt is None:
+            if not create:
+                return None
+            nxt = OrderedDict()
+            scope[n] = nxt
+        if not isinstance(nxt, dict):
+            return None
+        scope = nxt
+    return scope
+
+
+def get_parameter(key):
+    """The parameter at ``key`` under the current scope, or None."""
+    path, leaf = _split(key)
+    scope = _scope_for(path, create=False)
+    if scope is None:
+        return None
+    v = scope.get(leaf)
+    return v if isinstance(v, Variable) else None
+
+
+def pop_parameter(key):
+    """Remove the parameter at ``key`` and return it (None if absent)."""
+    path, leaf = _split(key)
+    scope = _scope_for(path, create=False)
+    if scope is None or not isinstance(scope.get(leaf), Variable):
+        return None
+    return scope.pop(leaf)
+
+
+def set_parameter(key, param):
+    """Register ``param`` at ``key`` under the current scope."""
+    path, leaf = _split(key)
+    _scope_for(path, create=True)[leaf] = param
+
+
+def _create(initializer, shape, need_grad):
+    if initializer is None:
+        if shape is None:
+            raise ValueError("get_parameter_or_create: give a shape or an initializer array")
+        param = Variable(shape, need_grad=need_grad)
+        param.data.zero()
+        return param
+    if isinstance(initializer, np.ndarray):
+        if shape is not None and tuple(shape) != initializer.shape:
+            raise ValueError(f"get_parameter_or_create: initializer array shape "
+                             f"{initializer.shape} differs from shape {tuple(shape)}")
+        return Variable.from_numpy_array(initializer, need_grad=need_grad)
+    if callable(initializer):
+        if shape is None:
+            raise ValueError("get_parameter_or_create: a shape is needed with an initializer")
+        values = np.asarray(initializer(shape=[int(s) for s in shape]))
+        return Variable.from_numpy_array(values, need_grad=need_grad)
+    raise ValueError("get_parameter_or_create: initializer must be a numpy array or "
+                     "a callable taking shape")
+
+
+def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
+                            as_need_grad=None):
+    """The parameter ``name`` of the current scope, created if missing.
+
+    Returns a variable sharing the registered parameter's buffers with
+    need_grad ``as_need_grad`` (default ``need_grad``; False under no_grad).
+    """
+    if as_need_grad is None:
+        as_need_grad = need_grad
+    if _no_grad_state["on"]:
+        as_need_grad = False
+    param = get_parameter(name)
+    if param is not None:
+        if shape is not None and param.shape != tuple(int(s) for s in shape):
+            raise ValueError(f"The size of existing parameter {name!r} {param.shape} is "
+                             f"different from the size of new parameter {tuple(shape)}. "
+                             "To clear all parameters, call nn.clear_parameters().")
+        if need_grad != param.need_grad:
+            param.need_grad = need_grad
+    else:
+        param = _create(initializer, shape, need_grad)
+
+        class VariableInfo:
+            pass
+        param.info = VariableInfo()
+        param.info.initializer = initializer
+        set_parameter(name, param)
+    v = param.get_unlinked_variable(need_grad=as_need_grad)
+    v.name = name.split("/")[-1]
+    return v
+
+
+def get_parameters(params=None, path="", grad_only=True):
+    """Parameters under the current scope as {relative name: Variable}, in creation order."""
+    if params is None:
+        params = OrderedDict()
+    stack = [(current_scope, path)]
+    # depth-first in insertion order, as NNabla's recursive walk
+    def walk(scope, prefix):
+        for k, v in scope.items():
+            full = f"{prefix}/{k}" if prefix else k
+            if isinstance(v, dict):
+                walk(v, full)
+            elif not grad_only or v.need_grad:
+                params[full] = v
+    walk(*stack[0])
+    return params
+
+
+def clear_parameters():
+    """Remove every parameter (and sub-scope) of the current scope."""
+    for k in list(current_scope.keys()):
+        del current_scope[k]
+
+
+# ---------------------------------------------------------------- files
+def _atomic_write(path, write):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_parameters(path, params=None, extension=None):
+    """Save parameters (default: all under the current scope) to ``.h5`` or ``.protobuf``.
+
+    The file is written to a temporary name and renamed, so an interrupted
+    save never leaves a half-written file in place of a good one.
+    """
+    from .logger import logger
+    if params is None:
+        params = get_parameters(grad_only=False)
+    ext = os.path.splitext(path)[1] if isinstance(path, (str, os.PathLike)) else extension
+    if ext == ".h5":
+        import h5py
+
+        def write(target):
+            with h5py.File(target, "w") as hd:
+                for i, (k, v) in enumerate(params.items()):
+                    hd[k] = v.d
+                    hd[k].attrs["need_grad"] = v.need_grad
+                    hd[k].attrs["index"] = i
+    elif ext == ".protobuf":
+        from .utils import nnabla_pb2
+
+        def write(target):
+            proto = nnabla_pb2.NNablaProtoBuf()
+            for k, v in params.items():
+                p = proto.parameter.add()
+                p.variable_name = k
+                p.shape.dim.extend(v.shape)
+                p.data.extend(np.asarray(v.d, np.float32).ravel().tolist())
+                p.need_grad = v.need_grad
+            with open(target, "wb") as f:
+                f.write(proto.SerializeToString())
+    else:
+        raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
+                         "use .h5 or .protobuf")
+    if isinstance(path, (str, os.PathLike)):
+        _atomic_write(os.fspath(path), write)
+    else:
+        write(path)
+    logger.info(f"Parameter save ({ext}): {path}")
+
+
+def _read_h5(path):
+    import h5py
+    entries = []
+    try:
+        with h5py.File(path, "r") as hd:
+            found = []
+
+            def collect(name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    found.append((obj.attrs.get("index", None), name))
+            hd.visititems(collect)
+            found.sort(key=lambda t: (t[0] is None, -1 if t[0] is None else int(t[0]), t[1]))
+            for _, name in found:
+                ds = hd[name]
+                entries.append((name, np.asarray(ds[...]),
+                                bool(ds.attrs.get("need_grad", True))))
+    except OSError as e:
+        raise ValueError(f"load_parameters: cannot read {path!r} as an HDF5 parameter "
+                         f"file ({e})") from None
+    return entries
+
+
+def _read_protobuf(path):
+    from .utils import nnabla_pb2
+    proto = nnabla_pb2.NNablaProtoBuf()
+    try:
+        with open(path, "rb") as f:
+            proto.MergeFromString(f.read())
+    except Exception as e:
+        raise ValueError(f"load_parameters: cannot parse {path!r} as an NNabla protobuf "
+                         f"parameter file ({e})") from None
+    return [(p.variable_name, np.reshape(np.asarray(p.data, np.float32), tuple(p.shape.dim)),
+             bool(p.need_grad)) for p in proto.parameter]
+
+
+def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
+    """Load parameters from ``.h5``/``.protobuf``/``.nnp`` into the current scope.
+
+    Every entry is checked against existing parameters before any value is
+    written: on a shape mismatch nothing is changed.
+    """
+    from .logger import logger
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError("load_parameters: path must be a file name")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load_parameters: no such file {path!r}")
+    ext = os.path.splitext(path)[1]
+    if ext == ".h5":
+        entries = _read_h5(path)
+    elif ext == ".protobuf":
+        entries = _read_protobuf(path)
+    elif ext == ".nnp":
+        entries = _read_nnp(path)
+    else:
+        raise ValueError(f"load_parameters: unsupported extension {ext!r} of {path!r}")
+    for name, value, _ in entries:
+        existing = get_parameter(name)
+        if existing is not None and existing.shape != value.shape:
+            raise ValueError(f"load_parameters: {name!r} in {path!r} has shape {value.shape}, "
+                             f"the existing parameter has shape {existing.shape}")
+    for name, value, need_grad in entries:
+        var = get_parameter_or_create(name, value.shape, need_grad=need_grad)
+        var.data.cast(value.dtype)[...] = value
+    logger.info(f"Parameter load ({ext}): {path}")
+    return proto
+
+
+def _read_nnp(path):
+    import zipfile
+    entries = []
+    try:
+        with zipfile.ZipFile(path, "r") as z, tempfile.TemporaryDirectory() as tmp:
+            for name in z.namelist():
+                sub = os.path.splitext(name)[1]
+                if sub in (".h5", ".protobuf"):
+                    z.extract(name, tmp)
+                    full = os.path.join(tmp, name)
+                    entries += _read_h5(full) if sub == ".h5" else _read_protobuf(full)
+    except zipfile.BadZipFile as e:
+        raise ValueError(f"load_parameters: {path!r} is not a valid .nnp (zip) file ({e})") from None
+    return entries
