@@ -3,7 +3,6 @@
 Find a function's lowering and wrapper side by side in ``nnjax/ops/<category>.py``;
 ``python -m nnjax.functions --status`` lists what is implemented.
 """
-import builtins as _builtins
 import importlib as _importlib
 import pkgutil as _pkgutil
 
@@ -23,4 +22,7 @@ for _info in sorted(_pkgutil.iter_modules(_ops.__path__), key=lambda m: m.name):
         globals()[_name] = _obj
 
 del _info, _mod, _name, _obj
-_ = _builtins
+
+if __name__ == "__main__":
+    from nnjax._status import main as _main
+    _main()

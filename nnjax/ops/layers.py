@@ -172,13 +172,12 @@ def _pool_window(x, kernel, stride, pad, high, channel_last):
 def _max_pooling(x, kernel, stride, ignore_border=True, pad=None, channel_last=False):
     _, high = _pool_geometry(x.shape, kernel, stride, pad, ignore_border, channel_last)
     window, strides, padding = _pool_window(x, kernel, stride, pad, high, channel_last)
-    init = jnp.array(-jnp.inf, x.dtype)
-    return lax.reduce_window(x, init, lax.max, window, strides, padding)
+    return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, padding)
 
 
 def _window_sum(x, kernel, stride, pad, high, channel_last):
     window, strides, padding = _pool_window(x, kernel, stride, pad, high, channel_last)
-    return lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, window, strides, padding)
+    return lax.reduce_window(x, 0.0, lax.add, window, strides, padding)
 
 
 @lowering("SumPooling", category=_CAT)
@@ -197,11 +196,11 @@ def _average_pooling(x, kernel, stride, ignore_border=True, pad=None, channel_la
     if including_pad:
         # count positions inside the padded input (not beyond it)
         ones = jnp.pad(jnp.ones(spatial, x.dtype), [(p, p) for p in pad])
-        cnt = lax.reduce_window(ones, jnp.array(0, x.dtype), lax.add, tuple(kernel),
+        cnt = lax.reduce_window(ones, 0.0, lax.add, tuple(kernel),
                                 tuple(stride), [(0, h - p) for p, h in zip(pad, high)])
     else:
         ones = jnp.ones(spatial, x.dtype)
-        cnt = lax.reduce_window(ones, jnp.array(0, x.dtype), lax.add, tuple(kernel),
+        cnt = lax.reduce_window(ones, 0.0, lax.add, tuple(kernel),
                                 tuple(stride), [(p, h) for p, h in zip(pad, high)])
     if channel_last:
         cnt = cnt[..., None]

@@ -1,0 +1,1 @@
+"""Parametric function definitions, one module per family; see ``nnjax.parametric_functions``."""
