@@ -195,7 +195,7 @@ def _compile(ops, op_sigs, input_sig, value_slots, written):
 
 def _note_miss(op_sigs):
     """Warn once when the same op structure keeps compiling (e.g. shapes change)."""
-    shape = tuple(sig[0][0] if isinstance(sig[0], tuple) else sig[0] for sig in op_sigs)
+    shape = tuple(_structure(sig[0]) for sig in op_sigs)
     recent = stats._recent_misses
     recent.append(hash(shape))
     if len(recent) > 16:
@@ -205,6 +205,17 @@ def _note_miss(op_sigs):
                       "dtypes or function args change between calls, or a scalar "
                       "constant (e.g. a backward grad value) varies", RuntimeWarning,
                       stacklevel=3)
+
+
+def _structure(key):
+    """An op key without shapes and args: the function types it runs."""
+    if not isinstance(key, tuple) or not key:
+        return key
+    if key[0] in ("forward", "backward") and isinstance(key[1], tuple):
+        return (key[0],) + tuple(step[0] for step in key[1])
+    if key[0] == "backward_function":
+        return key[:2]
+    return key[0]
 
 
 _ndarray.flush_queue = flush
@@ -401,25 +412,37 @@ def _backward_op(plan, output, grad, clear_buffer):
     n_vars = len(plan.variables)
     callables = step_callables(plan)
     variables = plan.variables
-    reads = ([r._buffers.data for r in plan.roots]
-             + [variables[s]._buffers.grad for s in diff_roots] + seed_reads)
-    writes = ([variables[s]._buffers.grad for s in diff_roots]
-              + [variables[s]._buffers.grad for s in inter])
+    # roots sharing one grad buffer (a parameter used several times through
+    # unlinked copies) add their contributions into that buffer once
+    grad_arrays, group_of = [], []
+    for s in diff_roots:
+        g = variables[s]._buffers.grad
+        for i, a in enumerate(grad_arrays):
+            if a is g:
+                group_of.append(i)
+                break
+        else:
+            group_of.append(len(grad_arrays))
+            grad_arrays.append(g)
+    group_of = tuple(group_of)
+    n_groups = len(grad_arrays)
+    reads = [r._buffers.data for r in plan.roots] + grad_arrays + seed_reads
+    writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
     rng = _rng_operands(plan.rng_functions, fresh=False)
     operands = rng + seed_operands
     n_roots = len(root_slots)
     has_rng = bool(rng)
     out_shape = output.shape
-    key = ("backward", steps, root_slots, diff_roots, inter, inter_shapes, tuple(sorted(stop)),
-           out_slot, out_shape, seed_key)
+    key = ("backward", steps, root_slots, diff_roots, group_of, inter, inter_shapes,
+           tuple(sorted(stop)), out_slot, out_shape, seed_key)
 
     def build():
         def run(read_values, ops):
             root_values = read_values[:n_roots]
-            old_grads = read_values[n_roots:n_roots + len(diff_roots)]
+            old_grads = read_values[n_roots:n_roots + n_groups]
             keys = ops[0] if has_rng else None
             if seed_key[0] == "read":
-                seed = read_values[n_roots + len(diff_roots)]
+                seed = read_values[n_roots + n_groups]
             elif seed_key[0] == "const":
                 seed = seed_key[1]
             else:
@@ -440,7 +463,10 @@ def _backward_op(plan, output, grad, clear_buffer):
             out, vjp = jax.vjp(f, diff_values, perturbs)
             cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
             g_roots, g_inter = vjp(cot)
-            new = [old + g.astype(old.dtype) for old, g in zip(old_grads, g_roots)]
+            sums = [None] * n_groups
+            for i, g in zip(group_of, g_roots):
+                sums[i] = g if sums[i] is None else sums[i] + g
+            new = [old + g.astype(old.dtype) for old, g in zip(old_grads, sums)]
             return new + [g_inter[s] for s in inter]
         return run
 
@@ -484,12 +510,26 @@ def _function_backward_op(fn, targets, stop, step):
     n_in = len(inputs)
     present = tuple(i for i, v in enumerate(inputs) if v is not None)
     out_stop = tuple(s in stop for s in step[3])
+    # one write per grad buffer: an input given twice (x * x) sums its parts
+    grad_arrays, group_of, group_acc = [], [], []
+    for i, acc in targets:
+        g = inputs[i]._buffers.grad
+        for k, a in enumerate(grad_arrays):
+            if a is g:
+                group_of.append(k)
+                break
+        else:
+            group_of.append(len(grad_arrays))
+            grad_arrays.append(g)
+            group_acc.append(acc)
+    group_of, group_acc = tuple(group_of), tuple(group_acc)
     reads = ([inputs[i]._buffers.data for i in present]
              + [o._buffers.grad for o in fn.outputs]
-             + [inputs[i]._buffers.grad for i, acc in targets if acc])
-    writes = [inputs[i]._buffers.grad for i, _ in targets]
+             + [a for a, acc in zip(grad_arrays, group_acc) if acc])
+    writes = grad_arrays
     rng = _rng_operands([fn] if spec.rng else [], fresh=False)
-    key = ("backward_function", step[0], step[1], step[4], present, targets, out_stop, n_in)
+    key = ("backward_function", step[0], step[1], step[4], present, targets, group_of,
+           out_stop, n_in)
     n_present = len(present)
     n_out = len(fn.outputs)
     target_idx = tuple(i for i, _ in targets)
@@ -523,10 +563,10 @@ def _function_backward_op(fn, targets, stop, step):
                          else np.zeros(o.shape, jax.dtypes.float0)
                          for g, o in zip(out_grads, outs))
             (grads,) = vjp(cots)
-            result = []
-            for (i, acc), g in zip(targets, grads):
-                result.append(next(old) + g if acc else g)
-            return result
+            sums = [None] * len(group_acc)
+            for k, g in zip(group_of, grads):
+                sums[k] = g if sums[k] is None else sums[k] + g
+            return [next(old) + g if acc else g for g, acc in zip(sums, group_acc)]
         return run
 
     return Op(key, reads, writes, build, rng, kind="function")

@@ -1,4 +1,6 @@
 """Array manipulation: reshape, transpose, concatenate, split, slice, stack, broadcast."""
+import builtins
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -81,7 +83,7 @@ def split(x, axis=0):
 
 @lowering("Slice", category=_CAT)
 def _slice(x, start, stop, step):
-    index = tuple(slice(a, b, c) for a, b, c in zip(start, stop, step))
+    index = tuple(builtins.slice(a, b, c) for a, b, c in zip(start, stop, step))
     return x[index]
 
 

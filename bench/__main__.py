@@ -1,0 +1,180 @@
+"""Benchmarks: nnjax (NNabla-API scripts) vs hand-written jax.jit+optax vs PyTorch eager.
+
+    python -m bench            # full run (a few minutes)
+    python -m bench --quick    # about a minute
+    python -m bench --only tiny_mlp_sgd,mlp_adam --json out.json
+
+For each workload the three implementations start from the same weights and
+data. After warm-up they are timed interleaved, in rounds of a few steps each,
+so machine noise hits all three alike; the table reports the median step time,
+the ratios, the first-step (compile) time, the losses after the same number of
+steps, and peak memory measured in a separate process per implementation.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from . import workloads as W
+
+
+def _sync_all():
+    import nnabla as nn
+    nn.synchronize()
+
+
+def _timed(step, loss_fn, steps):
+    """Seconds per step over ``steps`` steps, waiting for the last result."""
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    loss_fn()  # forces completion (a host read)
+    return (time.perf_counter() - t0) / steps
+
+
+def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0):
+    row = {"workload": cls.name, "impls": {}}
+    built = {}
+    for name in impls:
+        wl = cls(seed)
+        t0 = time.perf_counter()
+        step, loss = W.IMPLS[name](wl)
+        step()
+        first = loss()
+        compile_s = time.perf_counter() - t0
+        for _ in range(warmup):
+            step()
+        loss()
+        built[name] = (step, loss)
+        row["impls"][name] = {"first_step_s": compile_s, "first_loss": first, "times": []}
+    for _ in range(rounds):
+        for name in impls:
+            step, loss = built[name]
+            row["impls"][name]["times"].append(_timed(step, loss, steps_per_round))
+    for name in impls:
+        r = row["impls"][name]
+        r["median_ms"] = 1e3 * float(np.median(r["times"]))
+        r["final_loss"] = built[name][1]()
+        del r["times"]
+    if "nnjax" in impls:
+        import nnabla as nn
+        row["impls"]["nnjax"]["compile_stats"] = repr(nn.compile_stats())
+    return row
+
+
+def same_steps_losses(cls, impls, n_steps, seed=0):
+    """Loss after exactly ``n_steps`` steps from the same start, per implementation."""
+    out = {}
+    for name in impls:
+        wl = cls(seed)
+        step, loss = W.IMPLS[name](wl)
+        for _ in range(n_steps):
+            step()
+        out[name] = loss()
+    return out
+
+
+def peak_memory(cls_name, impl, steps):
+    """Peak RSS growth (MiB) of ``steps`` steps, measured in a fresh process."""
+    code = (
+        "import resource, sys; sys.path.insert(0, %r)\n"
+        "from bench import workloads as W\n"
+        "import numpy as np\n"
+        "cls = [c for c in W.WORKLOADS if c.name == %r][0]\n"
+        "wl = cls(0)\n"
+        "import %s\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "step, loss = W.IMPLS[%r](wl)\n"
+        "for _ in range(%d): step()\n"
+        "loss()\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)\n"
+    ) % (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), cls_name,
+         {"nnjax": "nnabla, jax", "jax": "jax, optax", "torch": "torch"}[impl], impl, steps)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    if res.returncode != 0:
+        return None
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def format_table(rows):
+    lines = ["| workload | nnjax ms | jax ms | torch ms | nnjax/jax | nnjax/torch | "
+             "compile s (nnjax/jax) | loss after N (nnjax/jax/torch) | peak MiB (nnjax/jax/torch) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        im = r["impls"]
+        ms = {k: im[k]["median_ms"] for k in im}
+
+        def fmt(k):
+            return f"{ms[k]:.3f}" if k in ms else "-"
+
+        def ratio(a, b):
+            return f"{ms[a] / ms[b]:.2f}" if a in ms and b in ms else "-"
+        comp = "/".join(f"{im[k]['first_step_s']:.2f}" for k in ("nnjax", "jax") if k in im)
+        losses = r.get("losses_after_n", {})
+        loss_s = "/".join(f"{losses[k]:.4f}" for k in ("nnjax", "jax", "torch") if k in losses)
+        mem = r.get("peak_mib", {})
+        mem_s = "/".join("-" if mem.get(k) is None else f"{mem[k]:.0f}"
+                         for k in ("nnjax", "jax", "torch") if k in mem)
+        lines.append(f"| {r['workload']} | {fmt('nnjax')} | {fmt('jax')} | {fmt('torch')} | "
+                     f"{ratio('nnjax', 'jax')} | {ratio('nnjax', 'torch')} | {comp} | {loss_s} | "
+                     f"{mem_s} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="nnjax benchmarks")
+    ap.add_argument("--quick", action="store_true", help="short run (about a minute)")
+    ap.add_argument("--only", default="", help="comma-separated workload names")
+    ap.add_argument("--impls", default="nnjax,jax,torch")
+    ap.add_argument("--json", default="bench/results.json")
+    ap.add_argument("--no-memory", action="store_true")
+    args = ap.parse_args(argv)
+
+    impls = [i for i in args.impls.split(",") if i]
+    if "torch" in impls:
+        try:
+            import torch
+            torch.set_num_threads(os.cpu_count() or 1)
+        except ImportError:
+            print("torch is not installed (pip install 'torch==2.13.0'); skipping it")
+            impls.remove("torch")
+    selected = [c for c in W.WORKLOADS if not args.only or c.name in args.only.split(",")]
+    warmup, rounds, per_round, n_loss = (10, 7, 20, 20) if args.quick else (30, 15, 50, 50)
+
+    import jax
+    rows = []
+    for cls in selected:
+        row = run_workload(cls, impls, warmup, rounds, per_round)
+        row["losses_after_n"] = same_steps_losses(cls, impls, n_loss)
+        row["n_loss_steps"] = n_loss
+        if not args.no_memory:
+            row["peak_mib"] = {i: peak_memory(cls.name, i, 30 if args.quick else 100)
+                               for i in impls}
+        rows.append(row)
+        print(format_table([row]).splitlines()[-1], flush=True)
+
+    meta = {"device": str(jax.devices()[0]), "cpus": os.cpu_count(),
+            "quick": args.quick, "python": sys.version.split()[0],
+            "jax": jax.__version__}
+    print()
+    print(f"device: {meta['device']}, {meta['cpus']} CPUs; median ms per step over "
+          f"{rounds} interleaved rounds of {per_round} steps; losses after {n_loss} steps")
+    print(format_table(rows))
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        os.replace(tmp, args.json)
+        print(f"\nwrote {args.json}")
+    _ = resource
+
+
+if __name__ == "__main__":
+    main()
