@@ -1,13 +1,20 @@
 """Lazy execution: stateful calls are queued as ops and run as one XLA program.
 
-An op reads some NdArrays and writes others, through a pure function built
+An op reads some NdArrays and writes others through a pure function built
 from its structural key. ``forward``, ``backward``, solver updates and the
 like enqueue ops; the queue runs (``flush``) when a value is observed on the
 host, when a queued array is written by the user, or when a new training
 step begins. The queued ops become one jit-compiled program, cached under a
 key made of the ops' keys, how they share arrays, and the input shapes and
 dtypes: a training loop compiles once.
+
+Values a step does not need to hand back (intermediate data and gradients
+nobody has read) are left out of the program's outputs. Their arrays carry
+a ``Record`` of what the step computed from (the root values, random keys,
+seed), and reading one computes it from that record; from then on the
+variable is "observed" and later steps return it directly.
 """
+import itertools
 import time
 import warnings
 from collections import OrderedDict
@@ -21,6 +28,7 @@ from ._graph import build_plan, run_steps, step_callables, _jax_dtype
 from ._variable import graph_version
 
 MAX_CACHED_PROGRAMS = 512
+MAX_CACHED_LAYOUTS = 512
 MAX_QUEUE = 4096
 
 
@@ -35,6 +43,7 @@ class CompileStats:
         self.hits = 0
         self.compile_seconds = 0.0
         self.executions = 0
+        self.recomputes = 0
         self._recent_misses = []
 
     @property
@@ -43,49 +52,113 @@ class CompileStats:
 
     def __repr__(self):
         return (f"CompileStats(compiles={self.compiles}, hits={self.hits}, "
-                f"executions={self.executions}, compile_seconds={self.compile_seconds:.3f})")
+                f"executions={self.executions}, recomputes={self.recomputes}, "
+                f"compile_seconds={self.compile_seconds:.3f})")
 
 
 stats = CompileStats()
 _programs = OrderedDict()
+_layouts = OrderedDict()
+_structures = {}
 _queue = []
 _queued_arrays = []
+_template_ids = itertools.count(1)
+
+
+class Template:
+    """The fixed part of an op: structural key, arrays read and written, builder.
+
+    ``build()`` returns ``fn(read_values, operands) -> write_values``; it must
+    depend on ``key`` alone. Templates cached by their owner (a plan, a solver)
+    are ``reusable``: the flush layout of a queue of reusable templates is
+    cached too, which keeps the per-step Python cost small.
+    """
+
+    __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable")
+
+    def __init__(self, key, reads, writes, build, kind="function", reusable=False):
+        self.key = key
+        self.reads = list(reads)
+        self.writes = list(writes)
+        self.build = build
+        self.kind = kind
+        self.tid = next(_template_ids)
+        self.reusable = reusable
 
 
 class Op:
-    """A queued computation: ``build()(read_values, operands) -> write_values``.
+    """A queued computation: a template plus this call's operands (rng keys,
+    learning rates: small arrays passed to the program each call).
 
-    ``key`` must determine ``build`` completely (it is the cache key);
-    ``operands`` are small arrays (rng keys, learning rates) passed each call.
     ``kind`` is 'forward', 'function', 'backward' or 'update' (step boundaries).
     """
 
-    __slots__ = ("key", "reads", "writes", "operands", "build", "kind")
+    __slots__ = ("template", "operands", "record")
 
-    def __init__(self, key, reads, writes, build, operands=(), kind="function"):
-        self.key = key
-        self.reads = reads
-        self.writes = writes
-        self.build = build
+    def __init__(self, key=None, reads=(), writes=(), build=None, operands=(), kind="function",
+                 template=None, record=None):
+        if template is None:
+            template = _interned_template(key, reads, writes, build, kind)
+        self.template = template
         self.operands = tuple(operands)
-        self.kind = kind
+        self.record = record
+
+    key = property(lambda self: self.template.key)
+    reads = property(lambda self: self.template.reads)
+    writes = property(lambda self: self.template.writes)
+    build = property(lambda self: self.template.build)
+    kind = property(lambda self: self.template.kind)
+
+
+_interned = OrderedDict()
+MAX_INTERNED = 256
+
+
+def _interned_template(key, reads, writes, build, kind):
+    """Solver-style ops (kind 'update': long-lived parameter and state arrays)
+    are rebuilt by their owners every step; reuse one template per distinct
+    (key, arrays) so the flush layout is cached. Other ad-hoc ops are not kept."""
+    if kind != "update":
+        return Template(key, reads, writes, build, kind)
+    ikey = (key, tuple(map(id, reads)), tuple(map(id, writes)))
+    t = _interned.get(ikey)
+    if t is None:
+        t = Template(key, reads, writes, build, kind, reusable=True)
+        if len(_interned) >= MAX_INTERNED:
+            _interned.popitem(last=False)
+        _interned[ikey] = t
+    return t
+
+
+def cached_template(cache, cache_key, factory):
+    """The template stored in ``cache[cache_key]``, made by ``factory()`` once."""
+    t = cache.get(cache_key)
+    if t is None:
+        t = factory()
+        t.reusable = True
+        cache[cache_key] = t
+    return t
 
 
 def enqueue(op):
     """Queue ``op``; starts a new program when a new training step begins."""
+    kind = op.template.kind
     if _queue:
-        kinds = {o.kind for o in _queue}
-        if op.kind in ("forward", "function") and kinds & {"backward", "update"}:
+        kinds = {o.template.kind for o in _queue}
+        if kind in ("forward", "function") and ("backward" in kinds or "update" in kinds):
             flush()
-        elif op.kind == "forward" and "forward" in kinds:
+        elif kind == "forward" and "forward" in kinds:
             flush()
         elif len(_queue) >= MAX_QUEUE:
             flush()
-    for a in op.reads:
+    for a in op.template.reads:
+        lazy = a._lazy
+        if lazy is not None and lazy[0].pending:
+            flush()  # the op that left this value out must run before it is read
         if not a._queued:
             a._queued = True
             _queued_arrays.append(a)
-    for a in op.writes:
+    for a in op.template.writes:
         a._zeroed = False
         if not a._queued:
             a._queued = True
@@ -98,6 +171,52 @@ def run_now(op):
     flush()
 
 
+# ---------------------------------------------------------------- flush
+def _make_layout(ops):
+    """Assign a slot to every distinct array of the queued ops.
+
+    Returns (sources, input_slots, written, structure_id): ``sources[slot]`` says
+    where to find the array (op index, read/write, position).
+    """
+    slot_of = {}
+    sources = []
+    input_slots = []
+    written = []
+    written_set = set()
+    op_sigs = []
+    for i, op in enumerate(ops):
+        t = op.template
+        rs = []
+        for j, a in enumerate(t.reads):
+            s = slot_of.get(id(a))
+            if s is None:
+                s = len(sources)
+                slot_of[id(a)] = s
+                sources.append((i, 0, j))
+                input_slots.append(s)
+            rs.append(s)
+        ws = []
+        for j, a in enumerate(t.writes):
+            s = slot_of.get(id(a))
+            if s is None:
+                s = len(sources)
+                slot_of[id(a)] = s
+                sources.append((i, 1, j))
+            ws.append(s)
+            if s not in written_set:
+                written_set.add(s)
+                written.append(s)
+        shapes = tuple(tuple(a.shape) for a in t.reads)
+        op_sigs.append((t.key, tuple(rs), tuple(ws), shapes,
+                        tuple((np.shape(x), np.asarray(x).dtype.str) for x in op.operands)))
+    structure = (tuple(op_sigs), tuple(written))
+    sid = _structures.get(structure)
+    if sid is None:
+        sid = len(_structures)
+        _structures[structure] = sid
+    return tuple(sources), tuple(input_slots), tuple(written), sid, op_sigs
+
+
 def flush():
     """Run every queued op as one compiled program."""
     if not _queue:
@@ -108,54 +227,44 @@ def flush():
         a._queued = False
     _queued_arrays.clear()
 
-    slot_of = {}
-    arrays = []
-    input_slots = []
-    written = []
-    written_set = set()
-    op_sigs = []
-    for op in ops:
-        rs = []
-        for a in op.reads:
-            s = slot_of.get(id(a))
-            if s is None:
-                s = len(arrays)
-                slot_of[id(a)] = s
-                arrays.append(a)
-                input_slots.append(s)
-            rs.append(s)
-        ws = []
-        for a in op.writes:
-            s = slot_of.get(id(a))
-            if s is None:
-                s = len(arrays)
-                slot_of[id(a)] = s
-                arrays.append(a)
-            ws.append(s)
-            if s not in written_set:
-                written_set.add(s)
-                written.append(s)
-        op_sigs.append((op.key, tuple(rs), tuple(ws),
-                        tuple((np.shape(x), np.asarray(x).dtype.str) for x in op.operands)))
+    reusable = all(op.template.reusable for op in ops)
+    layout = None
+    if reusable:
+        lkey = tuple(op.template.tid for op in ops)
+        layout = _layouts.get(lkey)
+        if layout is not None:
+            _layouts.move_to_end(lkey)
+    if layout is None:
+        layout = _make_layout(ops)
+        if reusable:
+            if len(_layouts) >= MAX_CACHED_LAYOUTS:
+                _layouts.popitem(last=False)
+            _layouts[lkey] = layout
+    sources, input_slots, written, sid, op_sigs = layout
+    templates = [op.template for op in ops]
+    arrays = [templates[i].writes[j] if rw else templates[i].reads[j] for i, rw, j in sources]
 
     values = []
-    value_slots = []
     input_sig = []
     for s in input_slots:
         a = arrays[s]
-        fill = a._const_fill()
-        if fill is not None:
-            input_sig.append((s, a.shape, _jax_dtype(a.dtype).str, "fill", fill))
+        if a._lazy is not None:
+            a._resolve()
+        head = a._head
+        if head is None:
+            input_sig.append(("f", 0 if a._fill is None else a._fill, a._dtype))
         else:
-            v = a._input_value()
-            input_sig.append((s, a.shape, _jax_dtype(v.dtype).str))
-            values.append(v)
-            value_slots.append(s)
-    key = (tuple(op_sigs), tuple(input_sig), tuple(written))
-    program = _programs.get(key)
+            values.append(head)
+            input_sig.append(head.dtype)
+    key = (sid, tuple(input_sig))
     operands = [op.operands for op in ops]
+
+    if any(op.record is not None for op in ops):
+        _take_snapshots(ops, layout, arrays, values, input_sig)
+
+    program = _programs.get(key)
     if program is None:
-        program = _compile(ops, op_sigs, input_sig, value_slots, written)
+        program = _compile(ops, layout, arrays, input_sig)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
@@ -171,11 +280,19 @@ def flush():
     stats.executions += 1
     for s, v in zip(written, outs):
         arrays[s]._set_value(v)
+    for op in ops:
+        if op.record is not None:
+            op.record.pending = False
 
 
-def _compile(ops, op_sigs, input_sig, value_slots, written):
-    fns = [op.build() for op in ops]
-    consts = [(e[0], e[1], e[2], e[4]) for e in input_sig if len(e) == 5]
+def _compile(ops, layout, arrays, input_sig):
+    sources, input_slots, written, sid, op_sigs = layout
+    fns = [op.template.build() for op in ops]
+    value_slots = [s for s, sig in zip(input_slots, input_sig)
+                   if not (isinstance(sig, tuple) and sig[0] == "f")]
+    consts = [(s, arrays[s].shape, _jax_dtype(sig[2]), sig[1])
+              for s, sig in zip(input_slots, input_sig)
+              if isinstance(sig, tuple) and sig[0] == "f"]
     plan = [(fn, sig[1], sig[2]) for fn, sig in zip(fns, op_sigs)]
 
     def program(values, operands):
@@ -191,6 +308,26 @@ def _compile(ops, op_sigs, input_sig, value_slots, written):
         return [env[s] for s in written]
 
     return jax.jit(program)
+
+
+def _take_snapshots(ops, layout, arrays, values, input_sig):
+    """Give each op's Record the values its reads had (program inputs only)."""
+    sources, input_slots, written, sid, op_sigs = layout
+    value_of = {}
+    it = iter(values)
+    for s, sig in zip(input_slots, input_sig):
+        if isinstance(sig, tuple) and sig[0] == "f":
+            value_of[s] = ("fill", sig[1], sig[2])
+        else:
+            v = next(it)
+            value_of[s] = np.array(v) if isinstance(v, np.ndarray) else v
+    for op, sig in zip(ops, op_sigs):
+        if op.record is not None:
+            read_slots = sig[1]
+            if all(s in value_of for s in read_slots):
+                op.record.snapshot = [value_of[s] for s in read_slots]
+            else:
+                op.record.snapshot = None
 
 
 def _note_miss(op_sigs):
@@ -226,12 +363,69 @@ def compile_count():
     return stats.compiles
 
 
+# ---------------------------------------------------------------- records
+def _snapshot_arrays(snapshot, originals):
+    """NdArrays holding a record's snapshot (or the originals when it has none)."""
+    if snapshot is None:
+        return list(originals)
+    out = []
+    for v, orig in zip(snapshot, originals):
+        if isinstance(v, tuple) and v[0] == "fill":
+            a = _ndarray.NdArray(orig.shape, v[2])
+            a._fill = v[1]
+        elif isinstance(v, np.ndarray):
+            a = _ndarray.NdArray.from_numpy_array(v)
+        else:
+            a = _ndarray.NdArray._from_device(v, orig.dtype)
+        out.append(a)
+    return out
+
+
+class Record:
+    """What a forward or backward op computed from, to compute what it left out.
+
+    ``pending`` until the op has run; ``snapshot`` holds the values its reads
+    had then (None if they were produced inside the same program: the current
+    values are used instead).
+    """
+
+    __slots__ = ("plan", "kind", "operands", "snapshot", "pending", "info")
+
+    def __init__(self, plan, kind, operands, info=None):
+        self.plan = plan
+        self.kind = kind
+        self.operands = operands
+        self.snapshot = None
+        self.pending = True
+        self.info = info
+
+    def resolve(self, slot, array):
+        if self.pending:
+            flush()
+        stats.recomputes += 1
+        plan = self.plan
+        if self.kind == "forward":
+            plan.observed_data.add(slot)
+            template = _forward_template(plan, (slot,), cache=False)
+        else:
+            plan.observed_grad.add(slot)
+            template = _backward_template(plan, self.info, (slot,), leaves=False, cache=False)
+        snapshot = self.snapshot
+        if self.kind == "backward" and snapshot is not None:
+            # the backward op also read the leaves' old grads; the recompute does not
+            n_roots, n_groups = len(plan.roots), len(self.info.grad_arrays)
+            snapshot = snapshot[:n_roots] + snapshot[n_roots + n_groups:]
+        reads = _snapshot_arrays(snapshot, template.reads)
+        ad_hoc = Template(template.key, reads, [array], template.build, template.kind)
+        run_now(Op(template=ad_hoc, operands=self.operands))
+
+
 # ---------------------------------------------------------------- plans
 def get_plan(outputs):
     head = outputs[0]
     cached = head._plan_cache
     version = graph_version[0]
-    if (cached is not None and cached[0] == version and len(outputs) == 1):
+    if cached is not None and cached[0] == version and len(outputs) == 1:
         return cached[1]
     plan = build_plan(outputs)
     if len(outputs) == 1:
@@ -261,36 +455,55 @@ def _rng_operands(functions, fresh):
 
 
 # ---------------------------------------------------------------- forward
+def _forward_template(plan, materialize, kind="forward", cache=True):
+    def make():
+        steps = plan.steps
+        root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+        state_slots = []
+        for fn, step in zip(plan.functions, steps):
+            for k in fn.spec.state_inputs:
+                slot = step[2][k] if k < len(step[2]) else -1
+                if slot >= 0 and slot in root_slots and slot not in state_slots:
+                    state_slots.append(slot)
+        state_slots = tuple(state_slots)
+        n_vars = len(plan.variables)
+        callables = step_callables(plan)
+        reads = [r._buffers.data for r in plan.roots]
+        writes = ([plan.variables[s]._buffers.data for s in materialize]
+                  + [plan.variables[s]._buffers.data for s in state_slots])
+        key = ("forward", steps, root_slots, materialize, state_slots)
+
+        def build():
+            def run(read_values, operands):
+                env = [None] * n_vars
+                for s, v in zip(root_slots, read_values):
+                    env[s] = v
+                updates = run_steps(steps, callables, env, operands[0] if operands else None)
+                return ([env[s] for s in materialize]
+                        + [updates.get(s, env[s]) for s in state_slots])
+            return run
+        return Template(key, reads, writes, build, kind)
+
+    if not cache:
+        return make()
+    return cached_template(plan.cache, ("forward", kind, materialize), make)
+
+
 def _forward_op(plan, materialize, kind="forward"):
-    steps = plan.steps
-    root_slots = tuple(plan.index[id(r)] for r in plan.roots)
-    state_slots = []
-    for fn, step in zip(plan.functions, steps):
-        for k in fn.spec.state_inputs:
-            slot = step[2][k] if k < len(step[2]) else -1
-            if slot >= 0 and slot in root_slots and slot not in state_slots:
-                state_slots.append(slot)
-    state_slots = tuple(state_slots)
+    """Forward of ``plan`` writing the data of the ``materialize`` slots; every
+    other computed variable is left lazy (computed from the record if read)."""
     materialize = tuple(materialize)
-    n_vars = len(plan.variables)
-    callables = step_callables(plan)
-    reads = [r._buffers.data for r in plan.roots]
-    writes = ([plan.variables[s]._buffers.data for s in materialize]
-              + [plan.variables[s]._buffers.data for s in state_slots])
-    key = ("forward", steps, root_slots, materialize, state_slots)
-
-    def build():
-        def run(read_values, operands):
-            env = [None] * n_vars
-            for s, v in zip(root_slots, read_values):
-                env[s] = v
-            updates = run_steps(steps, callables, env, operands[0] if operands else None)
-            return ([env[s] for s in materialize]
-                    + [updates.get(s, env[s]) for s in state_slots])
-        return run
-
+    template = _forward_template(plan, materialize, kind)
     operands = _rng_operands(plan.rng_functions, fresh=True)
-    return Op(key, reads, writes, build, operands, kind=kind)
+    record = None
+    if kind == "forward":
+        record = Record(plan, "forward", operands)
+        wanted = set(materialize)
+        root_ids = {id(r) for r in plan.roots}
+        for s, v in enumerate(plan.variables):
+            if s not in wanted and id(v) not in root_ids:
+                v._buffers.data._lazy = (record, s)
+    return Op(template=template, operands=operands, record=record)
 
 
 def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_hook=None):
@@ -307,12 +520,11 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
                 function_post_hook(fn)
         return
     root_ids = {id(r) for r in plan.roots}
-    if clear_buffer:
-        wanted = {id(v) for v in outputs}
-        materialize = [s for s, v in enumerate(plan.variables)
-                       if id(v) not in root_ids and (id(v) in wanted or v._persistent)]
-    else:
-        materialize = [s for s, v in enumerate(plan.variables) if id(v) not in root_ids]
+    wanted = {id(v) for v in outputs}
+    observed = plan.observed_data
+    materialize = [s for s, v in enumerate(plan.variables)
+                   if id(v) not in root_ids
+                   and (id(v) in wanted or v._persistent or s in observed)]
     enqueue(_forward_op(plan, materialize))
 
 
@@ -345,7 +557,7 @@ def function_op(fn):
     """The op computing one function's outputs from its inputs' current data."""
     plan = _single_function_plan(fn)
     n_in = len(plan.roots)
-    return _forward_op(plan, range(n_in, len(plan.variables)), kind="function")
+    return _forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function")
 
 
 def run_function(fn):
@@ -371,19 +583,8 @@ def _need_grad_slots(plan):
     return need, frozenset(stop)
 
 
-def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
-             function_post_hook=None):
-    if output._parent is None:
-        return
-    plan = get_plan([output])
-    if function_pre_hook is not None or function_post_hook is not None:
-        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook)
-        return
-    enqueue(_backward_op(plan, output, grad, clear_buffer))
-
-
 def _seed_spec(output, grad):
-    """(key part, extra read arrays, operands) describing the backward seed."""
+    """(kind, extra read arrays, operands) describing the backward seed."""
     if grad is None:
         return ("read",), [output._buffers.grad], ()
     if isinstance(grad, _ndarray.NdArray):
@@ -396,81 +597,130 @@ def _seed_spec(output, grad):
     return ("operand",), [], (arr,)
 
 
-def _backward_op(plan, output, grad, clear_buffer):
-    need, stop = _need_grad_slots(plan)
-    out_slot = plan.index[id(output)]
-    root_slots = tuple(plan.index[id(r)] for r in plan.roots)
-    root_set = set(root_slots)
-    diff_roots = tuple(s for s in root_slots if need[s])
-    inter = tuple(s for s, v in enumerate(plan.variables)
-                  if need[s] and s not in root_set and s != out_slot
-                  and (not clear_buffer or v._persistent))
-    inter_shapes = tuple((plan.variables[s].shape, _jax_dtype(plan.variables[s]._buffers.data.dtype).str)
-                         for s in inter)
-    seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
-    steps = plan.steps
-    n_vars = len(plan.variables)
-    callables = step_callables(plan)
-    variables = plan.variables
-    # roots sharing one grad buffer (a parameter used several times through
-    # unlinked copies) add their contributions into that buffer once
-    grad_arrays, group_of = [], []
-    for s in diff_roots:
-        g = variables[s]._buffers.grad
-        for i, a in enumerate(grad_arrays):
-            if a is g:
-                group_of.append(i)
-                break
-        else:
-            group_of.append(len(grad_arrays))
-            grad_arrays.append(g)
-    group_of = tuple(group_of)
-    n_groups = len(grad_arrays)
-    reads = [r._buffers.data for r in plan.roots] + grad_arrays + seed_reads
-    writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
-    rng = _rng_operands(plan.rng_functions, fresh=False)
-    operands = rng + seed_operands
-    n_roots = len(root_slots)
-    has_rng = bool(rng)
-    out_shape = output.shape
-    key = ("backward", steps, root_slots, diff_roots, group_of, inter, inter_shapes,
-           tuple(sorted(stop)), out_slot, out_shape, seed_key)
+class _BackwardInfo:
+    """Need-grad analysis of a plan for a backward from ``out_slot``."""
 
-    def build():
-        def run(read_values, ops):
-            root_values = read_values[:n_roots]
-            old_grads = read_values[n_roots:n_roots + n_groups]
-            keys = ops[0] if has_rng else None
-            if seed_key[0] == "read":
-                seed = read_values[n_roots + n_groups]
-            elif seed_key[0] == "const":
-                seed = seed_key[1]
+    __slots__ = ("need", "stop", "out_slot", "diff_roots", "grad_arrays", "group_of",
+                 "inter_all", "seed_key", "seed_reads")
+
+    def __init__(self, plan, output, seed_key, seed_reads):
+        need, stop = _need_grad_slots(plan)
+        self.need, self.stop = need, stop
+        self.out_slot = plan.index[id(output)]
+        root_slots = [plan.index[id(r)] for r in plan.roots]
+        root_set = set(root_slots)
+        self.diff_roots = tuple(s for s in root_slots if need[s])
+        # roots sharing one grad buffer (a parameter used several times through
+        # unlinked copies) add their contributions into that buffer once
+        grad_arrays, group_of = [], []
+        for s in self.diff_roots:
+            g = plan.variables[s]._buffers.grad
+            for i, a in enumerate(grad_arrays):
+                if a is g:
+                    group_of.append(i)
+                    break
             else:
-                seed = ops[-1]
-            fixed = dict(zip(root_slots, root_values))
+                group_of.append(len(grad_arrays))
+                grad_arrays.append(g)
+        self.grad_arrays = grad_arrays
+        self.group_of = tuple(group_of)
+        self.inter_all = tuple(s for s in range(len(plan.variables))
+                               if need[s] and s not in root_set and s != self.out_slot)
+        self.seed_key = seed_key
+        self.seed_reads = seed_reads
 
-            def f(diff_values, perturbs):
-                env = [None] * n_vars
-                for s, v in fixed.items():
-                    env[s] = jax.lax.stop_gradient(v)
-                for s, v in zip(diff_roots, diff_values):
-                    env[s] = v
-                run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
-                return env[out_slot]
 
-            diff_values = tuple(fixed[s] for s in diff_roots)
-            perturbs = {s: jnp.zeros(shape, dtype) for s, (shape, dtype) in zip(inter, inter_shapes)}
-            out, vjp = jax.vjp(f, diff_values, perturbs)
-            cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
-            g_roots, g_inter = vjp(cot)
-            sums = [None] * n_groups
-            for i, g in zip(group_of, g_roots):
-                sums[i] = g if sums[i] is None else sums[i] + g
-            new = [old + g.astype(old.dtype) for old, g in zip(old_grads, sums)]
-            return new + [g_inter[s] for s in inter]
-        return run
+def _backward_template(plan, info, inter, leaves=True, cache=True):
+    def make():
+        root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+        variables = plan.variables
+        diff_roots, group_of = info.diff_roots, info.group_of
+        grad_arrays = info.grad_arrays if leaves else []
+        n_groups = len(grad_arrays)
+        inter_shapes = tuple((variables[s].shape,
+                              _jax_dtype(variables[s]._buffers.data.dtype).str) for s in inter)
+        seed_key = info.seed_key
+        steps = plan.steps
+        n_vars = len(variables)
+        callables = step_callables(plan)
+        stop = info.stop
+        out_slot = info.out_slot
+        reads = [r._buffers.data for r in plan.roots] + grad_arrays + info.seed_reads
+        writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
+        n_roots = len(root_slots)
+        has_rng = bool(plan.rng_functions)
+        key = ("backward", steps, root_slots, diff_roots, group_of if leaves else None, inter,
+               inter_shapes, tuple(sorted(stop)), out_slot, variables[out_slot].shape, seed_key)
 
-    return Op(key, reads, writes, build, operands, kind="backward")
+        def build():
+            def run(read_values, ops):
+                root_values = read_values[:n_roots]
+                old_grads = read_values[n_roots:n_roots + n_groups]
+                keys = ops[0] if has_rng else None
+                if seed_key[0] == "read":
+                    seed = read_values[n_roots + n_groups]
+                elif seed_key[0] == "const":
+                    seed = seed_key[1]
+                else:
+                    seed = ops[-1]
+                fixed = dict(zip(root_slots, root_values))
+
+                def f(diff_values, perturbs):
+                    env = [None] * n_vars
+                    for s, v in fixed.items():
+                        env[s] = jax.lax.stop_gradient(v)
+                    for s, v in zip(diff_roots, diff_values):
+                        env[s] = v
+                    run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
+                    return env[out_slot]
+
+                diff_values = tuple(fixed[s] for s in diff_roots) if leaves else ()
+                perturbs = {s: jnp.zeros(shape, dtype)
+                            for s, (shape, dtype) in zip(inter, inter_shapes)}
+                out, vjp = jax.vjp(f, diff_values, perturbs)
+                cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
+                g_roots, g_inter = vjp(cot)
+                sums = [None] * n_groups
+                for i, g in zip(group_of, g_roots):
+                    sums[i] = g if sums[i] is None else sums[i] + g
+                new = [old + g.astype(old.dtype) for old, g in zip(old_grads, sums)]
+                return new + [g_inter[s] for s in inter]
+            return run
+        return Template(key, reads, writes, build, "backward")
+
+    if not cache:
+        return make()
+    return cached_template(plan.cache, ("backward", id(info), inter), make)
+
+
+def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
+             function_post_hook=None):
+    if output._parent is None:
+        return
+    plan = get_plan([output])
+    if function_pre_hook is not None or function_post_hook is not None:
+        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook)
+        return
+    seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
+    cacheable = grad is None or seed_key[0] != "read"
+    info_key = ("backward-info", id(output), seed_key)
+    info = plan.cache.get(info_key) if cacheable else None
+    if info is None:
+        info = _BackwardInfo(plan, output, seed_key, seed_reads)
+        if cacheable:
+            plan.cache[info_key] = info
+    observed = plan.observed_grad
+    persistent = [s for s in info.inter_all if plan.variables[s]._persistent]
+    inter = tuple(s for s in info.inter_all if s in observed or s in persistent)
+    template = _backward_template(plan, info, inter, cache=cacheable)
+    operands = _rng_operands(plan.rng_functions, fresh=False) + seed_operands
+    record = Record(plan, "backward", operands, info)
+    wanted = set(inter)
+    for s in info.inter_all:
+        if s not in wanted:
+            plan.variables[s]._buffers.grad._lazy = (record, s)
+    enqueue(Op(template=template, operands=operands, record=record))
+    del clear_buffer
 
 
 def _backward_by_function(plan, output, grad, pre_hook, post_hook):

@@ -66,9 +66,13 @@ def freeze(value):
 class Plan:
     """The structure of a (sub)graph: its functions, roots and steps."""
 
-    __slots__ = ("functions", "roots", "index", "steps", "variables", "rng_functions")
+    __slots__ = ("functions", "roots", "index", "steps", "variables", "rng_functions",
+                 "cache", "observed_data", "observed_grad")
 
     def __init__(self, functions, roots, index, steps, variables, rng_functions):
+        self.cache = {}               # op templates built for this plan
+        self.observed_data = set()    # intermediate slots whose .d was read: materialize
+        self.observed_grad = set()    # intermediate slots whose .g was read
         self.functions = functions
         self.roots = roots
         self.index = index          # id(Variable) -> slot

@@ -32,7 +32,7 @@ class NdArray:
     """
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
-                 "_queued", "_zeroed", "__weakref__")
+                 "_queued", "_zeroed", "_lazy", "__weakref__")
 
     def __init__(self, shape=(), dtype=None):
         self._shape = _as_shape(shape)
@@ -42,6 +42,7 @@ class NdArray:
         self._modification_count = 0
         self._queued = False
         self._zeroed = False
+        self._lazy = None
 
     # ------------------------------------------------------------ factories
     @staticmethod
@@ -99,8 +100,8 @@ class NdArray:
 
     @property
     def zeroing(self):
-        """True while the array is a pending zero fill."""
-        return self._fill is not None and self._head is None and self._fill == 0
+        """True from ``zero()`` until the array is next written (as NNabla: a fresh array is not zeroing)."""
+        return self._zeroed
 
     @property
     def clear_called(self):
@@ -115,16 +116,29 @@ class NdArray:
         return f"<NdArray({self._shape}) dtype={self._dtype.name} at {hex(id(self))}>"
 
     # ------------------------------------------------------------ internal access
-    def _sync(self):
+    def _sync(self, read=False):
+        """Run queued programs touching this array; with ``read``, also compute a
+        value left out of a compiled step."""
         if self._queued and flush_queue is not None:
             flush_queue()
+        if read and self._lazy is not None:
+            self._resolve()
+
+    def _resolve(self):
+        """Compute a value that a compiled step left out (see ``_executor.Record``)."""
+        record, slot = self._lazy
+        self._lazy = None
+        record.resolve(slot, self)
 
     def _touch(self):
         self._modification_count += 1
         self._zeroed = False
+        self._lazy = None
 
     def _input_value(self):
         """The value as a program input: a jax/numpy array (never a copy)."""
+        if self._lazy is not None:
+            self._resolve()
         if self._head is None:
             return np.full(self._shape, 0 if self._fill is None else self._fill,
                            dtype=self._dtype)
@@ -132,6 +146,8 @@ class NdArray:
 
     def _const_fill(self):
         """The fill value if the array is a pending constant, else None."""
+        if self._lazy is not None:
+            self._resolve()
         if self._head is None:
             return 0 if self._fill is None else self._fill
         return None
@@ -144,7 +160,7 @@ class NdArray:
 
     # ------------------------------------------------------------ host access
     def _host(self, writable=True):
-        self._sync()
+        self._sync(read=True)
         head = self._head
         if head is None:
             fill = 0 if self._fill is None else self._fill
@@ -175,7 +191,10 @@ class NdArray:
         self._sync()
         if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0
                                   and self._shape != ()):
-            self.fill(value)
+            if value == 0:
+                self.zero()  # as NNabla: a zero scalar becomes a lazy zero()
+            else:
+                self.fill(value)
             return
         value = _unwrap(value)
         if isinstance(value, np.ndarray) or not hasattr(value, "block_until_ready"):
@@ -204,7 +223,7 @@ class NdArray:
     def cast(self, dtype, ctx=None):
         """Change the array's dtype in place; return a writable numpy reference."""
         dtype = np.dtype(dtype)
-        self._sync()
+        self._sync(read=True)
         if dtype != self._dtype:
             if self._head is None:
                 self._dtype = dtype
@@ -219,6 +238,7 @@ class NdArray:
         self._sync()
         self._head = None
         self._fill = value.item() if isinstance(value, np.generic) else value
+        self._modification_count = 0  # as NNabla: a fill clears, then counts one write
         self._touch()
 
     def zero(self):
@@ -231,6 +251,9 @@ class NdArray:
         self._sync()
         self._head = None
         self._fill = None
+        self._modification_count = 0
+        self._zeroed = False
+        self._lazy = None
 
     def copy_from(self, arr, use_current_context=True):
         """Copy the values of another NdArray into this one."""
@@ -239,7 +262,7 @@ class NdArray:
         if arr.shape != self._shape:
             raise ValueError(f"NdArray.copy_from: shape {arr.shape} does not match {self._shape}")
         self._sync()
-        arr._sync()
+        arr._sync(read=True)
         if arr._head is None:
             self._head = None
             self._fill = arr._fill
@@ -249,7 +272,8 @@ class NdArray:
         else:
             value = arr._head
             if value.dtype != self._dtype:
-                value = value.astype(self._dtype)
+                # convert on the host: JAX (without x64) would truncate 64-bit dtypes
+                value = np.asarray(value).astype(self._dtype)
             self._head = value  # jax arrays are immutable: sharing is a copy
             self._fill = None
         self._touch()
@@ -297,8 +321,7 @@ class NdArray:
         return _binary("rpow", self, other)
 
     def __matmul__(self, other):
-        from . import functions as F
-        return F.matmul(self, other)
+        return _matmul(self, other)
 
     def __abs__(self):
         from . import functions as F
@@ -369,3 +392,38 @@ def _binary(op, a, b):
              "pow": F.pow2, "rpow": lambda x, y: F.pow2(y, x),
              "lt": F.less, "le": F.less_equal, "gt": F.greater, "ge": F.greater_equal}
     return table[op](a, b)
+
+
+def _matmul(x, y):
+    """``x @ y`` mapped as NNabla maps it: F.sum (1-D . 1-D), F.affine (2-D),
+    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones)."""
+    from . import functions as F
+    for i, v in enumerate((x, y)):
+        if not hasattr(v, "shape") or not hasattr(v, "data"):
+            raise TypeError(f"matmul: operand {i} must be a Variable or NdArray, "
+                            f"got {type(v).__name__}")
+    xs, ys = tuple(x.shape), tuple(y.shape)
+    if not xs or not ys:
+        raise ValueError(f"matmul: scalar operands are not allowed (shapes {xs} and {ys})")
+    if xs[-1] != (ys[0] if len(ys) == 1 else ys[-2]):
+        raise ValueError(f"matmul: inner dimensions differ for shapes {xs} and {ys}")
+    if len(xs) == 1 and len(ys) == 1:
+        return F.sum(x * y)
+    if len(xs) == 2 and len(ys) == 2:
+        return F.affine(x, y)
+    if len(xs) == 1 and len(ys) == 2:
+        return F.reshape(F.affine(F.reshape(x, (1, xs[0])), y), (ys[1],))
+    if len(xs) == 2 and len(ys) == 1:
+        return F.reshape(F.affine(x, F.reshape(y, (ys[0], 1))), (xs[0],))
+    if len(xs) == len(ys):
+        return F.batch_matmul(x, y)
+    if len(xs) > len(ys):
+        shape = ys + (1,) if len(ys) == 1 else ys
+        shape = (1,) * (len(xs) - len(shape)) + shape
+        out = F.batch_matmul(x, F.reshape(y, shape))
+        return F.reshape(out, out.shape[:-1]) if len(ys) == 1 else out
+    shape = (1,) * (len(ys) - len(xs)) + xs
+    out = F.batch_matmul(F.reshape(x, shape), y)
+    if len(xs) == 1:
+        return F.reshape(out, out.shape[:-2] + out.shape[-1:])
+    return out

@@ -265,6 +265,7 @@ class Variable:
             raise ValueError(f"Variable.data: NdArray of shape {ndarray.shape} does not "
                              f"fit a variable of shape {self.shape}")
         self._buffers.data = ndarray
+        _bump_graph()
 
     @property
     def grad(self):
@@ -278,6 +279,7 @@ class Variable:
             raise ValueError(f"Variable.grad: NdArray of shape {ndarray.shape} does not "
                              f"fit a variable of shape {self.shape}")
         self._buffers.grad = ndarray
+        _bump_graph()
 
     @property
     def d(self):
@@ -431,12 +433,12 @@ class Variable:
         return _arith("rpow", self, other)
 
     def __matmul__(self, other):
-        from . import functions as F
-        return F.matmul(self, other)
+        from ._ndarray import _matmul
+        return _matmul(self, other)
 
     def __rmatmul__(self, other):
-        from . import functions as F
-        return F.matmul(other, self)
+        from ._ndarray import _matmul
+        return _matmul(other, self)
 
     def __abs__(self):
         from . import functions as F

@@ -1,17 +1,14 @@
 """Configuration lookup compatible with ``nnabla.config``.
 
-Settings are read with :class:`configparser.RawConfigParser`.  Every file in
-the list below that exists is read in turn, so a later file overrides the
-values of an earlier one:
+Settings are read with :class:`configparser.RawConfigParser`.  The built-in
+defaults come first; then every file of the list below that exists is read
+in turn, so a later file overrides the values of an earlier one:
 
-============  ===============================================  ===================================================
-Kind          POSIX                                            Windows
-============  ===============================================  ===================================================
-Default       built-in defaults, then ``<package dir>/nnabla.conf`` (if present)
-System wide   ``/etc/nnabla.conf``                             ``%PROGRAMDATA%\\NNabla\\nnabla.ini``
-User          ``~/.nnabla``                                    ``%APPDATA%\\NNabla\\nnabla.ini``
-Local         ``<current directory>/nnabla.conf``
-============  ===============================================  ===================================================
+1. Default: ``nnabla.conf`` next to this module (if present).
+2. System wide: ``/etc/nnabla.conf`` (POSIX) or
+   ``%PROGRAMDATA%\\NNabla\\nnabla.ini`` (Windows).
+3. User: ``~/.nnabla`` (POSIX) or ``%APPDATA%\\NNabla\\nnabla.ini`` (Windows).
+4. Local: ``nnabla.conf`` in the current directory.
 
 Usage::
 

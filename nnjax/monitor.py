@@ -15,7 +15,7 @@ through the ``nnabla`` logger, e.g. ``iter=9 {Training loss}=0.25``.
 Plots can be made with :func:`plot_series` / :func:`plot_time_elapsed`, or
 from the command line::
 
-    python -m nnabla.monitor plot tmp.monitor/loss.series.txt -o loss.png
+    python -m nnjax.monitor plot tmp.monitor/loss.series.txt -o loss.png
 """
 
 import argparse
@@ -376,9 +376,9 @@ plot_timer = plot_time_elapsed
 
 
 def main(argv=None):
-    """Command line: ``python -m nnabla.monitor plot FILE... -o OUT.png``."""
+    """Command line: ``python -m nnjax.monitor plot FILE... -o OUT.png``."""
     parser = argparse.ArgumentParser(
-        prog='python -m nnabla.monitor',
+        prog='python -m nnjax.monitor',
         description='Plot monitor files (*.series.txt, *.timer.txt).')
     sub = parser.add_subparsers(dest='command')
     p = sub.add_parser('plot', help='plot monitor files into an image')

@@ -243,6 +243,27 @@ def test_memory_cache_shuffle_order():
     np.testing.assert_array_equal(ids, expected)
 
 
+def test_memory_cache_partial_first_epoch_keeps_examples_distinct():
+    # stop_exhausted leaves examples unread in the first epoch; the wrapped
+    # source is reshuffled afterwards, yet every epoch must stay distinct.
+    n, bs = 10, 4
+    ds = DataSourceWithMemoryCache(ArraySource(n, shuffle=True),
+                                   shuffle=True)
+    with DataIterator(ds, bs, stop_exhausted=True, use_thread=False) as di:
+        for _ in range(4):
+            ids = [int(v) for _, y in di for v in y[:, 0]]
+            assert len(ids) == 8 and len(set(ids)) == 8
+
+
+def test_file_cache_reports_mixed_shapes(tmp_path):
+    def load(i):
+        return (np.zeros((2, 2) if i != 2 else (3, 2)),)
+    with pytest.raises(ValueError, match=r'"x0" has shape \(3, 2\) at '
+                                         r'position 2 but shape \(2, 2\)'):
+        data_iterator_simple(load, 4, 2, with_file_cache=True,
+                             cache_dir=str(tmp_path))
+
+
 def test_memory_cache_passthrough_when_too_big(config_set, caplog):
     config_set('data_source_buffer_max_size', 10)
     src = ArraySource(5)
@@ -354,10 +375,14 @@ def test_cache_data_source_shuffle_order(tmp_path, config_set):
         pass
     ref = np.random.RandomState(17)
     lengths = [3, 3, 2]
-    expected = []
-    for _ in range(2):
+    orders = []
+    # one draw set by CacheDataSource.__init__, one per DataIterator reset
+    for _ in range(3):
+        order = []
         for f in ref.permutation(3):
-            expected += [3 * f + j for j in ref.permutation(lengths[f])]
+            order += [3 * f + j for j in ref.permutation(lengths[f])]
+        orders.append(order)
+    expected = orders[1] + orders[2]
     ds = CacheDataSource(str(tmp_path), shuffle=True,
                          rng=np.random.RandomState(17))
     with DataIterator(ds, 4, use_thread=False) as di:
@@ -432,7 +457,7 @@ def test_csv_shuffle_order(tmp_path):
     with data_iterator_csv_dataset(csv_path, 5, shuffle=True,
                                    rng=np.random.RandomState(11),
                                    with_memory_cache=False,
-                                   with_file_cache=False,
+                                   with_file_cache=False, normalize=False,
                                    use_thread=False) as di:
         got = np.concatenate([di.next()[0][:, 0, 0, 0] for _ in range(3)])
     np.testing.assert_array_equal(got, expected)
@@ -625,7 +650,7 @@ def test_imresize_nearest_matches_repeat():
     out = image_utils.imresize(img, (8, 6), interpolate='nearest')
     np.testing.assert_array_equal(out, img.repeat(2, axis=0).repeat(2, axis=1))
     f = rng.rand(2, 3, 5).astype(np.float32)  # channel-first float, C=2
-    out = image_utils.imresize(f, (6, 4), interpolate='nearest',
+    out = image_utils.imresize(f, (10, 6), interpolate='nearest',
                                channel_first=True)
-    assert out.dtype == np.float32 and out.shape == (2, 4, 6)
+    assert out.dtype == np.float32 and out.shape == (2, 6, 10)
     np.testing.assert_array_equal(out, f.repeat(2, axis=1).repeat(2, axis=2))

@@ -512,6 +512,13 @@ class DataSourceWithMemoryCache(DataSource):
                 if self._position == 0:
                     self._generation = -1
                 else:
+                    # Cache keys are positions in the wrapped source's
+                    # current order: finish the cache before that source is
+                    # reset (and possibly reshuffled).
+                    for index in range(self._size):
+                        if index not in self._cache:
+                            self._cache[index] = \
+                                self._data_source._get_data(index)
                     self._data_source._position = self._position
                     self._data_source.reset()
             else:

@@ -250,11 +250,17 @@ class CsvDataSource(DataSource):
             shape = numpy.shape(value)
             known = self._shapes.setdefault(variable, (shape, line))
             if known[0] != shape:
+                # Rows may be loaded by several threads: always report the
+                # later line against the earlier one.
+                (ref_shape, ref_line), (bad_shape, bad_line) = sorted(
+                    [known, (shape, line)], key=lambda item: item[1])
                 raise ValueError(
                     '{}, line {}: variable "{}" has shape {} but line {} has '
                     'shape {}; all rows must have the same shape (e.g. images '
-                    'of one size)'.format(self._filename, line, variable,
-                                          shape, known[1], known[0]))
+                    'of one size)'.format(self._filename, bad_line, variable,
+                                          bad_shape, ref_line, ref_shape))
+            if line < known[1]:
+                self._shapes[variable] = (shape, line)
         return tuple(values.values())
 
     def _get_data(self, position):
