@@ -27,16 +27,26 @@ class _AliasLoader(importlib.abc.Loader):
     def exec_module(self, module):
         return None
 
+    def get_code(self, fullname):
+        """For ``python -m nnabla.x``: the code of ``nnjax.x``."""
+        spec = importlib.util.find_spec(self.target_name)
+        return spec.loader.get_code(self.target_name)
+
+    def is_package(self, fullname):
+        spec = importlib.util.find_spec(self.target_name)
+        return spec.submodule_search_locations is not None
+
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
             return None
         target_name = TARGET + fullname[len(ALIAS):]
-        if importlib.util.find_spec(target_name) is None:
+        target_spec = importlib.util.find_spec(target_name)
+        if target_spec is None:
             return None
-        spec = importlib.util.spec_from_loader(fullname, _AliasLoader(target_name))
-        return spec
+        return importlib.util.spec_from_loader(fullname, _AliasLoader(target_name),
+                                               origin=target_spec.origin)
 
 
 def install():
