@@ -44,6 +44,7 @@ class CompileStats:
         self.compile_seconds = 0.0
         self.executions = 0
         self.recomputes = 0
+        self.last_ops = ()
         self._recent_misses = []
 
     @property
@@ -272,12 +273,13 @@ def flush():
         outs = program(values, operands)
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
-        _note_miss(op_sigs)
+        _note_miss(sid, key[1], op_sigs)
     else:
         _programs.move_to_end(key)
         stats.hits += 1
         outs = program(values, operands)
     stats.executions += 1
+    stats.last_ops = tuple(t.kind for t in templates)
     for s, v in zip(written, outs):
         arrays[s]._set_value(v)
     for op in ops:
@@ -330,18 +332,33 @@ def _take_snapshots(ops, layout, arrays, values, input_sig):
                 op.record.snapshot = None
 
 
-def _note_miss(op_sigs):
-    """Warn once when the same op structure keeps compiling (e.g. shapes change)."""
-    shape = tuple(_structure(sig[0]) for sig in op_sigs)
-    recent = stats._recent_misses
-    recent.append(hash(shape))
-    if len(recent) > 16:
-        del recent[0]
-    if recent.count(hash(shape)) == 8:
-        warnings.warn("nnjax: the same graph structure compiled 8 times; input shapes, "
-                      "dtypes or function args change between calls, or a scalar "
-                      "constant (e.g. a backward grad value) varies", RuntimeWarning,
-                      stacklevel=3)
+_miss_by_structure = {}
+
+
+def _note_miss(sid, input_sig, op_sigs):
+    """Warn when a program keeps recompiling, naming the cause."""
+    seen = _miss_by_structure.get(sid)
+    if seen is None:
+        _miss_by_structure[sid] = [1, input_sig]
+        types = tuple(_structure(sig[0]) for sig in op_sigs)
+        recent = stats._recent_misses
+        recent.append(hash(types))
+        if len(recent) > 64:
+            del recent[0]
+        if recent.count(hash(types)) == 32:
+            warnings.warn("nnjax: graphs of the same function types compiled 32 times with "
+                          "different shapes or args; keep shapes and args fixed between "
+                          "iterations to reuse compiled programs", RuntimeWarning, stacklevel=3)
+        return
+    seen[0] += 1
+    if seen[0] == 4:
+        changed = [i for i, (a, b) in enumerate(zip(seen[1], input_sig)) if a != b]
+        detail = "; ".join(f"input {i}: {seen[1][i]} -> {input_sig[i]}" for i in changed[:3])
+        warnings.warn("nnjax: the same step compiled 4 times because its inputs' dtypes or "
+                      f"constant fills change ({detail}); keep them fixed (e.g. write "
+                      "arrays with .d = values of one dtype, avoid varying scalar fills)",
+                      RuntimeWarning, stacklevel=3)
+    seen[1] = input_sig
 
 
 def _structure(key):
@@ -350,7 +367,7 @@ def _structure(key):
         return key
     if key[0] in ("forward", "backward") and isinstance(key[1], tuple):
         return (key[0],) + tuple(step[0] for step in key[1])
-    if key[0] == "backward_function":
+    if key[0] in ("backward_function", "update"):
         return key[:2]
     return key[0]
 

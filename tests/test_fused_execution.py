@@ -1,0 +1,216 @@
+"""The fused training step (forward, backward, update in one XLA program) keeps
+NNabla's step-by-step semantics: same parameters, readable intermediates,
+accumulation when zero_grad is skipped, hooks, and one compile per loop."""
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import nnabla.solvers as S
+
+SOLVERS = ["Sgd", "SgdW", "Momentum", "Lars", "Nesterov", "Adadelta", "Adagrad", "AdaBelief",
+           "RMSprop", "RMSpropGraves", "Adam", "AdamW", "AdaBound", "Adamax", "AMSGRAD",
+           "AMSBound", "Lamb", "Lion"]
+
+
+def _mlp(batch=8):
+    x = nn.Variable((batch, 6))
+    t = nn.Variable((batch, 1))
+    with nn.parameter_scope("l1"):
+        h = F.tanh(PF.affine(x, 5))
+    with nn.parameter_scope("l2"):
+        y = PF.affine(h, 3)
+    loss = F.mean(F.softmax_cross_entropy(y, t))
+    return x, t, h, y, loss
+
+
+def _data(step, batch=8):
+    rs = np.random.RandomState(100 + step)
+    return rs.randn(batch, 6).astype(np.float32), rs.randint(0, 3, (batch, 1)).astype(np.float32)
+
+
+def _train(solver_name, n_steps, fused, wd=1e-3, hooks=False):
+    nn.clear_parameters()
+    nn.seed(7)
+    x, t, h, y, loss = _mlp()
+    solver = getattr(S, solver_name)()
+    solver.set_parameters(nn.get_parameters())
+    losses = []
+    for i in range(n_steps):
+        x.d, t.d = _data(i)
+        if fused:
+            loss.forward()
+            solver.zero_grad()
+            loss.backward()
+            solver.weight_decay(wd)
+            solver.update()
+        else:
+            # one program per call; with hooks, one function / parameter at a time
+            hook = (lambda f: None) if hooks else None
+            loss.forward(function_pre_hook=hook)
+            nn.synchronize()
+            solver.zero_grad()
+            loss.backward(function_pre_hook=hook)
+            nn.synchronize()
+            solver.weight_decay(wd)
+            nn.synchronize()
+            solver.update(update_pre_hook=(lambda: None) if hooks else None)
+            nn.synchronize()
+        losses.append(float(loss.d))
+    return {k: v.d.copy() for k, v in nn.get_parameters().items()}, losses
+
+
+@pytest.mark.parametrize("name", SOLVERS)
+def test_fused_equals_step_by_step(name):
+    fused, lf = _train(name, 4, fused=True)
+    ref, lr = _train(name, 4, fused=False)
+    assert fused.keys() == ref.keys()
+    for k in fused:
+        np.testing.assert_allclose(fused[k], ref[k], rtol=2e-5, atol=2e-6, err_msg=k)
+    np.testing.assert_allclose(lf, lr, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["Sgd", "Adam"])
+def test_fused_equals_function_by_function(name):
+    fused, lf = _train(name, 3, fused=True)
+    ref, lr = _train(name, 3, fused=False, hooks=True)
+    for k in fused:
+        np.testing.assert_allclose(fused[k], ref[k], rtol=2e-5, atol=2e-6, err_msg=k)
+    np.testing.assert_allclose(lf, lr, rtol=1e-5)
+
+
+def _reference_forward(params, xd):
+    w1, b1 = params["l1/affine/W"], params["l1/affine/b"]
+    w2, b2 = params["l2/affine/W"], params["l2/affine/b"]
+    hd = np.tanh(xd @ w1 + b1)
+    return hd, hd @ w2 + b2
+
+
+def test_intermediates_readable_mid_loop():
+    x, t, h, y, loss = _mlp()
+    solver = S.Sgd(0.1)
+    solver.set_parameters(nn.get_parameters())
+    for i in range(5):
+        x.d, t.d = _data(i)
+        params = {k: v.d.copy() for k, v in nn.get_parameters().items()}
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+        # values of this step (before the update), read after it
+        hd, yd = _reference_forward(params, x.d)
+        np.testing.assert_allclose(h.d, hd, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(y.d, yd, rtol=1e-5, atol=1e-6)
+        # dL/dy of softmax cross entropy, averaged over the batch
+        p = np.exp(yd - yd.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        onehot = np.eye(3)[t.d[:, 0].astype(int)]
+        np.testing.assert_allclose(y.g, (p - onehot) / len(yd), rtol=1e-4, atol=1e-6)
+        w2 = params["l2/affine/W"]
+        np.testing.assert_allclose(h.g, ((p - onehot) / len(yd)) @ w2.T, rtol=1e-4, atol=1e-6)
+
+
+def test_skipping_zero_grad_accumulates():
+    x, t, h, y, loss = _mlp()
+    x.d, t.d = _data(0)
+    w = nn.get_parameters()["l1/affine/W"]
+    loss.forward()
+    loss.backward()
+    once = w.g.copy()
+    loss.forward()
+    loss.backward()
+    np.testing.assert_allclose(w.g, 2 * once, rtol=1e-6)
+    # a zeroed, untouched grad is skipped by update: the parameter stays
+    solver = S.Sgd(1.0)
+    solver.set_parameters(nn.get_parameters())
+    before = w.d.copy()
+    solver.zero_grad()
+    solver.update()
+    np.testing.assert_array_equal(w.d, before)
+
+
+def test_hooks_see_every_function_in_order():
+    x, t, h, y, loss = _mlp()
+    x.d, t.d = _data(0)
+    expected = []
+    loss.visit(lambda f: expected.append(f.info.type_name))
+    seen_pre, seen_post = [], []
+    loss.forward(function_pre_hook=lambda f: seen_pre.append(f.info.type_name),
+                 function_post_hook=lambda f: seen_post.append(f.info.type_name))
+    assert seen_pre == expected == seen_post
+    assert expected == ["Affine", "Tanh", "Affine", "SoftmaxCrossEntropy", "Mean"]
+    back = []
+    loss.backward(function_pre_hook=lambda f: back.append(f.info.type_name))
+    assert back == expected[::-1]
+    # the hooked forward gave the same loss as the fused one
+    hooked = float(loss.d)
+    loss.forward()
+    np.testing.assert_allclose(float(loss.d), hooked, rtol=1e-6)
+
+
+def test_static_loop_compiles_once():
+    x, t, h, y, loss = _mlp()
+    solver = S.Adam(1e-2)
+    solver.set_parameters(nn.get_parameters())
+
+    def step(i):
+        x.d, t.d = _data(i)
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+        return float(loss.d)
+
+    step(0)
+    before = nn.compile_count()
+    for i in range(1, 20):
+        step(i)
+        if i == 10:
+            solver.set_learning_rate(1e-3)  # an argument, not a constant
+    assert nn.compile_count() == before
+
+
+def test_dynamic_graph_rebuilt_hits_cache():
+    nn.set_auto_forward(True)
+    try:
+        x = nn.Variable((8, 6))
+        t = nn.Variable((8, 1))
+        with nn.parameter_scope("l1"):
+            PF.affine(x, 5)
+        solver = S.Sgd(0.1)
+        solver.set_parameters(nn.get_parameters())
+        counts = []
+        for i in range(6):
+            x.d, t.d = _data(i)
+            with nn.parameter_scope("l1"):
+                h = F.tanh(PF.affine(x, 5))
+            with nn.parameter_scope("l2"):
+                y = PF.affine(h, 3)
+            loss = F.mean(F.softmax_cross_entropy(y, t))
+            if i == 0:
+                solver.set_parameters(nn.get_parameters(), reset=False, retain_state=True)
+            solver.zero_grad()
+            loss.backward()
+            solver.update()
+            float(loss.d)
+            counts.append(nn.compile_count())
+        assert counts[-1] == counts[1], counts
+    finally:
+        nn.set_auto_forward(False)
+
+
+def test_forward_only_runs_only_the_forward():
+    x, t, h, y, loss = _mlp()
+    x.d, t.d = _data(0)
+    solver = S.Sgd(0.1)
+    solver.set_parameters(nn.get_parameters())
+    loss.forward(clear_buffer=True)
+    nn.synchronize()
+    assert nn.compile_stats().last_ops == ("forward",)
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
+    nn.synchronize()
+    assert nn.compile_stats().last_ops == ("forward", "backward", "update")
