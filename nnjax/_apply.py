@@ -15,7 +15,7 @@ import numpy as np
 from . import _executor, _modes
 from ._graph import infer_outputs
 from ._ndarray import NdArray
-from ._registry import get_spec
+from ._registry import FunctionSpec, get_spec
 from ._variable import Function, Variable, _Buffers
 
 
@@ -23,13 +23,23 @@ def _meta(x):
     return (x.shape, x.dtype if isinstance(x, NdArray) else x._buffers.data.dtype)
 
 
+def _numeric(x, type_name, i):
+    """``x`` as a numeric numpy array (float64 narrowed to float32), else TypeError."""
+    try:
+        arr = np.asarray(x)
+    except ValueError as e:  # ragged lists
+        raise TypeError(f"{type_name}: input {i} is not a numeric array ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{type_name}: input {i} must hold numbers, got an array of "
+                        f"dtype {arr.dtype} from {type(x).__name__}")
+    return arr.astype(np.float32) if arr.dtype == np.float64 else arr
+
+
 def _as_variable(x, type_name, i):
     if isinstance(x, Variable) or x is None:
         return x
     if isinstance(x, (np.ndarray, np.generic, float, int, list, tuple)):
-        arr = np.asarray(x)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+        arr = _numeric(x, type_name, i)
         return Variable.from_numpy_array(arr)
     raise TypeError(f"{type_name}: input {i} must be a Variable, NdArray or numpy array, "
                     f"got {type(x).__name__}")
@@ -41,9 +51,7 @@ def _as_ndarray(x, type_name, i):
     if isinstance(x, Variable):
         return x.data
     if isinstance(x, (np.ndarray, np.generic, float, int, list, tuple)):
-        arr = np.asarray(x)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+        arr = _numeric(x, type_name, i)
         return NdArray.from_numpy_array(arr)
     raise TypeError(f"{type_name}: input {i} must be a Variable, NdArray or numpy array, "
                     f"got {type(x).__name__}")
@@ -62,12 +70,14 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     else:
         inputs = [_as_variable(x, type_name, i) for i, x in enumerate(inputs)]
     meta = [None if x is None else _meta(x) for x in inputs]
+    if python_function is None:
+        spec = _reduced_precision(spec, meta)
     out_meta = infer_outputs(spec, args, meta, python_function)
 
     if imperative:
         vars_in = [None if x is None else Variable._with_buffers(_Buffers(x, NdArray(x.shape)))
                    for x in inputs]
-        fn = Function(spec, args, vars_in, python_function)
+        fn = _function(spec, args, vars_in, python_function)
         _set_rng_source(fn, args)
         results = []
         for i, (shape, dtype) in enumerate(out_meta):
@@ -83,7 +93,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
         _executor.run_function(fn)
         return results[0] if len(results) == 1 else tuple(results)
 
-    fn = Function(spec, args, inputs, python_function)
+    fn = _function(spec, args, inputs, python_function)
     _set_rng_source(fn, args)
     no_grad = _modes.grad_disabled()
     fn.need_grad = (not no_grad) and any(x is not None and x.need_grad for x in inputs)
@@ -112,3 +122,63 @@ def _set_rng_source(fn, args):
         seed = args.get("seed", -1)
         if seed is not None and seed != -1:
             fn.rng_source = np.random.RandomState(seed)
+
+
+# ---------------------------------------------------------------- reduced precision
+# Mixed precision (issue 5): under a context whose type_config is 'half'
+# ('mixed_half') or 'bfloat16', a function computes in float16 / bfloat16.
+# Its float32 inputs (parameters, data) are cast to the compute dtype inside
+# the lowering, so the stored parameters stay float32 (the solver's master
+# weights) and their gradients come back float32 through the cast. In-place
+# state outputs (batch-norm running statistics) are cast back to the stored
+# dtype. The wrapped spec gets a distinct internal type name
+# ("<Type>@float16"), which keeps compiled programs of float and half graphs
+# apart; Function.info.type_name stays NNabla's name.
+_COMPUTE_DTYPES = {"half": "float16", "mixed_half": "float16", "bfloat16": "bfloat16"}
+_reduced_specs = {}
+
+
+def _reduced_precision(spec, meta):
+    """``spec`` itself, or its casting variant when the context asks for half/bfloat16."""
+    from .context import get_current_context
+    dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
+    if dtype is None or not any(m is not None and np.dtype(m[1]) == np.float32 for m in meta):
+        return spec
+    key = (spec.type_name, spec.lower, dtype)
+    wrapped = _reduced_specs.get(key)
+    if wrapped is None:
+        wrapped = FunctionSpec(f"{spec.type_name}@{dtype}", _casting_lower(spec, dtype),
+                               rng=spec.rng, state_inputs=spec.state_inputs,
+                               data_dependent=spec.data_dependent, host=spec.host,
+                               category=spec.category, doc=spec.doc)
+        _reduced_specs[key] = wrapped
+    return wrapped
+
+
+def _casting_lower(spec, dtype_name):
+    import jax.numpy as jnp
+    dtype = jnp.dtype(dtype_name)
+    lower, rng, state_inputs = spec.lower, spec.rng, spec.state_inputs
+
+    def cast_lower(*xs, **kw):
+        head, xs = (xs[:1], xs[1:]) if rng else ((), xs)
+        stored = [None if x is None else x.dtype for x in xs]
+        xs = [x.astype(dtype) if x is not None and x.dtype == jnp.float32 else x for x in xs]
+        out = lower(*head, *xs, **kw)
+        if not state_inputs:
+            return out
+        out = list(out)
+        base = len(out) - len(state_inputs)
+        for j, k in enumerate(state_inputs):
+            if k < len(stored) and stored[k] is not None:
+                out[base + j] = out[base + j].astype(stored[k])
+        return tuple(out)
+    return cast_lower
+
+
+def _function(spec, args, inputs, python_function):
+    """A Function node whose info carries NNabla's type name (not the '@dtype' one)."""
+    fn = Function(spec, args, inputs, python_function)
+    if "@" in spec.type_name:
+        fn.info.type_name = spec.type_name.split("@", 1)[0]
+    return fn

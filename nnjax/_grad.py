@@ -1,4 +1,14 @@
-"""``nn.grad``: gradients as Variables of a ``Grad`` node (differentiable again)."""
+"""``nn.grad``: gradients as Variables of a ``Grad`` node (differentiable again).
+
+The ``Grad`` node's lowering evaluates the subgraph from its roots and returns the
+``jax.vjp`` cotangents of the requested inputs; since that is an ordinary JAX
+function of the roots and the output seeds, the node can itself be differentiated
+(double backward: gradient penalties, ``nn.grad`` of ``nn.grad``).
+
+Stochastic functions inside the subgraph (dropout, ...) are re-evaluated with the
+random keys they had when ``nn.grad`` was called (zeros when they never ran), not
+with the keys of later forward passes.
+"""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,9 +19,24 @@ from ._registry import FunctionSpec
 
 
 class _GradLowering:
-    """Pure function of the subgraph's root values and the output seeds."""
+    """Pure function of the subgraph's root values and the output seeds.
 
-    def __init__(self, plan, out_slots, wrt_slots, outputs, stop):
+    Instances are interned per structure (steps, slots, random keys): the object's
+    identity is part of the compiled-program key, so one structure must map to one
+    object that stays alive (an id is never reused by a different subgraph).
+    """
+
+    _interned = {}
+
+    @classmethod
+    def get(cls, plan, out_slots, wrt_slots, stop):
+        new = cls(plan, out_slots, wrt_slots, stop)
+        key = (plan.steps, new.root_slots, out_slots, wrt_slots, stop,
+               None if new.keys is None else new.keys.tobytes(),
+               tuple((tuple(shape), np.dtype(dtype).str) for shape, dtype in new.wrt_meta))
+        return cls._interned.setdefault(key, new)
+
+    def __init__(self, plan, out_slots, wrt_slots, stop):
         self.steps = plan.steps
         self.callables = step_callables(plan)
         self.root_slots = tuple(plan.index[id(r)] for r in plan.roots)
@@ -29,7 +54,6 @@ class _GradLowering:
         n_roots = len(self.root_slots)
         roots, seeds = values[:n_roots], values[n_roots:]
         root_of = dict(zip(self.root_slots, roots))
-        wrt_roots = [s for s in self.wrt_slots if s in root_of]
         wrt_inner = {s for s in self.wrt_slots if s not in root_of}
 
         def f(deltas):
@@ -46,7 +70,6 @@ class _GradLowering:
         outs, vjp = jax.vjp(f, zeros)
         cot = [jnp.broadcast_to(jnp.asarray(sd, o.dtype), o.shape) for sd, o in zip(seeds, outs)]
         (g,) = vjp(cot)
-        del wrt_roots
         return tuple(g[s] for s in self.wrt_slots)
 
 
@@ -65,6 +88,8 @@ def grad_variables(outputs, inputs, grad_outputs=None):
         grad_outputs = [1.0] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     seeds = []
     for o, g in zip(outputs, grad_outputs):
         if isinstance(g, Variable):
@@ -74,8 +99,8 @@ def grad_variables(outputs, inputs, grad_outputs=None):
                 np.broadcast_to(np.asarray(g if g is not None else 1.0, np.float32), o.shape)))
     stop = frozenset(s for s, v in enumerate(plan.variables)
                      if v._parent is not None and v._need_grad is False)
-    lowering = _GradLowering(plan, tuple(plan.index[id(o)] for o in outputs), tuple(wrt),
-                             outputs, stop)
+    lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), tuple(wrt),
+                                 stop)
     spec = FunctionSpec("Grad", lower=None)
     result = apply_function("Grad", list(plan.roots) + seeds, {}, python_function=lowering,
                             spec=spec)

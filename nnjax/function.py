@@ -32,8 +32,8 @@ class PythonFunction:
     def args(self):
         return {}
 
-    @property
     def min_outputs(self):
+        """How many outputs the function has (a method, as in NNabla)."""
         return 1
 
     def grad_depends_output_data(self, i, o):
@@ -54,7 +54,8 @@ class PythonFunction:
     # ------------------------------------------------------------ recording
     def __call__(self, *inputs, n_outputs=-1, auto_forward=None, outputs=None):
         proxies_in = [Variable(x.shape) for x in inputs]
-        proxies_out = [Variable(()) for _ in range(max(self.min_outputs, 1))]
+        n_out = self.min_outputs() if callable(self.min_outputs) else self.min_outputs
+        proxies_out = [Variable(()) for _ in range(max(int(n_out), 1))]
         self.setup_impl(proxies_in, proxies_out)
         self._out_meta = [(tuple(v.shape), np.dtype(np.float32)) for v in proxies_out]
         self._n_in = len(inputs)

@@ -235,6 +235,9 @@ def save_parameters(path, params=None, extension=None):
                 p.shape.dim.extend(v.shape)
                 p.data.extend(np.asarray(v.d, np.float32).ravel().tolist())
                 p.need_grad = v.need_grad
+            if hasattr(target, "write"):  # a file object
+                target.write(proto.SerializeToString())
+                return
             with open(target, "wb") as f:
                 f.write(proto.SerializeToString())
     else:
@@ -325,7 +328,11 @@ def _read_nnp(path):
                 if sub in (".h5", ".protobuf"):
                     z.extract(name, tmp)
                     full = os.path.join(tmp, name)
-                    entries += _read_h5(full) if sub == ".h5" else _read_protobuf(full)
+                    try:
+                        entries += _read_h5(full) if sub == ".h5" else _read_protobuf(full)
+                    except ValueError:
+                        raise ValueError(f"load_parameters: cannot read member {name!r} of "
+                                         f"{path!r} as a parameter file") from None
     except zipfile.BadZipFile as e:
         raise ValueError(f"load_parameters: {path!r} is not a valid .nnp (zip) file ({e})") from None
     return entries

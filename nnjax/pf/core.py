@@ -1,10 +1,12 @@
 """Parametric functions, as ``nnabla.parametric_functions``.
 
 Each creates (or reuses) its parameters inside a parameter scope named after
-the function (``affine``, ``conv``, ``deconv``, ``bn``, ``embed``) or ``name=``,
+the function (``affine``, ``conv``, ``deconv``, ``bn``, ``embed``), nested in
+``name`` when that is given,
 with NNabla's parameter names, shapes, creation order and default
 initializers, then applies the plain function from ``nnabla.functions``.
 """
+import contextlib
 import functools
 import inspect
 
@@ -17,9 +19,11 @@ from ..parameter import get_parameter_or_create, parameter_scope
 
 
 def parametric_function_api(scope_name=None, param_desc=None):
-    """Decorator: run the function inside ``parameter_scope(name or scope_name)``.
+    """Decorator: run the function inside ``parameter_scope(scope_name)``.
 
-    The wrapped function gains a ``name`` keyword argument.
+    The wrapped function gains a ``name`` keyword argument; when given, the scope
+    ``scope_name`` is opened inside ``parameter_scope(name)`` (so ``PF.affine(x, 3,
+    name="fc")`` creates ``fc/affine/W``), as NNabla does.
     """
     def decorator(func):
         sig = inspect.signature(func)
@@ -30,10 +34,11 @@ def parametric_function_api(scope_name=None, param_desc=None):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             name = kwargs.pop("name", None)
-            scope = name if name is not None else scope_name
-            if scope is None:
-                return func(*args, **kwargs)
-            with parameter_scope(scope):
+            with contextlib.ExitStack() as stack:
+                if name is not None:
+                    stack.enter_context(parameter_scope(name))
+                if scope_name is not None:
+                    stack.enter_context(parameter_scope(scope_name))
                 return func(*args, **kwargs)
 
         wrapper.__signature__ = sig.replace(parameters=params)

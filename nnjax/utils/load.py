@@ -1,0 +1,303 @@
+"""Loading NNabla model files into runnable graphs (``nnabla.utils.load``).
+
+``load(filenames, batch_size=None)`` reads ``.nnp`` / ``.nntxt`` / ``.prototxt``
+/ ``.protobuf`` / ``.h5`` files, puts their parameters into the current
+parameter scope, rebuilds every network (see :mod:`nnabla.utils.nnp_graph`)
+and returns an ``Info`` object as NNabla's:
+
+- ``info.proto``: the merged ``NNablaProtoBuf`` (without parameters).
+- ``info.global_config.default_context``, ``info.training_config``
+  (``max_epoch``, ``iter_per_epoch``, ``save_best``, ``monitor_interval``).
+- ``info.networks``: {name: network} with ``variables`` / ``parameters``
+  ({name: ProtoVariable}, whose ``variable_instance`` is the nnabla Variable),
+  ``inputs`` / ``outputs`` (names) and ``batch_size``.
+- ``info.executors``: {name: executor} with ``network``, ``dataset_assign``
+  ({ProtoVariable: data name}), ``generator_assign``, ``output_assign``
+  ({ProtoVariable: [type, data name]}), ``parameters``, ``forward_target`` (a
+  sink of the outputs), ``num_evaluations``, ``repeat_evaluation_type``,
+  ``need_back_propagation`` (then ``loss_variables``, ``backward_target``,
+  ``parameter_learning_rate_multipliers``), ``no_image_normalization``.
+- ``info.optimizers``: {name: optimizer} with ``network``, ``solver`` (an
+  nnabla solver built from the file, its parameters set), ``parameters``,
+  ``loss_variables``, ``target``, ``dataset_assign``, ``generator_assign``,
+  ``parameter_learning_rate_multipliers``, ``weight_decay``, ``update_interval``.
+- ``info.monitors``: {name: monitor} with ``network``, ``monitor_variables``,
+  ``target``, ``dataset_assign``, ``generator_assign``.
+- ``info.datasets``: {name: dataset} with the proto's fields.
+
+Left out (compared with NNabla): data iterators for datasets
+(``data_iterator`` is None; ``prepare_data_iterator`` is ignored), solver
+states and learning-rate schedulers of optimizers, the ``context`` switch
+(nnjax picks its device itself), loop-control networks, and NNabla's removal
+of Identity functions.
+"""
+import itertools
+import re
+from collections import OrderedDict
+
+from ..logger import logger
+from . import get_file_handle as fh
+from .nnp_graph import ProtoNetwork, load_parameter_entries
+
+__all__ = ["load"]
+
+
+class Info:
+    """What ``load`` found (attributes documented in the module)."""
+
+
+class _Config:
+    pass
+
+
+class _Component:
+    def __init__(self, proto):
+        self.proto = proto
+        self.name = proto.name
+        self.network = None
+
+
+def _context(proto_ctx):
+    from ..context import Context, get_current_context
+    if proto_ctx is None:
+        return get_current_context()
+    backends = list(proto_ctx.backends) or ([proto_ctx.backend] if proto_ctx.backend else [])
+    return Context(backend=backends or ["cpu:float"], array_class=proto_ctx.array_class,
+                   device_id=proto_ctx.device_id or "0")
+
+
+def _generator(g):
+    from .. import initializer as I
+    if g.type == "Normal":
+        return I.NormalInitializer(sigma=g.multiplier)
+    if g.type == "Uniform":
+        return I.UniformInitializer(lim=(-g.multiplier, g.multiplier))
+    if g.type == "Range":
+        return lambda shape: I.RangeInitializer(0, 1)(shape) * g.multiplier
+    if g.type == "Constant":
+        return I.ConstantInitializer(value=g.multiplier)
+    raise ValueError(f"generator type {g.type!r} of {g.variable_name!r} is not supported")
+
+
+def _matching_names(pattern, names):
+    """Names matching ``pattern``, where ``{...}`` stands for ``[<digits>]`` (repeats)."""
+    if "{" not in pattern:
+        return [pattern] if pattern in names else []
+    regex = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", r"\\[\\d+\\]", re.escape(pattern)) + "$")
+    return [n for n in names if regex.match(n)]
+
+
+def _lookup(network, name, what):
+    pv = network.variables.get(name) or network.parameters.get(name)
+    if pv is None:
+        raise ValueError(f"{what}: variable {name!r} is not in network {network.name!r}")
+    return pv
+
+
+def _sink(pvs):
+    from ..functions import sink
+    variables = [pv.variable for pv in pvs if pv.variable is not None]
+    if not variables:
+        return None
+    return sink(*variables)
+
+
+def _parameter_multipliers(network, proto_vars):
+    out = OrderedDict()
+    names = list(itertools.chain(network.parameters.keys(), network.variables.keys()))
+    for p in proto_vars:
+        for n in _matching_names(p.variable_name, names):
+            out[_lookup(network, n, "parameter_variable")] = p.learning_rate_multiplier
+    return out
+
+
+def _assign(network, proto_list, what):
+    return OrderedDict((_lookup(network, d.variable_name, what), d.data_name) for d in proto_list)
+
+
+def _generators(network, proto_list, what):
+    return OrderedDict((_lookup(network, g.variable_name, what), _generator(g))
+                       for g in proto_list)
+
+
+def _network_of(networks, name, what):
+    if name not in networks:
+        raise ValueError(f"{what} uses network {name!r}, which the files do not define "
+                         f"(networks: {list(networks)})")
+    return networks[name]
+
+
+def _solver(o):
+    from .. import solvers as S
+    s = o.solver
+    kind = s.type
+    cls = getattr(S, kind, None)
+    if cls is None or not kind:
+        logger.warning(f"optimizer {o.name!r}: solver type {kind!r} is not available; "
+                       "no solver is created")
+        return None
+    which = s.WhichOneof("parameter")
+    kwargs = {}
+    if which:
+        msg = getattr(s, which)
+        for fd in msg.DESCRIPTOR.fields:
+            kwargs[fd.name] = getattr(msg, fd.name)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        logger.warning(f"optimizer {o.name!r}: cannot create solver {kind} from {kwargs}: {e}")
+        return None
+
+
+def _executors(info):
+    executors = OrderedDict()
+    for e in info.proto.executor:
+        ex = _Component(e)
+        what = f"executor {e.name!r}"
+        ex.network = network = _network_of(info.networks, e.network_name, what)
+        ex.num_evaluations = e.num_evaluations if e.num_evaluations > 0 else 1
+        ex.repeat_evaluation_type = e.repeat_evaluation_type
+        ex.need_back_propagation = e.need_back_propagation
+        ex.no_image_normalization = e.no_image_normalization
+        ex.dataset_assign = _assign(network, e.data_variable, what)
+        ex.generator_assign = _generators(network, e.generator_variable, what)
+        ex.output_assign = OrderedDict((_lookup(network, o.variable_name, what),
+                                        [o.type, o.data_name]) for o in e.output_variable)
+        ex.parameters = OrderedDict()
+        names = list(itertools.chain(network.parameters.keys(), network.variables.keys()))
+        for p in e.parameter_variable:
+            for n in _matching_names(p.variable_name, names):
+                ex.parameters[_lookup(network, n, what)] = n
+        ex.forward_target = _sink(ex.output_assign.keys())
+        if ex.need_back_propagation:
+            ex.loss_variables = [_lookup(network, v.variable_name, what) for v in e.loss_variable]
+            ex.parameter_learning_rate_multipliers = _parameter_multipliers(
+                network, e.parameter_variable)
+            ex.backward_target = _sink(ex.loss_variables)
+        executors[e.name] = ex
+    return executors
+
+
+def _optimizers(info):
+    optimizers = OrderedDict()
+    for o in info.proto.optimizer:
+        op = _Component(o)
+        what = f"optimizer {o.name!r}"
+        op.order = o.order
+        op.update_interval = o.update_interval if o.update_interval > 0 else 1
+        op.weight_decay = o.solver.weight_decay
+        op.lr_decay = o.solver.lr_decay
+        op.lr_decay_interval = o.solver.lr_decay_interval
+        op.solver = _solver(o)
+        op.data_iterators = OrderedDict((d, None) for d in o.dataset_name)
+        if o.network_name not in info.networks:
+            logger.warning(f"{what}: network {o.network_name!r} is not in the files")
+            optimizers[o.name] = op
+            continue
+        op.network = network = info.networks[o.network_name]
+        op.dataset_assign = _assign(network, o.data_variable, what)
+        op.generator_assign = _generators(network, o.generator_variable, what)
+        op.loss_variables = [_lookup(network, v.variable_name, what) for v in o.loss_variable]
+        op.parameter_learning_rate_multipliers = _parameter_multipliers(
+            network, o.parameter_variable)
+        params = OrderedDict()
+        for pv, lr in op.parameter_learning_rate_multipliers.items():
+            if pv.variable is None:
+                continue
+            if lr > 0.0:
+                params[pv.name] = pv.variable
+            else:
+                pv.variable.need_grad = False
+        op.parameters = OrderedDict(sorted(params.items()))
+        if op.solver is not None:
+            op.solver.set_parameters(op.parameters)
+        if len(op.loss_variables) == 1:
+            op.target = op.loss_variables[0].variable
+        else:
+            op.target = _sink(op.loss_variables)
+        optimizers[o.name] = op
+    return optimizers
+
+
+def _monitors(info):
+    monitors = OrderedDict()
+    for m in info.proto.monitor:
+        mo = _Component(m)
+        what = f"monitor {m.name!r}"
+        mo.network = network = _network_of(info.networks, m.network_name, what)
+        mo.data_iterators = OrderedDict((d, None) for d in m.dataset_name)
+        mo.dataset_assign = _assign(network, m.data_variable, what)
+        mo.generator_assign = _generators(network, m.generator_variable, what)
+        mo.monitor_variables = [_lookup(network, v.variable_name, what)
+                                for v in m.monitor_variable]
+        mo.target = _sink(mo.monitor_variables)
+        monitors[m.name] = mo
+    return monitors
+
+
+def _datasets(proto):
+    datasets = OrderedDict()
+    for d in proto.dataset:
+        ds = _Component(d)
+        for key in ("type", "uri", "batch_size", "cache_dir", "overwrite_cache",
+                    "create_cache_explicitly", "shuffle", "no_image_normalization"):
+            setattr(ds, key, getattr(d, key))
+        ds.variables = list(d.variable)
+        ds.data_iterator = None  # not built by nnjax
+        datasets[d.name] = ds
+    return datasets
+
+
+def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
+         parameter_only=False, extension=".nntxt", context=None):
+    """Load networks, executors, optimizers, ... from model files (see the module docs).
+
+    Args:
+        filenames: a path, a file object (format from ``extension``) or a list.
+        batch_size (int): the batch size of rebuilt networks (default: each
+            network's ``batch_size``).
+        exclude_parameter (bool): do not load parameters.
+        parameter_only (bool): only load parameters (no networks are built).
+    """
+    from .. import parameter as P
+    if context is not None:
+        logger.info("load: context is ignored by nnjax")
+    where = fh.describe(filenames) if not isinstance(filenames, (list, tuple)) \
+        else repr(list(map(str, filenames)))
+    contents = fh.read_files(filenames, extension=extension,
+                             exclude_parameter=exclude_parameter,
+                             parameter_only=parameter_only)
+    info = Info()
+    info.prepare_data_iterator = prepare_data_iterator
+    info.batch_size = batch_size
+    info.exclude_parameter = exclude_parameter
+    info.parameter_only = parameter_only
+    info.proto = contents.proto
+    info.nnp_version = contents.nnp_version
+    info.parameter_scope = P.get_current_parameter_scope()
+    load_parameter_entries(contents.parameters, info.parameter_scope, where)
+
+    info.global_config = _Config()
+    info.global_config.default_context = _context(
+        info.proto.global_config.default_context
+        if info.proto.HasField("global_config") else None)
+    info.default_context = info.global_config.default_context
+    info.training_config = _Config()
+    tc = info.proto.training_config
+    info.training_config.max_epoch = tc.max_epoch
+    info.training_config.iter_per_epoch = tc.iter_per_epoch
+    info.training_config.save_best = tc.save_best
+    info.training_config.monitor_interval = tc.monitor_interval if tc.monitor_interval else 10
+    info.datasets = _datasets(info.proto)
+    info.renamed_variables = {}
+    info.networks = OrderedDict()
+    if not parameter_only:
+        for n in info.proto.network:
+            network = ProtoNetwork(n)
+            network.build(batch_size, param_scope=info.parameter_scope)
+            info.networks[n.name] = network
+    empty = parameter_only
+    info.optimizers = OrderedDict() if empty else _optimizers(info)
+    info.monitors = OrderedDict() if empty else _monitors(info)
+    info.executors = OrderedDict() if empty else _executors(info)
+    return info

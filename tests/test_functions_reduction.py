@@ -1,0 +1,301 @@
+"""Reductions: forward against numpy, backward against central differences of the
+numpy reference (or NNabla's rules where differences do not apply), type names,
+args, and argument errors."""
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.functions as F
+from gradcheck import check_grad
+
+pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
+
+
+def _var(a, need_grad=True):
+    return nn.Variable.from_numpy_array(np.asarray(a, np.float32), need_grad=need_grad)
+
+
+def _outs(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _numeric_grad(ref, inputs, i, seeds, eps):
+    base = [np.asarray(a, np.float64) for a in inputs]
+
+    def objective(vals):
+        return sum(float(np.sum(np.asarray(r, np.float64) * s))
+                   for r, s in zip(_outs(ref(*vals)), seeds) if s is not None)
+
+    num = np.zeros_like(base[i])
+    for idx in np.ndindex(*base[i].shape):
+        vals = [b.copy() for b in base]
+        vals[i][idx] += eps
+        up = objective(vals)
+        vals[i][idx] -= 2 * eps
+        num[idx] = (up - objective(vals)) / (2 * eps)
+    return num
+
+
+def check_cases(cases, grad=True, eps=1e-3, atol=2e-2, rtol=2e-2, fwd_rtol=1e-5,
+                fwd_atol=1e-6, seed=0):
+    """Run ``cases`` [(fn, ref, inputs[, wrt])] in one forward and one backward program.
+
+    Forward: every output of ``fn(*variables)`` against ``ref(*numpy inputs)``.
+    Backward: the gradient of sum_k <seed_k, out_k> (random seeds, float outputs)
+    against central differences of the numpy reference.
+    Returns the built (variables, outputs) per case.
+    """
+    rs = np.random.RandomState(seed)
+    built, terms = [], []
+    for case in cases:
+        fn, ref, inputs = case[:3]
+        xs = [_var(a) for a in inputs]
+        outs = _outs(fn(*xs))
+        seeds = []
+        for o in outs:
+            if grad and np.issubdtype(o.data.dtype, np.floating) and o.size:
+                s = np.asarray(rs.randn(*o.shape), np.float32)
+                terms.append(F.sum(o * _var(s, False)))
+                seeds.append(s)
+            else:
+                seeds.append(None)
+        built.append((case, xs, outs, seeds))
+    loss = F.add_n(*terms) if len(terms) > 1 else (terms[0] if terms else None)
+    nn.forward_all([o for _, _, outs, _ in built for o in outs] + ([loss] if loss is not None else []))
+    for (case, xs, outs, _) in built:
+        refs = _outs(case[1](*[np.asarray(a, np.float64) for a in case[2]]))
+        assert len(refs) == len(outs)
+        for o, r in zip(outs, refs):
+            assert o.shape == np.shape(r), (o.shape, np.shape(r))
+            np.testing.assert_allclose(o.d, r, rtol=fwd_rtol, atol=fwd_atol)
+    if loss is None:
+        return built
+    for _, xs, _, _ in built:
+        for x in xs:
+            x.g = 0
+    loss.backward()
+    for (case, xs, outs, seeds) in built:
+        wrt = case[3] if len(case) > 3 else range(len(case[2]))
+        for i in wrt:
+            num = _numeric_grad(case[1], case[2], i, seeds, eps)
+            np.testing.assert_allclose(xs[i].g, num, atol=atol, rtol=rtol,
+                                       err_msg=f"gradient of input {i} of {case[0]}")
+    return built
+
+
+RS = np.random.RandomState(5)
+
+
+def _n(shape):
+    return np.asarray(RS.randn(*shape), np.float32)
+
+
+def _np_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        return (axis,)
+    return tuple(axis)
+
+
+AXES = [None, -1, (2, 0)]
+
+
+@pytest.mark.parametrize("fname, type_name, np_fn", [("sum", "Sum", np.sum),
+                                                     ("mean", "Mean", np.mean),
+                                                     ("prod", "Prod", np.prod)])
+def test_sum_mean_prod(fname, type_name, np_fn):
+    fn = getattr(F, fname)
+    x = np.asarray(RS.uniform(0.5, 1.5, (2, 3, 2)), np.float32)
+    cases, expected = [], []
+    for axis in AXES:
+        for keepdims in [False, True]:
+            cases.append(((lambda a, k: lambda v: fn(v, axis=a, keepdims=k))(axis, keepdims),
+                          (lambda a, k: lambda v: np_fn(v, axis=_np_axes(a, 3), keepdims=k))(
+                              axis, keepdims), [x]))
+            axes = list(range(3)) if axis is None else (
+                [axis] if isinstance(axis, int) else list(axis))
+            expected.append({"axes": axes, "keep_dims": keepdims})
+    built = check_cases(cases, fwd_rtol=1e-5)
+    for (case, xs, outs, _), args in zip(built, expected):
+        assert outs[0].parent.info.type_name == type_name
+        assert outs[0].parent.info.args == args
+
+
+def test_reductions_edge_shapes():
+    cases = [
+        (lambda v: F.sum(v, axis=1), lambda v: np.sum(v, axis=1), [np.ones((2, 0), np.float32)]),
+        (lambda v: F.mean(v, axis=0, keepdims=True), lambda v: np.mean(v, 0, keepdims=True),
+         [_n((1, 3))]),
+        (lambda v: F.sum(v), lambda v: np.sum(v), [_n(())]),
+        (lambda v: F.prod(v, axis=0), lambda v: np.prod(v, 0), [_n((0, 2))]),
+    ]
+    check_cases(cases)
+
+
+def test_prod_gradient_with_zeros():
+    x = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5], [1.0, 2.0, -1.0]], np.float32)
+    check_cases([(lambda v: F.prod(v, axis=1), lambda v: np.prod(v, axis=1), [x])])
+
+
+def test_sum_with_empty_axes_list_reduces_all():
+    x = _n((2, 3))
+    y = F.sum(_var(x), axis=[])
+    y.forward()
+    assert y.parent.info.args == {"axes": [], "keep_dims": False}
+    np.testing.assert_allclose(y.d, x.sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fname, np_fn, np_arg", [("max", np.max, np.argmax),
+                                                  ("min", np.min, np.argmin)])
+def test_max_min(fname, np_fn, np_arg):
+    fn = getattr(F, fname)
+    x = np.asarray(RS.permutation(24).reshape(2, 3, 4), np.float32) / 4  # no ties
+    cases = []
+    for axis, keepdims in [(None, False), (1, True), (-1, False), ((0, 2), True)]:
+        if True:
+            cases.append(((lambda a, k: lambda v: fn(v, axis=a, keepdims=k))(axis, keepdims),
+                          (lambda a, k: lambda v: np_fn(v, axis=_np_axes(a, 3), keepdims=k))(
+                              axis, keepdims), [x]))
+    built = check_cases(cases)
+    assert built[0][2][0].parent.info.type_name == fname.capitalize()
+    assert built[0][2][0].parent.info.args == {"axes": [0, 1, 2], "keep_dims": False,
+                                               "with_index": False, "only_index": False}
+
+
+@pytest.mark.parametrize("fname, np_fn, np_arg", [("max", np.max, np.argmax),
+                                                  ("min", np.min, np.argmin)])
+def test_max_min_with_index(fname, np_fn, np_arg):
+    fn = getattr(F, fname)
+    x = np.asarray(RS.permutation(24).reshape(2, 3, 4), np.float32)
+    v = _var(x)
+    val, idx = fn(v, axis=1, with_index=True)
+    only = fn(v, axis=1, only_index=True)
+    multi = fn(v, axis=(0, 2), keepdims=True, only_index=True)
+    nn.forward_all([val, idx, only, multi])
+    assert val.parent.info.args == {"axes": [1], "keep_dims": False, "with_index": True,
+                                    "only_index": False}
+    np.testing.assert_array_equal(val.d, np_fn(x, axis=1))
+    np.testing.assert_array_equal(idx.d, np_arg(x, axis=1))
+    np.testing.assert_array_equal(only.d, np_arg(x, axis=1))
+    # several axes: index into the reduced axes flattened in axis order
+    flat = np.transpose(x, (1, 0, 2)).reshape(3, 8)
+    np.testing.assert_array_equal(multi.d.reshape(3), np_arg(flat, axis=1))
+    assert multi.shape == (1, 3, 1)
+    assert np.issubdtype(idx.d.dtype, np.integer)
+
+
+@pytest.mark.parametrize("fname", ["max", "min"])
+def test_max_min_ties_gradient_to_first(fname):
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], np.float32) * (1 if fname == "max" else -1)
+    v = _var(x)
+    y = getattr(F, fname)(v, axis=1)
+    y.forward()
+    v.g = 0
+    y.backward(np.array([1.0, 2.0], np.float32))
+    np.testing.assert_array_equal(v.g, [[0, 1, 0], [2, 0, 0]])
+
+
+def test_max_min_errors():
+    x = _var(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="max"):
+        F.max(x, axis=2)
+    with pytest.raises(ValueError, match="min"):
+        F.min(_var(np.ones((2, 0))), axis=1)
+    with pytest.raises(ValueError, match="sum"):
+        F.sum(x, axis=(0, 0))
+    with pytest.raises(ValueError, match="mean"):
+        F.mean(x, axis=-3)
+    with pytest.raises(TypeError, match="prod"):
+        F.prod(x, axis=1.5)
+    with pytest.raises(TypeError, match="sum"):
+        F.sum(x, axis="0")
+
+
+@pytest.mark.parametrize("p", [None, 1, 3.0])
+def test_norm(p):
+    pp = 2.0 if p is None else float(p)
+    x = _n((2, 3, 2))
+    x[np.abs(x) < 0.1] = 0.5  # |x| is smooth away from 0
+
+    def ref(axis, keepdims):
+        return lambda v: np.sum(np.abs(v) ** pp, axis=_np_axes(axis, 3),
+                                keepdims=keepdims) ** (1 / pp)
+    cases = [((lambda a, k: lambda v: F.norm(v, p, a, k))(axis, keepdims), ref(axis, keepdims),
+              [x]) for axis, keepdims in [(None, False), (1, True), ((0, 2), False)]]
+    built = check_cases(cases, fwd_rtol=1e-5)
+    assert built[0][2][0].parent.info.type_name == "Norm"
+    assert built[0][2][0].parent.info.args == {"p": pp, "axes": [0, 1, 2], "keep_dims": False}
+    assert built[1][2][0].shape == (2, 1, 2)
+
+
+def test_norm_errors():
+    with pytest.raises(ValueError, match="norm"):
+        F.norm(_var(np.ones(3)), p=0.5)
+    with pytest.raises(TypeError, match="norm"):
+        F.norm(_var(np.ones(3)), p="2")
+
+
+def _np_cum(op, identity):
+    def ref(x, axis, exclusive, reverse):
+        x = np.asarray(x)
+        if reverse:
+            x = np.flip(x, axis)
+        y = op(x, axis=axis)
+        if exclusive:
+            y = np.concatenate([np.full_like(np.take(y, [0], axis), identity),
+                                np.take(y, np.arange(y.shape[axis] - 1), axis)], axis)
+        if reverse:
+            y = np.flip(y, axis)
+        return y
+    return ref
+
+
+@pytest.mark.parametrize("fname, type_name, ref", [
+    ("cumsum", "CumSum", _np_cum(np.cumsum, 0)), ("cumprod", "CumProd", _np_cum(np.cumprod, 1))])
+def test_cumulative(fname, type_name, ref):
+    fn = getattr(F, fname)
+    x = np.asarray(RS.uniform(0.5, 1.5, (2, 3, 4)), np.float32)
+    cases, expected = [], []
+    for axis, exclusive, reverse in [(0, False, False), (1, True, False), (-1, True, True)]:
+        cases.append(((lambda a, e, r: lambda v: fn(v, a, e, r))(axis, exclusive, reverse),
+                      (lambda a, e, r: lambda v: ref(v, a, e, r))(axis, exclusive, reverse),
+                      [x]))
+        expected.append({"axis": axis, "exclusive": exclusive, "reverse": reverse})
+    cases.append((lambda v: fn(v, 0), lambda v: ref(v, 0, False, False), [_n((1,))]))
+    expected.append({"axis": 0, "exclusive": False, "reverse": False})
+    built = check_cases(cases, fwd_rtol=1e-5)
+    for (case, xs, outs, _), args in zip(built, expected):
+        assert outs[0].parent.info.type_name == type_name
+        assert outs[0].parent.info.args == args
+    assert fn(_var(x)).parent.info.args == {"axis": 0, "exclusive": False, "reverse": False}
+    with pytest.raises(ValueError, match=fname):
+        fn(_var(x), 3)
+    with pytest.raises(TypeError, match=fname):
+        fn(_var(x), (0, 1))
+
+
+def test_cumprod_gradient_with_zero():
+    x = np.array([[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, 0.0, 2.0]], np.float32)
+    ref = _np_cum(np.cumprod, 1)
+    check_cases([(lambda v: F.cumprod(v, 1), lambda v: ref(v, 1, False, False), [x]),
+                 (lambda v: F.cumprod(v, 1, True, True), lambda v: ref(v, 1, True, True), [x])])
+
+
+def test_reduce_sum_mean():
+    x = _n((2, 3))
+    built = check_cases([(F.reduce_sum, np.sum, [x]), (F.reduce_mean, np.mean, [x])])
+    assert built[0][2][0].parent.info.type_name == "ReduceSum"
+    assert built[1][2][0].parent.info.type_name == "ReduceMean"
+    assert built[0][2][0].shape == () and built[0][2][0].parent.info.args == {}
+    with pytest.warns(DeprecationWarning):
+        y = F.reduce(_var(x), op="mean")
+    assert y.parent.info.type_name == "ReduceMean"
+    with pytest.raises(ValueError, match="reduce"):
+        with pytest.warns(DeprecationWarning):
+            F.reduce(_var(x), op="max")
+
+
+def test_project_gradcheck_on_reductions():
+    check_grad(lambda v: F.mean(F.prod(v, axis=1) + F.max(v, axis=1), keepdims=True),
+               [np.asarray(RS.uniform(0.5, 1.5, (2, 3)), np.float32)])
