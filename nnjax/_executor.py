@@ -548,7 +548,7 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
 def _single_function_plan(fn):
     from ._graph import Plan, freeze
     variables, index, ins = [], {}, []
-    for v in fn.inputs:
+    for v in fn._inputs:
         if v is None:
             ins.append(-1)
             continue
@@ -757,7 +757,7 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook):
         if pre_hook is not None:
             pre_hook(fn)
         targets = []
-        for i, v in enumerate(fn.inputs):
+        for i, v in enumerate(fn._inputs):
             if v is None or not need[step[2][i]]:
                 continue
             accumulate = id(v) in root_set or id(v) in written
@@ -773,7 +773,7 @@ def _function_backward_op(fn, targets, stop, step):
     spec = fn.spec
     args = fn.info.args
     pyfunc = fn.python_function
-    inputs = fn.inputs
+    inputs = fn._inputs
     n_in = len(inputs)
     present = tuple(i for i, v in enumerate(inputs) if v is not None)
     out_stop = tuple(s in stop for s in step[3])

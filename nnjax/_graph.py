@@ -37,7 +37,7 @@ def functions_in_order(outputs):
             continue
         seen.add(id(fn))
         stack.append((fn, True))
-        for inp in reversed(fn.inputs):
+        for inp in reversed(fn._inputs):
             if inp is None:
                 continue
             p = inp._parent
@@ -86,7 +86,7 @@ def build_plan(outputs):
     index, roots, steps, variables, rng_functions = {}, [], [], [], []
     for fn in functions:
         ins = []
-        for v in fn.inputs:
+        for v in fn._inputs:
             if v is None:
                 ins.append(-1)
                 continue
@@ -234,7 +234,7 @@ def copy_graph_without_grad(output):
         return m
 
     for fn in functions_in_order([output]):
-        new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn.inputs],
+        new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
                           fn.python_function)
         for o in fn.outputs:
             nv = Variable(o.shape, need_grad=False)
@@ -242,7 +242,7 @@ def copy_graph_without_grad(output):
             nv._parent = new_fn
             new_fn.outputs.append(nv)
             mapping[id(o)] = nv
-        for v in new_fn.inputs:
+        for v in new_fn._inputs:
             if v is not None:
                 v._consumers.append(weakref.ref(new_fn))
     return mapped(output)

@@ -47,19 +47,24 @@ class FunctionInfo:
 class Function:
     """A function node of the graph (``nnabla.function.Function`` as seen from a Variable)."""
 
-    __slots__ = ("info", "inputs", "outputs", "spec", "need_grad", "rank",
+    __slots__ = ("info", "_inputs", "outputs", "spec", "need_grad", "rank",
                  "rng_source", "rng_key_data", "python_function", "__weakref__")
 
     def __init__(self, spec, args, inputs, python_function=None):
         self.info = FunctionInfo(spec.type_name, args)
         self.spec = spec
-        self.inputs = inputs
+        self._inputs = inputs  # positional, None where an optional input is absent
         self.outputs = []
         self.need_grad = False
         self.rank = 0
         self.rng_source = None
         self.rng_key_data = None
         self.python_function = python_function
+
+    @property
+    def inputs(self):
+        """The input Variables (absent optional inputs left out, as NNabla lists them)."""
+        return [v for v in self._inputs if v is not None]
 
     @property
     def name(self):

@@ -15,7 +15,7 @@ from nnabla.utils.learning_rate_scheduler import CosineScheduler
 
 f32 = np.float32
 # orbax's asyncio internals may report an already-closed event loop at exit
-pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure",
+pytestmark = pytest.mark.filterwarnings("ignore:nnjax. .*compiled",
                                         "ignore::DeprecationWarning",
                                         "ignore::pytest.PytestUnraisableExceptionWarning")
 DATA = np.random.RandomState(0)

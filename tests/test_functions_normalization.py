@@ -95,9 +95,9 @@ def test_batch_normalization_family(rng):
         m0, v0 = _f32(case["inputs"][3]), _f32(case["inputs"][4])
         m = x.mean(axis=red, keepdims=True).reshape(m0.shape)
         v = x.var(axis=red, keepdims=True).reshape(v0.shape) * n / (n - 1)
-        np.testing.assert_allclose(fn.inputs[3].d, d * m0 + (1 - d) * m, rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(fn._inputs[3].d, d * m0 + (1 - d) * m, rtol=1e-5, atol=1e-6,
                                    err_msg=case["name"])
-        np.testing.assert_allclose(fn.inputs[4].d, d * v0 + (1 - d) * v, rtol=1e-5, atol=1e-6,
+        np.testing.assert_allclose(fn._inputs[4].d, d * v0 + (1 - d) * v, rtol=1e-5, atol=1e-6,
                                    err_msg=case["name"])
     bn = outs[0][0].parent
     assert bn.info.args == {"axes": [1], "decay_rate": 0.9, "eps": 1e-5, "batch_stat": True,

@@ -379,9 +379,10 @@ def test_pf_binary_layers(rng):
                          ("bicon_affine/b", (4,), True)]
     assert y.parent.info.type_name == "BinaryConnectAffine"
     nn.clear_parameters()
-    PF.binary_weight_affine(x, (2, 3), with_bias=False, name="bw")
-    assert _params() == [("bw/W", (75, 2, 3), True), ("bw/Wb", (75, 2, 3), False),
-                         ("bw/alpha", (2, 3), False)]
+    PF.binary_weight_affine(x, (2, 3), with_bias=False, name="bw")  # scope nested in name
+    assert _params() == [("bw/bwn_affine/W", (75, 2, 3), True),
+                         ("bw/bwn_affine/Wb", (75, 2, 3), False),
+                         ("bw/bwn_affine/alpha", (2, 3), False)]
     nn.clear_parameters()
     y = PF.binary_weight_convolution(x, 4, (3, 3), pad=(1, 1))
     y.forward()
@@ -406,9 +407,9 @@ def test_pf_init_reproducible_with_rng(rng):
     PF.binary_connect_affine(x, 3, rng=np.random.RandomState(1), name="a")
     PF.binary_connect_affine(x, 3, rng=np.random.RandomState(1), name="b")
     p = nn.get_parameters()
-    np.testing.assert_array_equal(p["a/W"].d, p["b/W"].d)
+    np.testing.assert_array_equal(p["a/bicon_affine/W"].d, p["b/bicon_affine/W"].d)
     lim = np.sqrt(6.0 / (6 + 3))
-    assert np.abs(p["a/W"].d).max() <= lim
+    assert np.abs(p["a/bicon_affine/W"].d).max() <= lim
 
 
 @pytest.mark.parametrize("pf, scope", [

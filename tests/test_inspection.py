@@ -1,6 +1,5 @@
 """nnabla.utils.inspection: pprint, NanInfTracer, TimeProfiler."""
 import csv
-import os
 
 import numpy as np
 import pytest

@@ -11,7 +11,7 @@ from nnabla.ext_utils import get_extension_context
 from nnabla.experimental.mixed_precision_training import DynamicLossScalingUpdater
 
 f32 = np.float32
-pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
+pytestmark = pytest.mark.filterwarnings("ignore:nnjax. .*compiled")
 RS = np.random.RandomState(0)
 XS = RS.randn(12, 8, 3).astype(f32)
 YS = RS.randn(12, 8, 2).astype(f32)
@@ -85,7 +85,8 @@ def test_half_training_tracks_float_training():
             s.scale_grad(1.0 / scale)
             s.update()
         counts.append(nn.compile_count())
-    assert counts[-1] == counts[1]
+    # the first step's update is still queued when counts[0] is read (lazy execution)
+    assert counts[-1] == counts[1], counts
     with nn.parameter_scope("f"):
         pf = nn.get_parameters()
     with nn.parameter_scope("h"):
@@ -137,6 +138,18 @@ def test_bfloat16_forward():
     assert yb.data.dtype == jnp.bfloat16
     assert nn.get_parameters()["b/l1/affine/W"].d.dtype == np.float32
     np.testing.assert_allclose(np.asarray(yb.d, f32), yf.d, rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.xfail(reason="nnjax._executor decides differentiability with np.issubdtype("
+                   "dtype, np.inexact), False for bfloat16: gradients stop at bfloat16 "
+                   "outputs (core fix: jnp.issubdtype)", strict=False)
+def test_bfloat16_backward_reaches_float32_parameters():
+    x, t, _, loss = _net("bfloat16")
+    x.d, t.d = XS[4], YS[4]
+    loss.forward()
+    loss.backward()
+    for k, p in nn.get_parameters().items():
+        assert p.g.dtype == np.float32 and np.any(p.g != 0), k
 
 
 # ---------------------------------------------------------------- dynamic loss scaling
@@ -209,7 +222,8 @@ def test_scale_grows_after_n_good_steps_and_compiles_once():
         counts.append(nn.compile_count())
     # NNabla's counter: the scale grows on the update after more than N good ones
     assert scales == [16, 16, 16, 8, 8, 8, 16, 16, 16]
-    assert counts[-1] == counts[1]
+    # the first step's update is still queued when counts[0] is read (lazy execution)
+    assert counts[-1] == counts[1], counts
 
 
 def test_float16_overflow_is_caught_naturally():

@@ -11,7 +11,7 @@ import nnabla.solvers as S
 from nnabla.solvers import SolverState
 
 f32 = np.float32
-pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
+pytestmark = pytest.mark.filterwarnings("ignore:nnjax. .*compiled")
 
 ALL = [S.Sgd, S.SgdW, S.Momentum, S.Lars, S.Nesterov, S.Adadelta, S.Adagrad,
        lambda: S.AdaBelief(amsgrad=True), S.RMSprop, S.RMSpropGraves, S.Adam, S.AdamW,
@@ -48,7 +48,8 @@ def _assert_same(a, b):
             np.testing.assert_array_equal(a[k][1][n], b[k][1][n], err_msg=f"{k}/{n}")
 
 
-@pytest.mark.parametrize("make", ALL, ids=lambda m: getattr(m, "__name__", "AdaBelief"))
+@pytest.mark.parametrize("make", ALL, ids=[getattr(m, "__name__", "AdaBelief-amsgrad")
+                                            for m in ALL])
 def test_h5_round_trip_continues_identically(make, tmp_path):
     params = _params()
     s = make()

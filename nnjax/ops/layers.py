@@ -168,7 +168,19 @@ def _convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilat
     return _conv_core(x, weight, bias, base_axis, pad, stride, dilation, group, channel_last)
 
 
-def _conv_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group, channel_last):
+def _conv_args(fname, x, weight, base_axis, pad, stride, dilation, group, channel_last):
+    """Rank checks and default pad / stride / dilation of a convolution-like function
+    (used by the quantized convolutions too)."""
+    base_axis, n, _, _ = _conv_geometry(fname, x, weight, base_axis, channel_last,
+                                        len(weight.shape) - 2)
+    pad, stride, dilation = _spatial_args(fname, n, pad, stride, dilation)
+    return dict(base_axis=base_axis, pad=pad, stride=stride, dilation=dilation,
+                group=int(group), channel_last=bool(channel_last))
+
+
+def _conv_full_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
+                    channel_last):
+    """_conv_args plus the channel, group, bias and output size checks."""
     base_axis, n, c_in, spatial = _conv_geometry(fname, x, weight, base_axis, channel_last,
                                                  len(weight.shape) - 2)
     pad, stride, dilation = _spatial_args(fname, n, pad, stride, dilation)
@@ -195,8 +207,8 @@ def convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilati
     """N-D convolution. weight is (outmaps, inmaps // group, *kernel), or
     (outmaps, *kernel, inmaps // group) with ``channel_last``; output spatial size
     ``(L + 2p - d(k - 1) - 1) // s + 1``."""
-    args = _conv_args("convolution", x, weight, bias, base_axis, pad, stride, dilation, group,
-                      channel_last)
+    args = _conv_full_args("convolution", x, weight, bias, base_axis, pad, stride, dilation,
+                           group, channel_last)
     return call("Convolution", [x, weight, bias], args, outputs)
 
 
@@ -250,8 +262,8 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
     (when given), then ``nonlinearity`` (identity, relu, sigmoid, tanh, leaky_relu [alpha],
     elu [alpha], relu6)."""
     fname = "fused_convolution"
-    args = _conv_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
-                      channel_last)
+    args = _conv_full_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
+                           channel_last)
     if nonlinearity not in _NONLIN:
         raise ValueError(f"{fname}: nonlinearity must be one of {_NONLIN}, got {nonlinearity!r}")
     nonlinearity_args = [float(a) for a in (nonlinearity_args or [])]
@@ -468,8 +480,8 @@ def deformable_convolution(x, weight, offset, mask=None, bias=None, base_axis=1,
     ``mask`` ``deformable_group * kh * kw``; both share the input's spatial shape and are
     read at each output location's input position."""
     fname = "deformable_convolution"
-    args = _conv_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
-                      channel_last)
+    args = _conv_full_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
+                           channel_last)
     b = args["base_axis"]
     if len(weight.shape) != 4:
         raise ValueError(f"{fname}: only 2-D kernels are supported, weight shape "

@@ -52,8 +52,10 @@ _bn_stat_shape = _stat_shape
 def _forget_shapes(type_name):
     # The shape cache of _graph.infer_outputs is keyed by type name, args and input
     # shapes only; a variant spec with more outputs must not share its entries.
+    # (the reduced-precision wrappers of nnjax._apply use "<type>@<dtype>" names)
     cache = _graph._shape_cache
-    for key in [k for k in cache if k and k[0] == type_name]:
+    for key in [k for k in cache if k and isinstance(k[0], str)
+                and (k[0] == type_name or k[0].startswith(type_name + "@"))]:
         del cache[key]
 
 

@@ -339,7 +339,7 @@ def _patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1),
             shifted = lax.dynamic_slice_in_dim(
                 lax.dynamic_slice_in_dim(p2, sv + dy, hp, axis=1), sh + dx, wp, axis=2)
             prod = jnp.sum(p1 * shifted, axis=-1)
-            cols.append(lax.reduce_window(prod, jnp.zeros((), prod.dtype), lax.add,
+            cols.append(lax.reduce_window(prod, 0.0, lax.add,
                                           (1, patch[0], patch[1]),
                                           (1, patch_step[0], patch_step[1]), "VALID"))
         rows.append(jnp.stack(cols, axis=-1))

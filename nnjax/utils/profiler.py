@@ -37,8 +37,8 @@ from collections import namedtuple
 
 import numpy as np
 
-import nnjax as nn
 from .. import _executor
+from ..parameter import get_parameters
 from ..ext_utils import import_extension_module
 from .inspection._sync import wait_for
 
@@ -56,11 +56,16 @@ def convert_time_scale(sec, format="m"):
     return sec * _SCALES[format]
 
 
+def _version():
+    from .. import __version__
+    return __version__
+
+
 def _leaves(graph):
     seen, out = set(), []
 
     def collect(f):
-        for v in f.inputs:
+        for v in f._inputs:
             if v is not None and v.parent is None and id(v) not in seen:
                 seen.add(id(v))
                 out.append(v)
@@ -112,7 +117,7 @@ class GraphProfilerCsvWriter:
         w.writerow(["device id", self.gb.device_id])
         w.writerow(["ext name", self.gb.ext_name])
         w.writerow(["time scale", self.gb.time_scale])
-        w.writerow(["nnabla version", nn.__version__])
+        w.writerow(["nnabla version", _version()])
         w.writerow([])
         w.writerow(self.fields)
 
@@ -199,7 +204,7 @@ class GraphProfiler:
         self.time_scale = time_scale
         self.backward_accum = bool(backward_accum)
         self.result = dict()
-        self.name2val = {v: k for k, v in nn.get_parameters(grad_only=False).items()}
+        self.name2val = {v: k for k, v in get_parameters(grad_only=False).items()}
 
     # ------------------------------------------------------------ measuring
     def _measure_execution_time(self, execution, *execution_args, wait=None):
@@ -222,15 +227,15 @@ class GraphProfiler:
         return "{:.8}".format(mean), count
 
     def _parameter_scope(self, f):
-        if len(f.inputs) > 1 and f.inputs[1] is not None:
-            name = self.name2val.get(f.inputs[1])
+        if len(f._inputs) > 1 and f._inputs[1] is not None:
+            name = self.name2val.get(f._inputs[1])
             if name is not None:
                 return os.path.dirname(name)
         return None
 
     def _stat(self, f, mean_time, n_run):
         return ProfileStat(parameter_scope=self._parameter_scope(f),
-                           inputs_shape=[v.shape for v in f.inputs if v is not None],
+                           inputs_shape=[v.shape for v in f._inputs if v is not None],
                            args_info=list(f.info.args.items()),
                            function_name=f.name, mean_time=mean_time, n_run=n_run)
 
@@ -238,13 +243,13 @@ class GraphProfiler:
         """Inputs whose gradient the function's backward computes: those that
         need one in the graph, else every floating-point input."""
         targets = []
-        for i, v in enumerate(f.inputs):
+        for i, v in enumerate(f._inputs):
             if v is None:
                 continue
             if need[index[id(v)]]:
                 targets.append(i)
         if not targets:
-            targets = [i for i, v in enumerate(f.inputs)
+            targets = [i for i, v in enumerate(f._inputs)
                        if v is not None and np.issubdtype(v.data.dtype, np.inexact)]
         return tuple((i, self.backward_accum) for i in targets)
 
@@ -270,7 +275,7 @@ class GraphProfiler:
             single = _executor._single_function_plan(f)
             op = _executor._function_backward_op(f, targets, frozenset(), single.steps[0])
             op.template.reusable = True
-            wait = [f.inputs[i].grad for i, _ in targets]
+            wait = [f._inputs[i].grad for i, _ in targets]
             mean, n = self._measure_execution_time(_executor.run_now, op, wait=wait)
             self.result["backward"].append(self._stat(f, mean, n))
 
@@ -306,7 +311,7 @@ class GraphProfiler:
         functions = self._functions()
         variables = {}
         for f in functions:
-            for v in list(f.inputs) + list(f.outputs):
+            for v in list(f._inputs) + list(f.outputs):
                 if v is not None:
                     variables[id(v)] = v
         for v in variables.values():

@@ -229,14 +229,14 @@ class _GraphRecord:
             if fn.python_function is not None:
                 raise ValueError(f"save: network {self.name!r} contains a PythonFunction "
                                  f"({fn.python_function!r}); NNabla's file format cannot hold it")
-            present = [v is not None for v in fn.inputs]
+            present = [v is not None for v in fn._inputs]
             allowed = _INFERRED_ABSENT.get(type_name, ())
             for i, p in enumerate(present):
                 if not p and any(present[i + 1:]) and i not in allowed:
                     raise ValueError(f"save: {type_name} in network {self.name!r} has no input "
                                      f"{i} but has later inputs; NNabla's format keeps inputs by "
                                      "position and cannot express that")
-            ins = [input_name(v, type_name) for v in fn.inputs if v is not None]
+            ins = [input_name(v, type_name) for v in fn._inputs if v is not None]
             outs = []
             for o in fn.outputs:
                 k = _key(o)
