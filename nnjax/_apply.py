@@ -8,6 +8,7 @@ Every ``nnabla.functions`` wrapper ends in ``apply_function``:
 - NdArray inputs (imperative mode): the function runs now and NdArrays
   come back.
 """
+import dataclasses
 import weakref
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from . import _executor, _modes
 from ._graph import infer_outputs
 from ._ndarray import NdArray
-from ._registry import FunctionSpec, get_spec
+from ._registry import get_spec
 from ._variable import Function, Variable, _Buffers
 
 
@@ -147,10 +148,8 @@ def _reduced_precision(spec, meta):
     key = (spec.type_name, spec.lower, dtype)
     wrapped = _reduced_specs.get(key)
     if wrapped is None:
-        wrapped = FunctionSpec(f"{spec.type_name}@{dtype}", _casting_lower(spec, dtype),
-                               rng=spec.rng, state_inputs=spec.state_inputs,
-                               data_dependent=spec.data_dependent, host=spec.host,
-                               category=spec.category, doc=spec.doc)
+        wrapped = dataclasses.replace(spec, type_name=f"{spec.type_name}@{dtype}",
+                                      lower=_casting_lower(spec, dtype))
         _reduced_specs[key] = wrapped
     return wrapped
 

@@ -253,10 +253,15 @@ def flush():
             a._resolve()
         head = a._head
         if head is None:
-            input_sig.append(("f", 0 if a._fill is None else a._fill, a._dtype))
-        else:
-            values.append(head)
-            input_sig.append(head.dtype)
+            if a._zeroed:
+                # zeroed by zero_grad/zero() for this step: a constant XLA folds away
+                input_sig.append(("f", 0, a._dtype))
+                continue
+            # any other pending fill becomes a real array once, so that the first
+            # step and the later ones (where it holds results) share one program
+            head = a._materialize()
+        values.append(head)
+        input_sig.append(head.dtype)
     key = (sid, tuple(input_sig))
     operands = [op.operands for op in ops]
 
@@ -588,11 +593,11 @@ def _need_grad_slots(plan):
     stop = set()
     for r in plan.roots:
         s = plan.index[id(r)]
-        need[s] = bool(r.need_grad) and np.issubdtype(r._buffers.data.dtype, np.inexact)
+        need[s] = bool(r.need_grad) and jnp.issubdtype(r._buffers.data.dtype, jnp.inexact)
     for fn, step in zip(plan.functions, plan.steps):
         any_in = any(need[i] for i in step[2] if i >= 0)
         for o, s in zip(fn.outputs, step[3]):
-            inexact = np.issubdtype(o._buffers.data.dtype, np.inexact)
+            inexact = jnp.issubdtype(o._buffers.data.dtype, jnp.inexact)
             if o._need_grad is False or not inexact:
                 stop.add(s)
             else:

@@ -152,6 +152,17 @@ class NdArray:
             return 0 if self._fill is None else self._fill
         return None
 
+    def _materialize(self):
+        """Turn a pending fill into a device array (not counted as a write)."""
+        import jax.numpy as jnp
+        fill = 0 if self._fill is None else self._fill
+        dtype = {8: np.dtype(np.float32) if self._dtype.kind == "f" else
+                 np.dtype(np.int32) if self._dtype.kind == "i" else np.dtype(np.uint32)
+                 }.get(self._dtype.itemsize, self._dtype) if self._dtype.itemsize == 8 else self._dtype
+        self._head = jnp.full(self._shape, fill, dtype)
+        self._fill = None
+        return self._head
+
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""
         self._head = value

@@ -462,7 +462,8 @@ class Solver:
                         grp.create_dataset("t", data=int(state.t))
                         grp.attrs["index"] = i
                         for j, (sname, var) in enumerate(state.pstate.items()):
-                            grp.create_dataset(sname, data=np.asarray(var.data.get_data("r"), np.float32))
+                            value = np.asarray(var.data.get_data("r"), np.float32)
+                            grp.create_dataset(sname, data=value)
                             grp[sname].attrs["index"] = j
         elif ext == ".protobuf":
             pb2 = _nnabla_pb2(f"{self.name}.save_states")

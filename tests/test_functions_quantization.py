@@ -194,7 +194,8 @@ def ref_fixed_point(x, sign, n, delta):
     q_max = (2 ** (n - 1 if sign else n) - 1) * delta
     q_min = -q_max if sign else 0
     inner = np.sign(x) * np.floor(np.abs(x) / delta + 0.5) * delta
-    return np.where(x > q_max, q_max, np.where(x < q_min, q_min, inner)), (x >= q_min) & (x <= q_max)
+    y = np.where(x > q_max, q_max, np.where(x < q_min, q_min, inner))
+    return y, (x >= q_min) & (x <= q_max)
 
 
 @pytest.mark.parametrize("sign, n, delta, fine", [(True, 4, 0.25, True), (False, 3, 0.5, True),

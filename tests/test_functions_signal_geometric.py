@@ -8,7 +8,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad, run_forward
+from gradcheck import check_grad
 
 f32 = np.float32
 
@@ -544,5 +544,3 @@ def test_imperative_interpolate():
     assert isinstance(y, nn.NdArray)
     np.testing.assert_allclose(y.data[0, 0, 1], [1, 1.5, 2])
 
-
-_ = run_forward

@@ -140,9 +140,6 @@ def test_bfloat16_forward():
     np.testing.assert_allclose(np.asarray(yb.d, f32), yf.d, rtol=5e-2, atol=5e-2)
 
 
-@pytest.mark.xfail(reason="nnjax._executor decides differentiability with np.issubdtype("
-                   "dtype, np.inexact), False for bfloat16: gradients stop at bfloat16 "
-                   "outputs (core fix: jnp.issubdtype)", strict=False)
 def test_bfloat16_backward_reaches_float32_parameters():
     x, t, _, loss = _net("bfloat16")
     x.d, t.d = XS[4], YS[4]

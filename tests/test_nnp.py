@@ -578,3 +578,51 @@ def test_save_errors(tmp_path):
             "executors": [{"name": "runtime", "network": "net", "data": ["nope"],
                            "output": ["y"]}]})
     assert not os.path.exists(str(tmp_path / "a.nnp"))
+
+
+def test_training_contents_round_trip(tmp_path):
+    import nnabla.solvers as S
+    from nnabla.context import Context
+    x = nn.Variable((4, 3))
+    t = nn.Variable((4, 1))
+    loss = F.mean(F.squared_error(PF.affine(x, 1, name="fc"), t))
+    solver = S.Adam(0.01)
+    solver.set_parameters(nn.get_parameters())
+    contents = {
+        "global_config": {"default_context": Context(["cpu:float"], "CpuCachedArray", "0")},
+        "training_config": {"max_epoch": 2, "iter_per_epoch": 5, "save_best": True},
+        "networks": [{"name": "training", "batch_size": 4, "outputs": {"loss": loss},
+                      "names": {"x": x, "t": t}}],
+        "datasets": [{"name": "d", "uri": "DATA", "variables": ["x", "t"], "shuffle": True,
+                      "batch_size": 4, "no_image_normalization": True}],
+        "optimizers": [{"name": "opt", "solver": solver, "network": "training", "dataset": "d",
+                        "weight_decay": 0, "lr_decay": 1, "lr_decay_interval": 1,
+                        "update_interval": 1, "data_variables": {"x": "x", "t": "t"}}],
+        "monitors": [{"name": "mon", "network": "training", "dataset": "d"}],
+        "executors": [{"name": "ex", "network": "training", "data": ["x", "t"],
+                       "output": ["loss"]}],
+    }
+    path = str(tmp_path / "train.nnp")
+    save(path, contents)
+    nn.clear_parameters()
+    info = load(path)
+    assert info.training_config.max_epoch == 2 and info.training_config.save_best
+    assert info.global_config.default_context.backend == ["cpu:float"]
+    assert list(info.datasets) == ["d"] and info.datasets["d"].uri == "DATA"
+    opt = info.optimizers["opt"]
+    assert opt.proto.solver.type == "Adam"
+    assert abs(opt.proto.solver.adam_param.alpha - 0.01) < 1e-8
+    assert type(opt.solver).__name__ == "Adam"
+    assert list(opt.parameters) == ["fc/affine/W", "fc/affine/b"]
+    assert [v.name for v in opt.loss_variables] == ["loss"]
+    assert [(v.name, d) for v, d in opt.dataset_assign.items()] == [("x", "x"), ("t", "t")]
+    # one training step through the loaded optimizer
+    for v in opt.dataset_assign:
+        v.variable_instance.d = np.ones(v.variable_instance.shape)
+    before = np.array(opt.parameters["fc/affine/b"].d)
+    opt.target.forward()
+    opt.solver.zero_grad()
+    opt.target.backward()
+    opt.solver.update()
+    assert not np.array_equal(opt.parameters["fc/affine/b"].d, before)
+    assert [v.name for v in info.monitors["mon"].monitor_variables] == ["loss"]

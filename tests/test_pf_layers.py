@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import nnabla as nn
-import nnabla.functions as F
 import nnabla.parametric_functions as PF
 from nnabla.initializer import ConstantInitializer, NormalInitializer
 

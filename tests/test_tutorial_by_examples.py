@@ -475,13 +475,9 @@ def test_siamese_trains_only_embed2d(trained_cnn):
     assert embed.shape == (512, 2)
     assert np.all(np.isfinite(embed.d))
     assert len(nn.get_parameters(grad_only=False)) == len(names)
-    if counts[2] > counts[1]:
-        # The frozen CNN parameters keep need_grad=True, so backward accumulates into their
-        # gradients, which zero_grad (of the embed2d solver) never resets: they are lazy
-        # zero fills in step 1 and real arrays from step 2 on, and the executor specializes
-        # programs on constant fills, so step 2 compiles again.
-        pytest.xfail("nnjax/_executor.py: the Siamese loop compiles in its first two steps "
-                     "(lazy-zero gradients of parameters outside the solver become arrays)")
+    # gradients of the frozen CNN (never zeroed) become real arrays at the first step,
+    # so every step runs the same program
+    assert counts[2] == counts[1], counts
 
 
 # ---------------------------------------------------------------- static vs dynamic

@@ -731,7 +731,7 @@ def _bool_gather(input, mask, nnz=0):
     return jnp.take(flat, pos, axis=0, mode="fill", fill_value=0)
 
 
-def bool_gather(input, mask):
+def bool_gather(input, mask, n_outputs=-1, outputs=None):
     """Elements (or trailing sub-arrays) of ``input`` where ``mask`` is non-zero.
 
     ``mask`` has the leading shape of ``input``; the output has shape
@@ -744,7 +744,7 @@ def bool_gather(input, mask):
                          f"input {gs}")
     nnz = int(np.count_nonzero(_host_values(mask)))
     return _call_value_shaped("BoolGather", _bool_gather, [input, mask], {},
-                              dict(nnz=nnz), None)
+                              dict(nnz=nnz), outputs)
 
 
 @lowering("BoolScatter", state_inputs=(2,), category=_CAT)
@@ -757,7 +757,7 @@ def _bool_scatter(sdata, mask, gdata=None):
     return y, y
 
 
-def bool_scatter(sdata, mask, gdata=None):
+def bool_scatter(sdata, mask, gdata=None, n_outputs=-1, outputs=None):
     """Scatter the rows of ``sdata`` (``(nnz,) + D``) to where ``mask`` is non-zero,
     into zeros of shape ``mask.shape + D`` or into a copy of ``gdata`` (then updated
     in place on forward when it is a leaf)."""
@@ -768,7 +768,7 @@ def bool_scatter(sdata, mask, gdata=None):
     if gdata is not None and _shape(gdata) != out_shape:
         raise ValueError(f"bool_scatter: gdata {_shape(gdata)} must have shape "
                          f"mask.shape + sdata.shape[1:] = {out_shape}")
-    return call("BoolScatter", [sdata, mask, gdata], {})
+    return call("BoolScatter", [sdata, mask, gdata], {}, outputs)
 
 
 @lowering("BoolFill", category=_CAT)

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._common import as_list, call, lowering, norm_axis
-from .normalization import _bn_core, _bn_stat_shape
+from ._common import as_list, call, lowering
+from .normalization import _bn_core
 
 _CAT = "Neural Network Layer"
 

@@ -46,8 +46,6 @@ def _stat_shape(shape, axes):
     return tuple(int(shape[a]) if a in axes else 1 for a in range(len(shape)))
 
 
-_bn_stat_shape = _stat_shape
-
 
 def _forget_shapes(type_name):
     # The shape cache of _graph.infer_outputs is keyed by type name, args and input

@@ -120,16 +120,16 @@ def _sink(*xs, one_input_grad=True):
     return _sink_core(bool(one_input_grad), *xs)
 
 
-def sink(*vars, one_input_grad=True):
-    """A 0-d dummy output depending on all ``vars``: forward does nothing; backward
+def sink(*x, one_input_grad=True):
+    """A 0-d dummy output depending on all inputs ``x``: forward does nothing; backward
     sets the gradient of every input to 1 (``one_input_grad``) whatever the seed.
 
     With ``one_input_grad=False`` NNabla back-propagates gradients already set on
     the inputs; here the inputs then receive no gradient from the sink.
     """
-    if not vars:
+    if not x:
         raise ValueError("sink: give at least one variable")
-    return call("Sink", list(vars), dict(one_input_grad=bool(one_input_grad)))
+    return call("Sink", list(x), dict(one_input_grad=bool(one_input_grad)))
 
 
 # ---------------------------------------------------------------- NMS

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.scipy.special import erfinv
 
 from .._registry import FunctionSpec
 from ._common import call, lowering, norm_axis
@@ -68,17 +69,10 @@ def _dropout_with_mask(key, x, p=0.5, seed=-1):
     return x * mask * jnp.asarray(1.0 / (1.0 - p), x.dtype), mask
 
 
-# The same NNabla type with its optional second output (the mask).
-_DROPOUT_MASK_SPEC = FunctionSpec("Dropout", _dropout_with_mask, rng=True, category=_CAT)
-
-
-def _forget_cached_shapes(type_name):
-    """Work around nnjax._graph's shape cache, which is keyed by type name and
-    args only: a type recorded with a second output variant must not reuse the
-    other variant's cached output list."""
-    from .. import _graph
-    for key in [k for k in _graph._shape_cache if k[0] == type_name]:
-        _graph._shape_cache.pop(key, None)
+# The same NNabla type with its optional second output (the mask). The internal
+# name "Dropout@mask" keeps its shapes and programs apart from the one-output
+# variant; the node's info.type_name is "Dropout".
+_DROPOUT_MASK_SPEC = FunctionSpec("Dropout@mask", _dropout_with_mask, rng=True, category=_CAT)
 
 
 def dropout(x, p=0.5, seed=-1, output_mask=False, outputs=None):
@@ -92,11 +86,7 @@ def dropout(x, p=0.5, seed=-1, output_mask=False, outputs=None):
     if not output_mask:
         return call("Dropout", [x], args, outputs)
     from .._apply import apply_function
-    _forget_cached_shapes("Dropout")
-    try:
-        return apply_function("Dropout", [x], args, outputs=outputs, spec=_DROPOUT_MASK_SPEC)
-    finally:
-        _forget_cached_shapes("Dropout")
+    return apply_function("Dropout", [x], args, outputs=outputs, spec=_DROPOUT_MASK_SPEC)
 
 
 # ---------------------------------------------------------------- top-k
@@ -306,23 +296,19 @@ def _random_crop(key, x, shape, base_axis=1, seed=-1):
     out_shape = list(x.shape)
     for i, s in enumerate(shape):
         out_shape[offset + i] = s
-    k_outer, k_inner = jax.random.split(key)
+    b = _batch_size(out_shape, base_axis)
+    draws = jax.random.randint(key, (base_axis + b * (ndim - base_axis),), 0, 1 << 30)
     # crop of the sample axes themselves (one offset shared by all samples)
     starts = []
     for d in range(base_axis):
-        if out_shape[d] != x.shape[d]:
-            starts.append(jax.random.randint(jax.random.fold_in(k_outer, d), (), 0,
-                                             x.shape[d] - out_shape[d] + 1))
-        else:
-            starts.append(jnp.zeros((), jnp.int32))
+        starts.append(draws[d] % (x.shape[d] - out_shape[d] + 1))
     if base_axis:
         x = lax.dynamic_slice(x, starts + [jnp.zeros((), jnp.int32)] * (ndim - base_axis),
                               out_shape[:base_axis] + list(x.shape[base_axis:]))
-    b = _batch_size(out_shape, base_axis)
     inner_in = x.shape[base_axis:]
     inner_out = tuple(out_shape[base_axis:])
     limits = jnp.asarray([i - o + 1 for i, o in zip(inner_in, inner_out)], jnp.int32)
-    offsets = jax.random.randint(k_inner, (b, len(inner_in)), 0, 1 << 30) % limits
+    offsets = draws[base_axis:].reshape((b, len(inner_in))) % limits
     xs = x.reshape((b,) + tuple(inner_in))
     ys = jax.vmap(lambda xi, oi: lax.dynamic_slice(xi, list(oi), inner_out))(xs, offsets)
     return ys.reshape(tuple(out_shape))
@@ -353,7 +339,9 @@ def _random_flip(key, x, axes, base_axis=1, seed=-1):
     bshape = x.shape[:base_axis] + (1,) * (x.ndim - base_axis)
     y = x
     for i, a in enumerate(axes):
-        y = jnp.where(flags[i].reshape(bshape), jnp.flip(y, axis=a), y)
+        # a sample axis is flipped as a whole, by the first sample's draw (as NNabla does)
+        flag = flags[i][0] if a < base_axis else flags[i].reshape(bshape)
+        y = jnp.where(flag, jnp.flip(y, axis=a), y)
     return y
 
 
@@ -366,9 +354,6 @@ def random_flip(x, axes=None, base_axis=1, seed=-1):
     if isinstance(axes, (int, np.integer)):
         axes = [axes]
     axes = [norm_axis(a, len(x.shape), fname, "axes") for a in axes]
-    for a in axes:
-        if a < base_axis:
-            raise ValueError(f"{fname}: axis {a} is a sample axis (base_axis={base_axis})")
     return call("RandomFlip", [x], dict(axes=axes, base_axis=base_axis,
                                         seed=_check_seed(seed, fname)))
 
@@ -463,8 +448,10 @@ def _random_erase(key, x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3,
     else:
         c, h, w = shape[base_axis], shape[base_axis + 1], shape[base_axis + 2]
     per = (b,) if share else (b, c)
-    k_rect, k_values = jax.random.split(key)
-    u = jax.random.uniform(k_rect, (5, n) + per)  # one draw for all rectangle parameters
+    # one draw for the rectangle parameters and the replacement values
+    n_rect = 5 * n * int(np.prod(per))
+    u_all = jax.random.uniform(key, (n_rect + n * b * c * h * w,))
+    u = u_all[:n_rect].reshape((5, n) + per)
     area = h * w
     se = (area_ratios[0] + u[0] * (area_ratios[1] - area_ratios[0])) * area
     re = aspect_ratios[0] + u[1] * (aspect_ratios[1] - aspect_ratios[0])
@@ -486,8 +473,8 @@ def _random_erase(key, x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3,
               & (expand(ys) <= hh) & (hh <= expand(ye))
               & (expand(xs) <= ww) & (ww <= expand(xe)))
     inside = jnp.broadcast_to(inside, (n, b, c, h, w))
-    values = jax.random.uniform(k_values, (n, b, c, h, w), minval=replacements[0],
-                                maxval=replacements[1]).astype(x.dtype)
+    values = (replacements[0] + u_all[n_rect:].reshape((n, b, c, h, w))
+              * (replacements[1] - replacements[0])).astype(x.dtype)
     if channel_last:
         inside = jnp.moveaxis(inside, 2, -1)
         values = jnp.moveaxis(values, 2, -1)
@@ -546,9 +533,12 @@ def _image_augmentation(key, x, shape, pad=(0, 0), min_scale=1.0, max_scale=1.0,
     n_img = int(np.prod(in_shape, dtype=np.int64)) // (w_in * h_in * ch)
     out_shape = tuple(in_shape[:x.ndim - len(shape)]) + tuple(shape)
     w_out, h_out = out_shape[-1], out_shape[-2]
-    k_params, k_norm = jax.random.split(key)
-    # one draw for every per-image parameter; NNabla draws (rgen() % 1001) * 0.001
-    u = jax.random.uniform(k_params, (n_img, 11 + 2 * ch))
+    # one draw for every per-image parameter (NNabla draws (rgen() % 1001) * 0.001)
+    # and, with noise, for the per-pixel normal values
+    n_params = n_img * (11 + 2 * ch)
+    n_noise = n_img * ch * h_out * w_out if noise > 0.0 else 0
+    u_all = jax.random.uniform(key, (n_params + n_noise,), minval=1e-7, maxval=1.0)
+    u = u_all[:n_params].reshape((n_img, 11 + 2 * ch))
     steps = jnp.floor(u * 1001).astype(jnp.float32) * 0.001
     scale = min_scale * jnp.exp(steps[:, 0] * math.log(max_scale / min_scale))
     scale_x = jnp.exp(-math.log(aspect_ratio) * 0.5 + steps[:, 1] * math.log(aspect_ratio))
@@ -626,7 +616,8 @@ def _image_augmentation(key, x, shape, pad=(0, 0), min_scale=1.0, max_scale=1.0,
     out = ((out + (bright - contrast_center)[:, :, None, None]) * contr[:, :, None, None]
            + contrast_center)
     if noise > 0.0:
-        out = out + jax.random.normal(k_norm, out.shape) * sigma[:, None, None, None]
+        normal = math.sqrt(2.0) * erfinv(2.0 * u_all[n_params:] - 1.0)
+        out = out + normal.reshape(out.shape) * sigma[:, None, None, None]
     return out.astype(x.dtype).reshape(out_shape)
 
 

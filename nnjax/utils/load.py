@@ -37,7 +37,7 @@ from collections import OrderedDict
 
 from ..logger import logger
 from . import get_file_handle as fh
-from .nnp_graph import ProtoNetwork, load_parameter_entries
+from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
 
 __all__ = ["load"]
 
@@ -141,7 +141,8 @@ def _solver(o):
     if which:
         msg = getattr(s, which)
         for fd in msg.DESCRIPTOR.fields:
-            kwargs[fd.name] = getattr(msg, fd.name)
+            value = getattr(msg, fd.name)
+            kwargs[fd.name] = _f32(value) if fd.type == fd.TYPE_FLOAT else value
     try:
         return cls(**kwargs)
     except TypeError as e:

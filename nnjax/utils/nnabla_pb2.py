@@ -564,9 +564,13 @@ DESCRIPTOR = _POOL.Add(_FDP)
 if DESCRIPTOR is None:  # older runtimes return None from Add
     DESCRIPTOR = _POOL.FindFileByName(_FILE_NAME)
 
+if hasattr(message_factory, "GetMessageClass"):
+    _message_class = message_factory.GetMessageClass
+else:  # protobuf < 4.22
+    _message_class = message_factory.MessageFactory(_POOL).GetPrototype
+
 for _message in _FDP.message_type:
-    globals()[_message.name] = message_factory.GetMessageClass(
-        _POOL.FindMessageTypeByName(_message.name))
+    globals()[_message.name] = _message_class(_POOL.FindMessageTypeByName(_message.name))
 del _message
 
 __all__ = ["DESCRIPTOR", "FUNCTION_PARAMS"] + [m.name for m in _FDP.message_type]

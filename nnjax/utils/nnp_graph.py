@@ -411,6 +411,8 @@ class ProtoNetwork:
                                      f"{f.name!r} has no value")
                 inputs.append(v.variable)
             inputs = _place_inputs(f, args, inputs)
+            if spec.state_inputs:  # absent in-place inputs are passed as None, not left out
+                inputs += [None] * (max(spec.state_inputs) + 1 - len(inputs))
             call_args = _lowering_args(spec, f, args)
             try:
                 outs = apply_function(f.type, inputs, call_args)

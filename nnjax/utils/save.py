@@ -497,8 +497,14 @@ def _scope_parameters():
     return get_parameters(grad_only=False)
 
 
-def create_proto(contents, include_params=False, variable_batch_size=True, parameters=None):
-    """The ``NNablaProtoBuf`` message describing ``contents`` (see module docs)."""
+def create_proto(contents, include_params=False, variable_batch_size=True,
+                 save_solver_in_proto=False, parameters=None):
+    """The ``NNablaProtoBuf`` message describing ``contents`` (see module docs).
+
+    ``save_solver_in_proto`` (solver states) is not supported: a warning.
+    """
+    if save_solver_in_proto:
+        logger.warning("save: solver states are not supported by nnjax and are not saved")
     if not isinstance(contents, dict):
         raise TypeError(f"save: contents must be a dict, got {type(contents).__name__}")
     proto = nnabla_pb2.NNablaProtoBuf()
@@ -557,7 +563,7 @@ def save(filename, contents, include_params=False, variable_batch_size=True, ext
                        "solver states are not saved")
     if ext == ".nnp":
         include_params = False
-    proto = create_proto(contents, include_params, variable_batch_size, parameters)
+    proto = create_proto(contents, include_params, variable_batch_size, parameters=parameters)
     params = parameters if parameters is not None else _scope_parameters()
     fh.save_model_file(filename, proto, params, extension=ext, parameter_format=parameter_format)
     logger.info(f"Model file is saved as ({ext}): {filename}")
