@@ -17,7 +17,7 @@ from .random import seed
 from .logger import logger
 from ._executor import flush as _flush, stats as _compile_stats
 from . import _graph
-from . import functions, parametric_functions, solvers, initializer, random, ext_utils  # noqa
+from . import functions, parametric_functions, solvers, solver, initializer, random, ext_utils  # noqa
 from . import dtypes, testing  # noqa
 from ._graph_api import forward_all, grad  # noqa
 

@@ -167,7 +167,7 @@ def infer_outputs(spec, args, inputs_meta, python_function=None):
     """
     key = None
     if python_function is None:
-        key = (spec.type_name, freeze(args), tuple(inputs_meta))
+        key = (spec, freeze(args), tuple(inputs_meta))
         hit = _shape_cache.get(key)
         if hit is not None:
             return hit
@@ -236,6 +236,7 @@ def copy_graph_without_grad(output):
     for fn in functions_in_order([output]):
         new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
                           fn.python_function)
+        new_fn.info.type_name = fn.info.type_name
         for o in fn.outputs:
             nv = Variable(o.shape, need_grad=False)
             nv._buffers.data._dtype = o.data.dtype

@@ -3,10 +3,36 @@
 Find a function's lowering and wrapper side by side in ``nnjax/ops/<category>.py``;
 ``python -m nnjax.functions --status`` lists what is implemented.
 """
+import functools as _functools
 import importlib as _importlib
+import numbers as _numbers
 import pkgutil as _pkgutil
 
+import numpy as _np
+
 from . import ops as _ops
+from ._ndarray import NdArray as _NdArray
+from ._variable import Variable as _Variable
+
+_ARRAYLIKE = (_Variable, _NdArray, _np.ndarray, _np.generic, _numbers.Number, list, tuple,
+              type(None))
+
+
+def _with_type_errors(fn, name):
+    """Turn the AttributeError a wrapper hits on a non-array argument (reading
+    ``.shape`` of a str, say) into a TypeError naming the function and argument."""
+    @_functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AttributeError:
+            for i, a in enumerate(args):
+                if not isinstance(a, _ARRAYLIKE):
+                    raise TypeError(f"{name}: argument {i} has type {type(a).__name__}; "
+                                    "expected a Variable, NdArray or numpy array") from None
+            raise
+    return wrapper
+
 
 _MODULES = []
 for _info in sorted(_pkgutil.iter_modules(_ops.__path__), key=lambda m: m.name):
@@ -19,7 +45,7 @@ for _info in sorted(_pkgutil.iter_modules(_ops.__path__), key=lambda m: m.name):
             continue
         if getattr(_obj, "__module__", None) != _mod.__name__:
             continue
-        globals()[_name] = _obj
+        globals()[_name] = _with_type_errors(_obj, _name)
 
 del _info, _mod, _name, _obj
 

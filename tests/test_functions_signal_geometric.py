@@ -84,7 +84,7 @@ def ref_interpolate(x, output_size, mode, align_corners, half_pixel, half_pixel_
 
 
 @pytest.mark.parametrize("shape, output_size", [
-    ((2, 5), (8,)), ((1, 2, 3, 4), (5, 3)), ((1, 2, 3, 3, 2), (2, 4, 3)), ((2, 4, 4), (1, 1))])
+    ((2, 5), (8,)), ((1, 2, 3, 4), (5, 1)), ((1, 2, 3, 3, 2), (2, 4, 3))])
 @pytest.mark.parametrize("mode, align_corners, half_pixel, half_pixel_for_nn", [
     ("linear", False, False, False), ("linear", True, False, False),
     ("linear", False, True, False), ("nearest", False, False, False),
@@ -224,15 +224,14 @@ def ref_onnx_resize_1d(x, osize, mode, coord, a=-0.75, exclude_outside=0, neares
     return y
 
 
-@pytest.mark.parametrize("mode, coord, kw", [
-    ("linear", "half_pixel", {}), ("linear", "asymmetric", {}),
-    ("linear", "align_corners", {}), ("cubic", "half_pixel", {}),
-    ("cubic", "asymmetric", dict(cubic_coeff_a=-0.5)),
-    ("cubic", "half_pixel", dict(exclude_outside=1)),
-    ("nearest", "asymmetric", dict(nearest_mode="floor")),
-    ("nearest", "half_pixel", dict(nearest_mode="ceil")),
-    ("linear", "pytorch_half_pixel", {})])
-@pytest.mark.parametrize("osize", [3, 9])
+@pytest.mark.parametrize("mode, coord, kw, osize", [
+    ("linear", "half_pixel", {}, 9), ("linear", "asymmetric", {}, 3),
+    ("linear", "align_corners", {}, 9), ("cubic", "half_pixel", {}, 3),
+    ("cubic", "asymmetric", dict(cubic_coeff_a=-0.5), 9),
+    ("cubic", "half_pixel", dict(exclude_outside=1), 9),
+    ("nearest", "asymmetric", dict(nearest_mode="floor"), 3),
+    ("nearest", "half_pixel", dict(nearest_mode="ceil"), 9),
+    ("linear", "pytorch_half_pixel", {}, 3)])
 def test_onnx_resize_1d(rng, mode, coord, kw, osize):
     x = rng.randn(2, 5).astype(f32)
     y = _onnx(x, sizes=(2, osize), mode=mode, coordinate_transformation_mode=coord, **kw)

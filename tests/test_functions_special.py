@@ -248,8 +248,7 @@ def ref_unique(x, flatten, axis, sorted_, with_index, with_inverse, with_counts)
 @pytest.mark.parametrize("shape, axis", [((5,), 0), ((2, 3, 4), 1), ((2, 3, 4), 2)])
 @pytest.mark.parametrize("flatten", [True, False])
 @pytest.mark.parametrize("sorted_", [True, False])
-@pytest.mark.parametrize("flags", [(True, True, True), (False, False, False),
-                                   (False, True, False)])
+@pytest.mark.parametrize("flags", [(True, True, True), (False, True, False)])
 def test_unique(rng, shape, axis, flatten, sorted_, flags):
     x = rng.randint(-2, 2, shape).astype(f32)
     if not flatten and len(shape) > 1:
@@ -295,7 +294,7 @@ def test_eye_like(shape, k):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.int32])
 @pytest.mark.parametrize("fmod", [False, True])
-@pytest.mark.parametrize("shapes", [((2, 3), (2, 3)), ((2, 3), (1, 1)), ((1, 3), (2, 1))])
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 3)), ((1, 3), (2, 1))])
 def test_mod2(rng, dtype, fmod, shapes):
     if dtype == np.float32:
         a, b = rng.randn(*shapes[0]) * 5, rng.randn(*shapes[1]) + 3 * np.sign(rng.randn(*shapes[1]))

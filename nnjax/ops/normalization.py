@@ -46,24 +46,9 @@ def _stat_shape(shape, axes):
     return tuple(int(shape[a]) if a in axes else 1 for a in range(len(shape)))
 
 
-
-def _forget_shapes(type_name):
-    # The shape cache of _graph.infer_outputs is keyed by type name, args and input
-    # shapes only; a variant spec with more outputs must not share its entries.
-    # (the reduced-precision wrappers of nnjax._apply use "<type>@<dtype>" names)
-    cache = _graph._shape_cache
-    for key in [k for k in cache if k and isinstance(k[0], str)
-                and (k[0] == type_name or k[0].startswith(type_name + "@"))]:
-        del cache[key]
-
-
 def _call_spec(spec, inputs, args, outputs=None):
     """Record ``spec`` (a variant of a registered type returning extra outputs)."""
-    _forget_shapes(spec.type_name)
-    try:
-        return apply_function(spec.type_name, list(inputs), args, outputs=outputs, spec=spec)
-    finally:
-        _forget_shapes(spec.type_name)
+    return apply_function(spec.type_name, list(inputs), args, outputs=outputs, spec=spec)
 
 
 def _register_with_stats(type_name, full, state_inputs=()):
