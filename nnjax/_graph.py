@@ -143,7 +143,7 @@ def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=No
         n_state = len(spec.state_inputs)
         if n_state:
             for k, value in zip(spec.state_inputs, result[len(result) - n_state:]):
-                if ins[k] >= 0:
+                if k < len(ins) and ins[k] >= 0:
                     state_updates[ins[k]] = lax.stop_gradient(value)
             result = result[:len(result) - n_state]
         for slot, value in zip(outs, result):

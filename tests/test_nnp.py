@@ -626,3 +626,14 @@ def test_training_contents_round_trip(tmp_path):
     opt.solver.update()
     assert not np.array_equal(opt.parameters["fc/affine/b"].d, before)
     assert [v.name for v in info.monitors["mon"].monitor_variables] == ["loss"]
+
+
+def test_save_refuses_inputs_it_cannot_place(tmp_path):
+    """An absent optional input before a present one that no NNabla argument explains."""
+    x = nn.Variable((1, 2, 5, 5))
+    w = nn.Variable((3, 2, 3, 3))
+    offset = nn.Variable((1, 18, 5, 5))
+    y = F.deformable_convolution(x, w, offset, None, nn.Variable((3,)), pad=(1, 1))  # no mask
+    with pytest.raises(ValueError, match="DeformableConvolution.*no input 3"):
+        save(str(tmp_path / "d.nntxt"), {"networks": [
+            {"name": "n", "batch_size": 1, "outputs": {"y": y}, "names": {"x": x}}]})

@@ -17,6 +17,9 @@ Not rebuilt: NNabla's loop-control functions (RepeatStart/RepeatEnd,
 RecurrentInput/RecurrentOutput, Delay), normalizations asked for their batch
 statistics as extra outputs (``output_stat``), and functions nnjax has no
 lowering for; each raises ``NotImplementedError`` naming the function.
+NNabla's files keep no dtype: rebuilt input variables are float32 (pass
+integer inputs with ``NnpNetworkPass.set_variable`` where a function needs
+them, e.g. BitShift).
 """
 import inspect
 import itertools
@@ -38,9 +41,11 @@ _IMPLIED_ARGS = {
     "FusedConvolution": {"pad_mode": ("constant", ""), "constant_value": (0.0,)},
 }
 
-_NO_BIAS_SCALE = ("BatchNormalization", "SyncBatchNormalization", "FusedBatchNormalization",
-                  "LayerNormalization", "InstanceNormalization", "GroupNormalization",
-                  "TensorNormalization")
+# normalizations whose no_bias / no_scale flags tell which of beta (input 1)
+# and gamma (input 2) a file leaves out
+_NO_BIAS_SCALE = tuple(t for t, field in nnabla_pb2.FUNCTION_PARAMS.items()
+                       if {"no_bias", "no_scale"} <= set(
+                           getattr(nnabla_pb2.Function(), field).DESCRIPTOR.fields_by_name))
 _RNN_WEIGHT_INDEX = {"RNN": 3, "GRU": 3, "LSTM": 4}
 
 
@@ -560,15 +565,15 @@ class NnpLoader:
     def __init__(self, filepath, scope=None, extension=".nntxt"):
         from . import get_file_handle as fh
         self._params = scope if scope is not None else OrderedDict()
+        where = repr(list(map(str, filepath))) if isinstance(filepath, (list, tuple)) \
+            else fh.describe(filepath)
         contents = fh.read_files(filepath, extension=extension)
         self.proto = contents.proto
         self.nnp_version = contents.nnp_version
-        load_parameter_entries(contents.parameters, self._params, fh.describe(filepath)
-                               if not isinstance(filepath, (list, tuple)) else repr(filepath))
+        load_parameter_entries(contents.parameters, self._params, where)
         self.network_dict = OrderedDict((n.name, n) for n in self.proto.network)
         if not self.network_dict:
-            logger.warning(f"NnpLoader: {fh.describe(filepath) if not isinstance(filepath, (list, tuple)) else filepath} "
-                           "holds no network")
+            logger.warning(f"NnpLoader: {where} holds no network")
 
     def get_network_names(self):
         """The names of the networks in the file."""

@@ -16,10 +16,13 @@ with ``_1``, ``_2``, ... for repeats) and functions ``<Type>``, ``<Type>_1``, ..
 ``global_config`` ({'default_context': ctx}), ``training_config``,
 ``datasets``, ``optimizers`` and ``monitors``.
 
-Not written: solver states (``include_solver_state``), loop-control
-functions (NNabla's repeat/recurrent), PythonFunction nodes (an error).
+Not written: solver states (``include_solver_state``, a warning), loop-control
+functions (NNabla's repeat/recurrent); errors: PythonFunction nodes, and an
+absent optional input followed by a present one where NNabla's arguments do
+not say which input is absent (NNabla's format lists inputs by position).
+Leaf variables that are not parameters of the current scope become network
+inputs (their values are not saved), as in NNabla.
 """
-import os
 from collections import OrderedDict
 
 import numpy as np
@@ -37,16 +40,28 @@ _IMPLIED_ARGS = {
     "FusedConvolution": {"pad_mode": "constant", "constant_value": 0.0},
 }
 
-# Functions whose absent optional inputs may sit before present ones: the
-# positions NNabla infers from the arguments on loading (no_bias/no_scale of
-# the normalizations, the multi-layer weight of RNNs when num_layers == 1).
-_INFERRED_ABSENT = {
-    "BatchNormalization": (1, 2), "SyncBatchNormalization": (1, 2),
-    "FusedBatchNormalization": (1, 2), "LayerNormalization": (1, 2),
-    "InstanceNormalization": (1, 2), "GroupNormalization": (1, 2),
-    "TensorNormalization": (1, 2),
-    "RNN": (3,), "GRU": (3,), "LSTM": (4,),
-}
+# Functions whose absent optional inputs may sit before present ones: NNabla
+# infers those positions from arguments on loading (no_bias / no_scale of the
+# normalizations that have these flags, the multi-layer weight of RNNs when
+# num_layers == 1). Any other gap cannot be written.
+_NORM_FLAGS = tuple(t for t, field in nnabla_pb2.FUNCTION_PARAMS.items()
+                    if {"no_bias", "no_scale"} <= set(
+                        getattr(nnabla_pb2.Function(), field).DESCRIPTOR.fields_by_name))
+_RNN_WEIGHT_INDEX = {"RNN": 3, "GRU": 3, "LSTM": 4}
+
+
+def _absent_input_ok(type_name, args, i):
+    if type_name in _NORM_FLAGS:
+        return (i == 1 and bool(args.get("no_bias"))) or (i == 2 and bool(args.get("no_scale")))
+    if type_name in _RNN_WEIGHT_INDEX:
+        return i == _RNN_WEIGHT_INDEX[type_name] and args.get("num_layers", 1) == 1
+    return False
+
+
+def _positional_inputs(fn):
+    """A function's inputs by position, None where an optional input is absent."""
+    return list(getattr(fn, "_inputs", fn.inputs))
+
 
 _SHAPE_ARG_TYPES = ("Reshape", "Broadcast", "Constant", "Rand", "Randint", "Randn",
                     "RandBinomial", "RandBeta", "RandGamma")
@@ -229,14 +244,15 @@ class _GraphRecord:
             if fn.python_function is not None:
                 raise ValueError(f"save: network {self.name!r} contains a PythonFunction "
                                  f"({fn.python_function!r}); NNabla's file format cannot hold it")
-            present = [v is not None for v in fn._inputs]
-            allowed = _INFERRED_ABSENT.get(type_name, ())
+            positional = _positional_inputs(fn)
+            present = [v is not None for v in positional]
             for i, p in enumerate(present):
-                if not p and any(present[i + 1:]) and i not in allowed:
+                if not p and any(present[i + 1:]) and \
+                        not _absent_input_ok(type_name, fn.info.args, i):
                     raise ValueError(f"save: {type_name} in network {self.name!r} has no input "
                                      f"{i} but has later inputs; NNabla's format keeps inputs by "
                                      "position and cannot express that")
-            ins = [input_name(v, type_name) for v in fn._inputs if v is not None]
+            ins = [input_name(v, type_name) for v in positional if v is not None]
             outs = []
             for o in fn.outputs:
                 k = _key(o)
@@ -366,7 +382,8 @@ def _dataset_names(value, datasets, what):
     names = [value] if isinstance(value, str) else list(value)
     for n in names:
         if n not in datasets:
-            raise ValueError(f"save: {what} names dataset {n!r}, which is not in contents['datasets']")
+            raise ValueError(f"save: {what} names dataset {n!r}, which is not in "
+                             "contents['datasets']")
     return names
 
 
