@@ -62,6 +62,7 @@ _programs = OrderedDict()
 _layouts = OrderedDict()
 _structures = {}
 _queue = []
+_queue_kinds = set()
 _queued_arrays = []
 _template_ids = itertools.count(1)
 
@@ -145,13 +146,14 @@ def enqueue(op):
     """Queue ``op``; starts a new program when a new training step begins."""
     kind = op.template.kind
     if _queue:
-        kinds = {o.template.kind for o in _queue}
+        kinds = _queue_kinds
         if kind in ("forward", "function") and ("backward" in kinds or "update" in kinds):
             flush()
         elif kind == "forward" and "forward" in kinds:
             flush()
         elif len(_queue) >= MAX_QUEUE:
             flush()
+    _queue_kinds.add(kind)
     for a in op.template.reads:
         lazy = a._lazy
         if lazy is not None and lazy[0].pending:
@@ -224,6 +226,7 @@ def flush():
         return
     ops = list(_queue)
     _queue.clear()
+    _queue_kinds.clear()
     for a in _queued_arrays:
         a._queued = False
     _queued_arrays.clear()
@@ -253,7 +256,7 @@ def flush():
             a._resolve()
         head = a._head
         if head is None:
-            if a._zeroed:
+            if a._zero_fill:
                 # zeroed by zero_grad/zero() for this step: a constant XLA folds away
                 input_sig.append(("f", 0, a._dtype))
                 continue
@@ -318,23 +321,40 @@ def _compile(ops, layout, arrays, input_sig):
 
 
 def _take_snapshots(ops, layout, arrays, values, input_sig):
-    """Give each op's Record the values its reads had (program inputs only)."""
+    """Point each op's Record at this flush's input values (the values its
+    reads had). Host arrays a user holds a view of are copied; the rest are
+    immutable (jax arrays) or owned by nnjax, so keeping references suffices."""
     sources, input_slots, written, sid, op_sigs = layout
+    kept = list(values)
+    k = 0
+    for s, sig in zip(input_slots, input_sig):
+        if isinstance(sig, tuple) and sig[0] == "f":
+            continue
+        if arrays[s]._exposed and isinstance(kept[k], np.ndarray):
+            kept[k] = np.array(kept[k])
+        k += 1
+    shared = (input_slots, input_sig, kept)
+    for op, sig in zip(ops, op_sigs):
+        if op.record is not None:
+            op.record.snapshot = (shared, sig[1])
+
+
+def _snapshot_values(snapshot):
+    """The read values kept by ``_take_snapshots`` (None if some read was
+    produced inside the same program rather than passed in)."""
+    if snapshot is None:
+        return None
+    (input_slots, input_sig, kept), read_slots = snapshot
     value_of = {}
-    it = iter(values)
+    it = iter(kept)
     for s, sig in zip(input_slots, input_sig):
         if isinstance(sig, tuple) and sig[0] == "f":
             value_of[s] = ("fill", sig[1], sig[2])
         else:
-            v = next(it)
-            value_of[s] = np.array(v) if isinstance(v, np.ndarray) else v
-    for op, sig in zip(ops, op_sigs):
-        if op.record is not None:
-            read_slots = sig[1]
-            if all(s in value_of for s in read_slots):
-                op.record.snapshot = [value_of[s] for s in read_slots]
-            else:
-                op.record.snapshot = None
+            value_of[s] = next(it)
+    if not all(s in value_of for s in read_slots):
+        return None
+    return [value_of[s] for s in read_slots]
 
 
 _miss_by_structure = {}
@@ -432,7 +452,7 @@ class Record:
         else:
             plan.observed_grad.add(slot)
             template = _backward_template(plan, self.info, (slot,), leaves=False, cache=False)
-        snapshot = self.snapshot
+        snapshot = _snapshot_values(self.snapshot)
         if self.kind == "backward" and snapshot is not None:
             # the backward op also read the leaves' old grads; the recompute does not
             n_roots, n_groups = len(plan.roots), len(self.info.grad_arrays)
@@ -520,11 +540,15 @@ def _forward_op(plan, materialize, kind="forward"):
     record = None
     if kind == "forward":
         record = Record(plan, "forward", operands)
-        wanted = set(materialize)
-        root_ids = {id(r) for r in plan.roots}
-        for s, v in enumerate(plan.variables):
-            if s not in wanted and id(v) not in root_ids:
-                v._buffers.data._lazy = (record, s)
+        left_out = plan.cache.get(("left-out", materialize))
+        if left_out is None:
+            wanted = set(materialize)
+            root_ids = {id(r) for r in plan.roots}
+            left_out = plan.cache[("left-out", materialize)] = tuple(
+                (v._buffers.data, s) for s, v in enumerate(plan.variables)
+                if s not in wanted and id(v) not in root_ids)
+        for array, s in left_out:
+            array._lazy = (record, s)
     return Op(template=template, operands=operands, record=record)
 
 
@@ -541,12 +565,15 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
             if function_post_hook is not None:
                 function_post_hook(fn)
         return
-    root_ids = {id(r) for r in plan.roots}
-    wanted = {id(v) for v in outputs}
     observed = plan.observed_data
-    materialize = [s for s, v in enumerate(plan.variables)
-                   if id(v) not in root_ids
-                   and (id(v) in wanted or v._persistent or s in observed)]
+    mkey = ("materialize", tuple(map(id, outputs)), len(observed))
+    materialize = plan.cache.get(mkey)
+    if materialize is None:
+        root_ids = {id(r) for r in plan.roots}
+        wanted = {id(v) for v in outputs}
+        materialize = plan.cache[mkey] = tuple(
+            s for s, v in enumerate(plan.variables) if id(v) not in root_ids
+            and (id(v) in wanted or v._persistent or s in observed))
     enqueue(_forward_op(plan, materialize))
 
 
@@ -732,15 +759,22 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
         if cacheable:
             plan.cache[info_key] = info
     observed = plan.observed_grad
-    persistent = [s for s in info.inter_all if plan.variables[s]._persistent]
-    inter = tuple(s for s in info.inter_all if s in observed or s in persistent)
+    ikey = ("inter", id(info), len(observed))
+    chosen = plan.cache.get(ikey) if cacheable else None
+    if chosen is None:
+        inter = tuple(s for s in info.inter_all
+                      if s in observed or plan.variables[s]._persistent)
+        left_out = tuple((plan.variables[s]._buffers.grad, s) for s in info.inter_all
+                         if s not in set(inter))
+        chosen = (inter, left_out)
+        if cacheable:
+            plan.cache[ikey] = chosen
+    inter, left_out = chosen
     template = _backward_template(plan, info, inter, cache=cacheable)
     operands = _rng_operands(plan.rng_functions, fresh=False) + seed_operands
     record = Record(plan, "backward", operands, info)
-    wanted = set(inter)
-    for s in info.inter_all:
-        if s not in wanted:
-            plan.variables[s]._buffers.grad._lazy = (record, s)
+    for array, s in left_out:
+        array._lazy = (record, s)
     enqueue(Op(template=template, operands=operands, record=record))
     del clear_buffer
 

@@ -32,7 +32,7 @@ class NdArray:
     """
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
-                 "_queued", "_zeroed", "_lazy", "__weakref__")
+                 "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "__weakref__")
 
     def __init__(self, shape=(), dtype=None):
         self._shape = _as_shape(shape)
@@ -42,7 +42,9 @@ class NdArray:
         self._modification_count = 0
         self._queued = False
         self._zeroed = False
+        self._zero_fill = False  # the pending fill comes from zero(): fold it in programs
         self._lazy = None
+        self._exposed = False    # a numpy head the user may hold (and write) a view of
 
     # ------------------------------------------------------------ factories
     @staticmethod
@@ -133,7 +135,9 @@ class NdArray:
     def _touch(self):
         self._modification_count += 1
         self._zeroed = False
+        self._zero_fill = False
         self._lazy = None
+        self._exposed = False
 
     def _input_value(self):
         """The value as a program input: a jax/numpy array (never a copy)."""
@@ -190,6 +194,7 @@ class NdArray:
         self._fill = None
         if writable:
             self._touch()
+        self._exposed = True
         return head
 
     @property
@@ -256,6 +261,7 @@ class NdArray:
         """Fill with zeros (lazily)."""
         self.fill(0)
         self._zeroed = True
+        self._zero_fill = True
 
     def clear(self):
         """Release the buffer; it reads as zeros afterwards."""
@@ -264,6 +270,7 @@ class NdArray:
         self._fill = None
         self._modification_count = 0
         self._zeroed = False
+        self._zero_fill = False
         self._lazy = None
 
     def copy_from(self, arr, use_current_context=True):

@@ -229,9 +229,20 @@ class Solver:
             self._wd_rate = self._fused_default
 
     def _update_op(self, active):
+        hyper_names, hyper = self._hyper_operand()
+        # one template per set of active parameters: the step's flush layout is then cached
+        ckey = (hyper_names,) + tuple((k, id(s), id(s.param)) for k, s in active)
+        cache = self.__dict__.setdefault("_update_templates", {})
+        template = cache.get(ckey)
+        if template is None:
+            if len(cache) > 64:
+                cache.clear()
+            template = cache[ckey] = self._update_template(active, hyper_names)
+        return _executor.Op(template=template, operands=(hyper,))
+
+    def _update_template(self, active, hyper_names):
         names = self._rule_obj.state_names
         update = self._rule_obj.update
-        hyper_names, hyper = self._hyper_operand()
         reads, writes = [], []
         for _, s in active:
             reads += [s.param._buffers.data, s.param._buffers.grad, s.t]
@@ -254,7 +265,7 @@ class Solver:
                 return out
             return run
 
-        return _executor.Op(key, reads, writes, build, (hyper,), kind="update")
+        return _executor.Template(key, reads, writes, build, "update", reusable=True)
 
     def _grad_op(self, tag, fn, scalar, with_param, active):
         reads, writes = [], []
