@@ -7,7 +7,7 @@
   integer Variables/NdArrays (stacked with ``Stack``), or a single boolean mask
   (numpy, list of bools, or a bool-dtype Variable/NdArray) whose non-zero positions
   are read when the graph is built. Mixing slices with arrays is not supported
-  (NotImplementedError, as in NNabla).
+  (an IndexError; NNabla does not support it either).
 
 ``x[key] = value`` records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
 is rewired onto ``ScatterNd(value, indices, out=<x before the assignment>)`` so the
@@ -158,7 +158,8 @@ def _advanced_indices(x, idx):
                 raise IndexError(f"index out of bounds for axis {axis} with size {size}")
         return arr
     shown = ", ".join(repr(k) for k in idx)
-    raise NotImplementedError(f"mixed advanced indexing: {shown}")
+    raise IndexError(f"Variable indexing: slices mixed with integer arrays or masks ({shown}) "
+                     "are not supported, as in NNabla; index in two steps or use F.gather_nd")
 
 
 def _strip_full_slices(idx):

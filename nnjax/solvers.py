@@ -529,7 +529,8 @@ class Solver:
                 raise ValueError(f"{self.name}.load_states: cannot parse {path!r} ({e})") from None
             self.set_states_from_protobuf(optimizer)
         elif ext == ".nnp":
-            raise NotImplementedError("Solver.load_states for nnp format not implemented.")
+            raise ValueError(f"{self.name}.load_states: .nnp files hold no solver states "
+                             f"({path!r}); save them with save_states to .h5 or .protobuf")
         else:
             raise ValueError(f"{self.name}.load_states: unsupported extension {ext!r} of "
                              f"{path!r}; use .h5 or .protobuf")
@@ -552,12 +553,7 @@ class Solver:
 
 
 def _nnabla_pb2(where):
-    try:
-        from .utils import nnabla_pb2
-    except ImportError:
-        raise NotImplementedError(f"{where}: .protobuf solver states need "
-                                  "nnabla.utils.nnabla_pb2, which this build lacks; use .h5") \
-            from None
+    from .utils import nnabla_pb2
     return nnabla_pb2
 
 

@@ -92,7 +92,7 @@ def test_getitem_errors():
         x[[0, 5]]
     with pytest.raises(TypeError):
         x["a"]
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(IndexError, match="mixed"):
         x[0:2, [0, 1]]
 
 

@@ -42,7 +42,7 @@ def test_linear_warmup_table():
 
 
 def test_base_is_abstract_and_schedule_drives_a_solver():
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="get_learning_rate"):
         lrs.BaseLearningRateScheduler().get_learning_rate(0)
     import numpy as np
     import nnabla as nn

@@ -122,8 +122,9 @@ class DataSource(object):
 
     def _get_data(self, position):
         """Return the example at ``position`` of the current epoch."""
-        raise NotImplementedError(
-            '{} must implement _get_data(position)'.format(type(self).__name__))
+        raise TypeError(
+            '{} is a DataSource subclass and must define _get_data(position)'.format(
+                type(self).__name__))
 
     def __next__(self):
         return self.next()

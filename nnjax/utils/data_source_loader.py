@@ -77,8 +77,8 @@ class FileReader(object):
         """
         name = self._resolve(filename)
         if self._file_type == 's3':
-            raise NotImplementedError(
-                'S3 URIs are not supported by nnjax: {}'.format(name))
+            raise ValueError(
+                'S3 URIs are not supported by nnjax (no boto3): {}'.format(name))
         if self._file_type == 'http':
             with urllib.request.urlopen(name) as r:
                 payload = r.read()
@@ -105,7 +105,7 @@ class FileReader(object):
         """Open an ``.h5`` cache file inside the base directory."""
         import h5py
         if self._file_type != 'file':
-            raise NotImplementedError(
+            raise ValueError(
                 'Cache files can only be read from a local directory, not '
                 '{}'.format(self._base_uri))
         name = os.path.abspath(os.path.join(self._base_uri, cache_name))

@@ -12,7 +12,8 @@ class BaseLearningRateScheduler:
 
     def get_learning_rate(self, iter):
         """The learning rate at iteration ``iter`` (starting with 0)."""
-        raise NotImplementedError()
+        raise TypeError(f"{type(self).__name__} is a scheduler base class: subclasses "
+                        "define get_learning_rate(iter)")
 
 
 class PolynomialScheduler(BaseLearningRateScheduler):

@@ -51,7 +51,7 @@ _SCALES = {"m": 1e3, "u": 1e6, "n": 1e9}
 def convert_time_scale(sec, format="m"):
     """Seconds to milli- ('m'), micro- ('u') or nano- ('n') seconds."""
     if format not in _SCALES:
-        raise NotImplementedError(f"convert_time_scale: format must be one of "
+        raise ValueError(f"convert_time_scale: format must be one of "
                                   f"{list(_SCALES)}, got {format!r}")
     return sec * _SCALES[format]
 
@@ -192,7 +192,7 @@ class GraphProfiler:
         if n_run < 1:
             raise AssertionError("GraphProfiler: n_run must be at least 1")
         if time_scale not in _SCALES:
-            raise NotImplementedError(f"GraphProfiler: time_scale must be one of "
+            raise ValueError(f"GraphProfiler: time_scale must be one of "
                                       f"{list(_SCALES)}, got {time_scale!r}")
         self.graph = graph
         self.device_id = str(device_id)

@@ -12,10 +12,10 @@ class FunctionHookCallbackBase(object):
 
     @property
     def pre_hook(self):
-        """A callable ``f(function)`` run before each function."""
-        raise NotImplementedError(f"{type(self).__name__} has no pre_hook")
+        """A callable ``f(function)`` run before each function (None: no hook)."""
+        return None
 
     @property
     def post_hook(self):
-        """A callable ``f(function)`` run after each function."""
-        raise NotImplementedError(f"{type(self).__name__} has no post_hook")
+        """A callable ``f(function)`` run after each function (None: no hook)."""
+        return None

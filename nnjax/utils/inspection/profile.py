@@ -117,7 +117,7 @@ class TimeProfiler(FunctionHookCallbackBase):
 
     def __init__(self, ext_name, device_id):
         if ext_name not in _EXTENSIONS:
-            raise NotImplementedError(
+            raise ValueError(
                 f"TimeProfiler: no profiler for the extension {ext_name!r}; "
                 f"use one of {list(_EXTENSIONS)}")
         self.profiler = CpuTimerCallback

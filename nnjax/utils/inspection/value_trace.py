@@ -68,7 +68,7 @@ class NanInfTracer(FunctionHookCallbackBase):
 
     @property
     def post_hook(self):
-        raise NotImplementedError(
+        raise AttributeError(
             "NanInfTracer: use forward_post_hook for forward() and "
             "backward_post_hook for backward(); there is no single post_hook")
 
