@@ -56,6 +56,19 @@ def _param(name, shape, init, need_grad, fix):
     return get_parameter_or_create(name, shape, init, need_grad, not fix)
 
 
+def _weight_and_bias(w_shape, w_init, b_shape, b_init, with_bias, fix, apply_w, apply_b):
+    """Create (or reuse) ``W`` then ``b`` in the current scope, as NNabla orders them."""
+    w = _param("W", w_shape, w_init, True, fix)
+    if apply_w is not None:
+        w = apply_w(w)
+    b = None
+    if with_bias:
+        b = _param("b", b_shape, b_init, True, fix)
+        if apply_b is not None:
+            b = apply_b(b)
+    return w, b
+
+
 @parametric_function_api("affine", [
     ("W", "Weight matrix", "(inmaps, *outmaps)", True),
     ("b", "Bias vector", "(*outmaps,)", True)])
@@ -69,14 +82,8 @@ def affine(inp, n_outmaps, base_axis=1, w_init=None, b_init=None, fix_parameters
                                     rng=rng)
     if with_bias and b_init is None:
         b_init = ConstantInitializer()
-    w = _param("W", (inmaps,) + n_outmaps, w_init, True, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = None
-    if with_bias:
-        b = _param("b", n_outmaps, b_init, True, fix_parameters)
-        if apply_b is not None:
-            b = apply_b(b)
+    w, b = _weight_and_bias((inmaps,) + n_outmaps, w_init, n_outmaps, b_init, with_bias,
+                            fix_parameters, apply_w, apply_b)
     return F.affine(inp, w, b, base_axis)
 
 
@@ -99,14 +106,8 @@ def convolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, grou
         w_shape = (outmaps,) + kernel + (inmaps // group,)
     else:
         w_shape = (outmaps, inmaps // group) + kernel
-    w = _param("W", w_shape, w_init, True, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = None
-    if with_bias:
-        b = _param("b", (outmaps,), b_init, True, fix_parameters)
-        if apply_b is not None:
-            b = apply_b(b)
+    w, b = _weight_and_bias(w_shape, w_init, (outmaps,), b_init, with_bias, fix_parameters,
+                            apply_w, apply_b)
     return F.convolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last)
 
 
@@ -130,14 +131,8 @@ def deconvolution(inp, outmaps, kernel, pad=None, stride=None, dilation=None, gr
         w_shape = (inmaps,) + kernel + (outmaps // group,)
     else:
         w_shape = (inmaps, outmaps // group) + kernel
-    w = _param("W", w_shape, w_init, True, fix_parameters)
-    if apply_w is not None:
-        w = apply_w(w)
-    b = None
-    if with_bias:
-        b = _param("b", (outmaps,), b_init, True, fix_parameters)
-        if apply_b is not None:
-            b = apply_b(b)
+    w, b = _weight_and_bias(w_shape, w_init, (outmaps,), b_init, with_bias, fix_parameters,
+                            apply_w, apply_b)
     return F.deconvolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last,
                            output_padding)
 
