@@ -15,11 +15,11 @@ from .parameter import (parameter_scope, get_parameters, clear_parameters, save_
                         load_parameters, get_current_parameter_scope, no_grad)
 from .random import seed
 from .logger import logger
-from ._executor import flush as _flush, stats as _compile_stats
-from . import _graph
+from ._queue import flush as _flush, stats as _compile_stats
 from . import functions, parametric_functions, solvers, solver, initializer, random, ext_utils  # noqa
 from . import dtypes, testing  # noqa
 from ._graph_api import forward_all, grad  # noqa
+from . import _operators
 
 
 def compile_stats():
@@ -37,4 +37,5 @@ def synchronize():
     _flush()
 
 
+_operators.install()
 _alias.install()

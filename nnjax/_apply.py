@@ -12,10 +12,14 @@ import dataclasses
 import weakref
 
 import numpy as np
+import jax.numpy as jnp
 
-from . import _executor, _modes
-from ._graph import infer_outputs
+from . import _modes
+from ._forward import function_op, run_function
 from ._ndarray import NdArray
+from ._plan import infer_outputs
+from ._queue import enqueue
+from .context import get_current_context
 from ._registry import get_spec
 from ._variable import Function, Variable, _Buffers
 
@@ -91,7 +95,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
             v._parent = fn
             fn.outputs.append(v)
             results.append(arr)
-        _executor.run_function(fn)
+        run_function(fn)
         return results[0] if len(results) == 1 else tuple(results)
 
     fn = _function(spec, args, inputs, python_function)
@@ -114,7 +118,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
         fn.outputs.append(v)
         results.append(v)
     if _modes.get_auto_forward():
-        _executor.enqueue(_executor.function_op(fn))
+        enqueue(function_op(fn))
     return results[0] if len(results) == 1 else tuple(results)
 
 
@@ -141,7 +145,6 @@ _reduced_specs = {}
 
 def _reduced_precision(spec, meta):
     """``spec`` itself, or its casting variant when the context asks for half/bfloat16."""
-    from .context import get_current_context
     dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
     if dtype is None or not any(m is not None and np.dtype(m[1]) == np.float32 for m in meta):
         return spec
@@ -155,7 +158,6 @@ def _reduced_precision(spec, meta):
 
 
 def _casting_lower(spec, dtype_name):
-    import jax.numpy as jnp
     dtype = jnp.dtype(dtype_name)
     lower, rng, state_inputs = spec.lower, spec.rng, spec.state_inputs
 

@@ -14,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._apply import apply_function
-from ._graph import build_plan, run_steps, step_callables
+from ._plan import build_plan, run_steps, step_callables
 from ._registry import FunctionSpec
+from ._variable import Variable
 
 
 class _GradLowering:
@@ -74,7 +75,6 @@ class _GradLowering:
 
 
 def grad_variables(outputs, inputs, grad_outputs=None):
-    from ._variable import Variable
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     plan = build_plan(outputs)

@@ -1,5 +1,6 @@
 """Graph-level entry points: ``nn.forward_all`` and ``nn.grad``."""
-from . import _executor
+from ._forward import forward
+from ._grad import grad_variables
 
 
 def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
@@ -8,9 +9,9 @@ def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
     variables = list(variables)
     if not variables:
         return
-    _executor.forward(variables, clear_buffer=clear_buffer,
-                      function_pre_hook=function_pre_hook,
-                      function_post_hook=function_post_hook)
+    forward(variables, clear_buffer=clear_buffer,
+            function_pre_hook=function_pre_hook,
+            function_post_hook=function_post_hook)
 
 
 def grad(outputs, inputs, grad_outputs=None, persistent_outputs=None, bind_grad_output=False):
@@ -20,5 +21,4 @@ def grad(outputs, inputs, grad_outputs=None, persistent_outputs=None, bind_grad_
     ``jax.vjp`` of the subgraph, so they can be used (and differentiated)
     like any other Variable.
     """
-    from ._grad import grad_variables
     return grad_variables(outputs, inputs, grad_outputs)

@@ -18,22 +18,19 @@ a constant value is written into ``x.d`` at once; a Variable value records
 """
 import numpy as np
 
+from . import functions as F
+from ._ndarray import NdArray
+from ._plan import bump_graph
+from ._variable import Variable
+
 _SEQUENCE_TYPES = (tuple, list, np.ndarray)
 
 
-def _array_types():
-    from ._ndarray import NdArray
-    from ._variable import Variable
-    return Variable, NdArray
-
-
 def _is_advanced(k):
-    Variable, NdArray = _array_types()
     return isinstance(k, _SEQUENCE_TYPES + (Variable, NdArray))
 
 
 def _is_bool_mask(k):
-    Variable, NdArray = _array_types()
     if isinstance(k, (tuple, list)):
         return len(k) > 0 and all(isinstance(v, (bool, np.bool_)) for v in k)
     if isinstance(k, np.ndarray):
@@ -46,7 +43,6 @@ def _is_bool_mask(k):
 
 
 def _mask_values(k):
-    Variable, NdArray = _array_types()
     if isinstance(k, Variable):
         if k.parent is not None:
             k.forward()
@@ -120,7 +116,6 @@ def _slice_args(per_axis):
 
 
 def _basic_getitem(x, key):
-    from . import functions as F
     key, per_axis = _basic_prepare(tuple(x.shape), key)
     start, stop, step = _slice_args(per_axis)
     y = F.slice(x, start, stop, step)
@@ -132,8 +127,6 @@ def _basic_getitem(x, key):
 
 def _advanced_indices(x, idx):
     """GatherNd indices (numpy or Variable) for the advanced index list ``idx``."""
-    from . import functions as F
-    Variable, NdArray = _array_types()
     if len(idx) == 1 and _is_bool_mask(idx[0]):
         mask = _mask_values(idx[0]).astype(bool)
         if mask.ndim > len(x.shape) or mask.shape != tuple(x.shape[:mask.ndim]):
@@ -172,7 +165,6 @@ def _strip_full_slices(idx):
 
 
 def _advanced_getitem(x, key):
-    from . import functions as F
     idx = _strip_full_slices(k for k in key if k is not None)
     newaxes = [1 if k is None else 0 for k in key]
     indices = _advanced_indices(x, idx)
@@ -186,7 +178,6 @@ def _advanced_getitem(x, key):
 
 def getitem(x, key):
     """``x[key]`` (see the module docstring)."""
-    Variable, NdArray = _array_types()
     if isinstance(key, _SEQUENCE_TYPES[1:] + (Variable, NdArray)):
         return _advanced_getitem(x, [key])
     if isinstance(key, tuple):
@@ -211,8 +202,6 @@ def _basic_scatter_indices(x, key, value_shape):
 
 def _prepare_value(value, target_shape, fname="setitem"):
     """``value`` broadcast (numpy rules) to ``target_shape``, reshaped as needed."""
-    from . import functions as F
-    Variable, NdArray = _array_types()
     vs = tuple(value.shape)
     if vs == tuple(target_shape):
         return value
@@ -233,7 +222,6 @@ def _prepare_value(value, target_shape, fname="setitem"):
 
 def _scatter(out, key, value):
     """Record ScatterNd(value, indices, out=out) for ``out[key] = value``."""
-    from . import functions as F
     keys = _normalize_key(key)
     if any(_is_advanced(k) for k in keys):
         idx = _strip_full_slices(k for k in keys if k is not None)
@@ -256,8 +244,6 @@ def _scatter(out, key, value):
 
 def setitem(x, key, value):
     """``x[key] = value`` (see the module docstring)."""
-    from ._variable import _bump_graph
-    Variable, NdArray = _array_types()
     if isinstance(value, NdArray):
         value = Variable.from_numpy_array(np.asarray(value.data))
     if not isinstance(value, Variable):
@@ -277,7 +263,7 @@ def setitem(x, key, value):
     before = x.get_unlinked_variable()
     before._parent = parent
     parent.outputs = [before if o is x else o for o in parent.outputs]
-    _bump_graph()
+    bump_graph()
     y = _scatter(before, key, value)
     x.rewire_on(y)
 

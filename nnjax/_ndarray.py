@@ -8,14 +8,15 @@ The buffer has one "head" at a time:
 
 Arrays that a not-yet-run program reads or writes are marked ``_queued``;
 any host access to such an array runs the queued programs first, so the user
-always sees NNabla's eager semantics.
+always sees NNabla's eager semantics. Arithmetic operators are installed by
+``nnjax._operators`` (they build graph nodes, a layer above this one).
 """
 import numpy as np
+import jax.numpy as jnp
+
+from ._queue import flush
 
 _DEFAULT_DTYPE = np.dtype(np.float32)
-
-# Set by nnjax._executor: runs every queued program.
-flush_queue = None
 
 
 def _as_shape(shape):
@@ -121,13 +122,13 @@ class NdArray:
     def _sync(self, read=False):
         """Run queued programs touching this array; with ``read``, also compute a
         value left out of a compiled step."""
-        if self._queued and flush_queue is not None:
-            flush_queue()
+        if self._queued:
+            flush()
         if read and self._lazy is not None:
             self._resolve()
 
     def _resolve(self):
-        """Compute a value that a compiled step left out (see ``_executor.Record``)."""
+        """Compute a value that a compiled step left out (see ``nnjax._records``)."""
         record, slot = self._lazy
         self._lazy = None
         record.resolve(slot, self)
@@ -158,7 +159,6 @@ class NdArray:
 
     def _materialize(self):
         """Turn a pending fill into a device array (not counted as a write)."""
-        import jax.numpy as jnp
         fill = 0 if self._fill is None else self._fill
         dtype = {8: np.dtype(np.float32) if self._dtype.kind == "f" else
                  np.dtype(np.int32) if self._dtype.kind == "i" else np.dtype(np.uint32)
@@ -300,148 +300,10 @@ class NdArray:
         host = self._host(writable=False)
         return host if dtype is None else host.astype(dtype)
 
-    # ------------------------------------------------------------ operators
-    def __pos__(self):
-        return self
-
-    def __neg__(self):
-        from . import functions as F
-        return F.mul_scalar(self, -1.0)
-
-    def __add__(self, other):
-        return _binary("add", self, other)
-
-    def __radd__(self, other):
-        return _binary("add", self, other)
-
-    def __sub__(self, other):
-        return _binary("sub", self, other)
-
-    def __rsub__(self, other):
-        return _binary("rsub", self, other)
-
-    def __mul__(self, other):
-        return _binary("mul", self, other)
-
-    def __rmul__(self, other):
-        return _binary("mul", self, other)
-
-    def __truediv__(self, other):
-        return _binary("div", self, other)
-
-    def __rtruediv__(self, other):
-        return _binary("rdiv", self, other)
-
-    def __pow__(self, other):
-        return _binary("pow", self, other)
-
-    def __rpow__(self, other):
-        return _binary("rpow", self, other)
-
-    def __matmul__(self, other):
-        return _matmul(self, other)
-
-    def __abs__(self):
-        from . import functions as F
-        return F.abs(self)
-
-    def _inplace(self, op, other):
-        result = _binary(op, self, other)
-        self.copy_from(result) if result.shape == self._shape else _shape_error(op, self, result)
-        return self
-
-    def __iadd__(self, other):
-        return self._inplace("add", other)
-
-    def __isub__(self, other):
-        return self._inplace("sub", other)
-
-    def __imul__(self, other):
-        return self._inplace("mul", other)
-
-    def __itruediv__(self, other):
-        return self._inplace("div", other)
-
-    def __ipow__(self, other):
-        return self._inplace("pow", other)
-
-    def __lt__(self, other):
-        return _binary("lt", self, other)
-
-    def __le__(self, other):
-        return _binary("le", self, other)
-
-    def __gt__(self, other):
-        return _binary("gt", self, other)
-
-    def __ge__(self, other):
-        return _binary("ge", self, other)
-
     __hash__ = object.__hash__
-
-
-def _shape_error(op, a, result):
-    raise ValueError(f"in-place {op}: result shape {result.shape} does not match {a.shape}")
 
 
 def _unwrap(value):
     if isinstance(value, NdArray):
         return value._host(writable=False)
     return value
-
-
-def _binary(op, a, b):
-    """Map an operator onto the F function NNabla uses for it."""
-    from . import functions as F
-    scalar = np.isscalar(b) or (isinstance(b, np.ndarray) and b.ndim == 0)
-    if scalar:
-        b = float(b)
-        table = {"add": F.add_scalar, "sub": lambda x, v: F.add_scalar(x, -v),
-                 "rsub": F.r_sub_scalar, "mul": F.mul_scalar,
-                 "div": lambda x, v: F.mul_scalar(x, 1.0 / v),
-                 "rdiv": F.r_div_scalar, "pow": F.pow_scalar, "rpow": F.r_pow_scalar,
-                 "lt": F.less_scalar, "le": F.less_equal_scalar,
-                 "gt": F.greater_scalar, "ge": F.greater_equal_scalar}
-        return table[op](a, b)
-    if isinstance(b, np.ndarray):
-        b = NdArray.from_numpy_array(b) if isinstance(a, NdArray) else b
-    table = {"add": F.add2, "sub": F.sub2, "rsub": lambda x, y: F.sub2(y, x),
-             "mul": F.mul2, "div": F.div2, "rdiv": lambda x, y: F.div2(y, x),
-             "pow": F.pow2, "rpow": lambda x, y: F.pow2(y, x),
-             "lt": F.less, "le": F.less_equal, "gt": F.greater, "ge": F.greater_equal}
-    return table[op](a, b)
-
-
-def _matmul(x, y):
-    """``x @ y`` mapped as NNabla maps it: F.sum (1-D . 1-D), F.affine (2-D),
-    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones)."""
-    from . import functions as F
-    for i, v in enumerate((x, y)):
-        if not hasattr(v, "shape") or not hasattr(v, "data"):
-            raise TypeError(f"matmul: operand {i} must be a Variable or NdArray, "
-                            f"got {type(v).__name__}")
-    xs, ys = tuple(x.shape), tuple(y.shape)
-    if not xs or not ys:
-        raise ValueError(f"matmul: scalar operands are not allowed (shapes {xs} and {ys})")
-    if xs[-1] != (ys[0] if len(ys) == 1 else ys[-2]):
-        raise ValueError(f"matmul: inner dimensions differ for shapes {xs} and {ys}")
-    if len(xs) == 1 and len(ys) == 1:
-        return F.sum(x * y)
-    if len(xs) == 2 and len(ys) == 2:
-        return F.affine(x, y)
-    if len(xs) == 1 and len(ys) == 2:
-        return F.reshape(F.affine(F.reshape(x, (1, xs[0])), y), (ys[1],))
-    if len(xs) == 2 and len(ys) == 1:
-        return F.reshape(F.affine(x, F.reshape(y, (ys[0], 1))), (xs[0],))
-    if len(xs) == len(ys):
-        return F.batch_matmul(x, y)
-    if len(xs) > len(ys):
-        shape = ys + (1,) if len(ys) == 1 else ys
-        shape = (1,) * (len(xs) - len(shape)) + shape
-        out = F.batch_matmul(x, F.reshape(y, shape))
-        return F.reshape(out, out.shape[:-1]) if len(ys) == 1 else out
-    shape = (1,) * (len(ys) - len(xs)) + xs
-    out = F.batch_matmul(F.reshape(x, shape), y)
-    if len(xs) == 1:
-        return F.reshape(out, out.shape[:-2] + out.shape[-1:])
-    return out

@@ -3,23 +3,19 @@
 A Variable holds a ``_Buffers`` record (data and grad NdArrays) shared with
 its unlinked copies, a parent Function, and flags. A Function node holds
 NNabla's type name and args, its input and output Variables. Nothing here
-computes: execution is in ``nnjax._executor``.
+computes: ``forward``/``backward`` queue the ops of ``nnjax._forward`` and
+``nnjax._backward``. Operators (``+``, ``@``, ``[]``, ``reshape``) are installed
+by ``nnjax._operators``, which sits above the functions they record.
 """
-import itertools
 import weakref
 
 import numpy as np
 
 from . import _modes
+from ._backward import backward as _queue_backward
+from ._forward import forward as _queue_forward
 from ._ndarray import NdArray, _as_shape
-
-# Incremented whenever a graph's structure changes; cached plans compare it.
-_graph_epoch = itertools.count()
-graph_version = [0]
-
-
-def _bump_graph():
-    graph_version[0] = next(_graph_epoch) + 1
+from ._plan import bump_graph as _bump_graph, functions_in_order
 
 
 class _Buffers:
@@ -201,19 +197,6 @@ class Variable:
             setattr(self._buffers, attr, new)
         _bump_graph()
 
-    def reshape(self, shape, unlink=False):
-        """A reshaped variable: F.reshape, or an unlinked view when ``unlink``."""
-        if unlink:
-            shape = _as_shape(shape)
-            src = self._buffers.data
-            if int(np.prod(shape, dtype=np.int64)) != src.size:
-                raise ValueError(f"Variable.reshape: cannot view {src.shape} as {shape}")
-            var = Variable(shape, self.need_grad)
-            var.d = np.reshape(src._host(writable=False), shape)
-            return var
-        from . import functions as F
-        return F.reshape(self, shape)
-
     # ------------------------------------------------------------ flags
     @property
     def need_grad(self):
@@ -351,13 +334,11 @@ class Variable:
 
     def visit(self, f):
         """Call ``f(function)`` for each function of the graph, in forward order."""
-        from ._graph import functions_in_order
         for func in functions_in_order([self]):
             f(func)
 
     def visit_check(self, f):
         """Like visit, but stop and return True as soon as ``f`` returns True."""
-        from ._graph import functions_in_order
         for func in functions_in_order([self]):
             if f(func):
                 return True
@@ -365,7 +346,6 @@ class Variable:
 
     def clear_all_graph_links(self):
         """Drop the parents of every variable of the graph (truncated BPTT)."""
-        from ._graph import functions_in_order
         for func in functions_in_order([self]):
             for v in func.outputs:
                 v._parent = None
@@ -373,25 +353,22 @@ class Variable:
 
     def no_grad(self):
         """A copy of the graph to this variable in which nothing needs a gradient."""
-        from ._graph import copy_graph_without_grad
         return copy_graph_without_grad(self)
 
     # ------------------------------------------------------------ execution
     def forward(self, clear_buffer=False, clear_no_need_grad=False,
                 function_pre_hook=None, function_post_hook=None):
         """Compute this variable from the roots of its graph."""
-        from . import _executor
-        _executor.forward([self], clear_buffer=clear_buffer,
-                          function_pre_hook=function_pre_hook,
-                          function_post_hook=function_post_hook)
+        _queue_forward([self], clear_buffer=clear_buffer,
+                       function_pre_hook=function_pre_hook,
+                       function_post_hook=function_post_hook)
 
     def backward(self, grad=1, clear_buffer=False, communicator_callbacks=None,
                  function_pre_hook=None, function_post_hook=None):
         """Backpropagate from this variable, accumulating into the roots' grads."""
-        from . import _executor
-        _executor.backward(self, grad, clear_buffer=clear_buffer,
-                           function_pre_hook=function_pre_hook,
-                           function_post_hook=function_post_hook)
+        _queue_backward(self, grad, clear_buffer=clear_buffer,
+                        function_pre_hook=function_pre_hook,
+                        function_post_hook=function_post_hook)
         if communicator_callbacks is not None:
             callbacks = communicator_callbacks if isinstance(
                 communicator_callbacks, (list, tuple)) else [communicator_callbacks]
@@ -399,87 +376,34 @@ class Variable:
                 if hasattr(cb, "on_finish"):
                     cb.on_finish()
 
-    # ------------------------------------------------------------ operators
-    def __pos__(self):
-        return self
-
-    def __neg__(self):
-        from . import functions as F
-        return F.mul_scalar(self, -1.0)
-
-    def __add__(self, other):
-        return _arith("add", self, other)
-
-    def __radd__(self, other):
-        return _arith("add", self, other)
-
-    def __sub__(self, other):
-        return _arith("sub", self, other)
-
-    def __rsub__(self, other):
-        return _arith("rsub", self, other)
-
-    def __mul__(self, other):
-        return _arith("mul", self, other)
-
-    def __rmul__(self, other):
-        return _arith("mul", self, other)
-
-    def __truediv__(self, other):
-        return _arith("div", self, other)
-
-    def __rtruediv__(self, other):
-        return _arith("rdiv", self, other)
-
-    def __pow__(self, other, modulo=None):
-        return _arith("pow", self, other)
-
-    def __rpow__(self, other):
-        return _arith("rpow", self, other)
-
-    def __matmul__(self, other):
-        from ._ndarray import _matmul
-        return _matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from ._ndarray import _matmul
-        return _matmul(other, self)
-
-    def __abs__(self):
-        from . import functions as F
-        return F.abs(self)
-
-    # NNabla's in-place operators on Variables build a new graph node.
-    __iadd__ = __add__
-    __isub__ = __sub__
-    __imul__ = __mul__
-    __itruediv__ = __truediv__
-    __ipow__ = __pow__
-
-    def __lt__(self, other):
-        return _arith("lt", self, other)
-
-    def __le__(self, other):
-        return _arith("le", self, other)
-
-    def __gt__(self, other):
-        return _arith("gt", self, other)
-
-    def __ge__(self, other):
-        return _arith("ge", self, other)
-
-    def __getitem__(self, key):
-        from ._indexing import getitem
-        return getitem(self, key)
-
-    def __setitem__(self, key, value):
-        from ._indexing import setitem
-        setitem(self, key, value)
-
     def __iter__(self):
         raise TypeError("Variable is not iterable; index it or read .d")
 
 
-def _arith(op, a, b):
-    from ._ndarray import _binary
-    return _binary(op, a, b)
+def copy_graph_without_grad(output):
+    """Replay the graph up to ``output`` with every variable need_grad=False."""
+    mapping = {}
+
+    def mapped(v):
+        if v is None:
+            return None
+        m = mapping.get(id(v))
+        if m is None:
+            m = v.get_unlinked_variable(need_grad=False)
+            mapping[id(v)] = m
+        return m
+
+    for fn in functions_in_order([output]):
+        new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
+                          fn.python_function)
+        new_fn.info.type_name = fn.info.type_name
+        for o in fn.outputs:
+            nv = Variable(o.shape, need_grad=False)
+            nv._buffers.data._dtype = o.data.dtype
+            nv._parent = new_fn
+            new_fn.outputs.append(nv)
+            mapping[id(o)] = nv
+        for v in new_fn._inputs:
+            if v is not None:
+                v._consumers.append(weakref.ref(new_fn))
+    return mapped(output)

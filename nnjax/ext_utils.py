@@ -6,6 +6,7 @@ present, else on the CPU (with one warning), so GPU-written scripts run.
 import importlib
 import types
 
+from ._queue import flush
 from .context import Context, _warn_if_no_gpu
 
 _EXTENSIONS = ("cpu", "cuda", "cudnn")
@@ -55,8 +56,7 @@ def import_extension_module(ext_name):
     mod.context = lambda **kw: get_extension_context(ext_name, **kw)
 
     def synchronize(**kw):
-        from . import _executor
-        _executor.flush()
+        flush()
 
     def clear_memory_cache():
         return None

@@ -24,7 +24,7 @@ from collections import OrderedDict
 import jax.numpy as jnp
 import numpy as np
 
-from . import _executor
+from . import _queue as _executor  # transitional: solver split pending
 from . import _solver_rules as rules
 from ._ndarray import NdArray
 from ._variable import Variable

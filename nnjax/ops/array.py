@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._graph import freeze
+from .._plan import freeze
 from ._common import call, lowering, norm_axis
 from .arithmetic import _broadcast_shape, _check_scalar, _shape
 

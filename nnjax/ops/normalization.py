@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _graph
+from .. import _plan
 from .._apply import apply_function
 from .._registry import FunctionSpec
 from ._common import call, lowering, norm_axis

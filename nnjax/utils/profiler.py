@@ -37,7 +37,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import _executor
+from .._backward import function_backward_op, need_grad_slots
+from .._forward import function_op
+from .._plan import get_plan, single_function_plan
+from .._queue import run_now
 from ..parameter import get_parameters
 from ..ext_utils import import_extension_module
 from .inspection._sync import wait_for
@@ -257,26 +260,26 @@ class GraphProfiler:
         """Time each function's forward alone (its own compiled program)."""
         self.result["forward"] = []
         for f in self._functions():
-            op = _executor.function_op(f)
+            op = function_op(f)
             op.template.reusable = True
-            mean, n = self._measure_execution_time(_executor.run_now, op, wait=f.outputs)
+            mean, n = self._measure_execution_time(run_now, op, wait=f.outputs)
             self.result["forward"].append(self._stat(f, mean, n))
 
     def time_profiling_backward(self):
         """Time each function's backward alone (the VJP of that function)."""
         self.result["backward"] = []
-        plan = _executor.get_plan([self.graph])
-        need, _ = _executor._need_grad_slots(plan)
+        plan = get_plan([self.graph])
+        need, _ = need_grad_slots(plan)
         for f in self._functions():
             targets = self._backward_targets(f, need, plan.index)
             if not targets:
                 self.result["backward"].append(self._stat(f, "{:.8}".format(0.0), 0))
                 continue
-            single = _executor._single_function_plan(f)
-            op = _executor._function_backward_op(f, targets, frozenset(), single.steps[0])
+            single = single_function_plan(f)
+            op = function_backward_op(f, targets, frozenset(), single.steps[0])
             op.template.reusable = True
             wait = [f._inputs[i].grad for i, _ in targets]
-            mean, n = self._measure_execution_time(_executor.run_now, op, wait=wait)
+            mean, n = self._measure_execution_time(run_now, op, wait=wait)
             self.result["backward"].append(self._stat(f, mean, n))
 
     def _functions(self):

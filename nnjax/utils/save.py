@@ -191,7 +191,7 @@ class _GraphRecord:
     """The proto network of one ``contents['networks']`` entry, plus what it knows."""
 
     def __init__(self, net, variable_batch_size, scope_params):
-        from .._graph import functions_in_order
+        from .._plan import functions_in_order
         from .._variable import Variable
         for key in ("name", "outputs"):
             if key not in net:

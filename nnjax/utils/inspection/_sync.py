@@ -8,7 +8,7 @@ live device array.
 """
 import jax
 
-from ... import _executor
+from ..._queue import flush
 from ..._ndarray import NdArray
 from ..._variable import Variable
 
@@ -42,7 +42,7 @@ def wait_for(items=None):
     ``items``: Variables (data and grad), NdArrays or jax arrays; ``None``
     waits on every live jax array.
     """
-    _executor.flush()
+    flush()
     if items is None:
         for value in jax.live_arrays():
             _block(value)

@@ -1,18 +1,31 @@
-"""Graph traversal and lowering of a recorded (sub)graph to a pure JAX function.
+"""Plans: a recorded (sub)graph as pure data, and running it on JAX values.
 
 ``build_plan`` turns the functions reachable from some output Variables into
-a ``Plan``: the root variables (leaves whose values are inputs), and a tuple
-of steps (type name, frozen args, input slots, output slots). The steps are
-pure data: they form the compile key and are all ``run_steps`` needs.
+a ``Plan``: the root variables (leaves whose values are inputs) and a tuple of
+``Step`` records (type name, frozen args, input slots, output slots). Steps are
+pure data: they form the compile key and are all ``run_steps`` needs besides
+the functions' specs. ``call_lowering`` is the one place a lowering is called.
+
+This module sees Variables and Functions only through their attributes
+(``_parent``, ``_inputs``, ``outputs``, ``spec``, ``info``); it imports no
+higher layer.
 """
-import weakref
+import itertools
+from typing import NamedTuple
 
 import numpy as np
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._registry import REGISTRY
+# Incremented whenever a graph's structure changes; cached plans compare it.
+_graph_epoch = itertools.count()
+graph_version = [0]
+
+
+def bump_graph():
+    """Invalidate cached plans (a graph's structure or flags changed)."""
+    graph_version[0] = next(_graph_epoch) + 1
 
 
 def functions_in_order(outputs):
@@ -63,6 +76,15 @@ def freeze(value):
     return value
 
 
+class Step(NamedTuple):
+    """One function of a plan, as data (part of compile keys)."""
+    type_name: str
+    args: tuple        # frozen args
+    ins: tuple         # input slots, -1 where an optional input is absent
+    outs: tuple        # output slots
+    host_id: object    # id of the node's own lowering object, or None
+
+
 class Plan:
     """The structure of a (sub)graph: its functions, roots and steps."""
 
@@ -76,13 +98,13 @@ class Plan:
         self.functions = functions
         self.roots = roots
         self.index = index          # id(Variable) -> slot
-        self.steps = steps          # tuple of (type_name, frozen args, ins, outs)
+        self.steps = steps          # tuple of Step
         self.variables = variables  # slot -> Variable
         self.rng_functions = rng_functions
 
 
-def build_plan(outputs):
-    functions = functions_in_order(outputs)
+def _assemble(functions, outputs):
+    """The plan of ``functions`` (in forward order) computing ``outputs``."""
     index, roots, steps, variables, rng_functions = {}, [], [], [], []
     for fn in functions:
         ins = []
@@ -105,8 +127,8 @@ def build_plan(outputs):
             outs.append(slot)
         if fn.spec.rng:
             rng_functions.append(fn)
-        steps.append((fn.spec.type_name, freeze(fn.info.args), tuple(ins), tuple(outs),
-                      id(fn.python_function) if fn.python_function is not None else None))
+        steps.append(Step(fn.spec.type_name, freeze(fn.info.args), tuple(ins), tuple(outs),
+                          id(fn.python_function) if fn.python_function is not None else None))
     for v in outputs:
         if id(v) not in index:  # a leaf asked for itself
             index[id(v)] = len(variables)
@@ -115,9 +137,48 @@ def build_plan(outputs):
     return Plan(functions, roots, index, tuple(steps), variables, rng_functions)
 
 
+def build_plan(outputs):
+    """The plan computing ``outputs`` from the roots of their graph."""
+    return _assemble(functions_in_order(outputs), outputs)
+
+
+def single_function_plan(fn):
+    """The plan of one function node, its inputs being the roots."""
+    return _assemble([fn], fn.outputs)
+
+
+def get_plan(outputs):
+    """``build_plan(outputs)``, cached on a single output until the graph changes."""
+    head = outputs[0]
+    cached = head._plan_cache
+    version = graph_version[0]
+    if cached is not None and cached[0] == version and len(outputs) == 1:
+        return cached[1]
+    plan = build_plan(outputs)
+    if len(outputs) == 1:
+        head._plan_cache = (version, plan)
+    return plan
+
+
 def step_callables(plan):
     """What running the steps needs beyond the key: specs, args, host functions."""
     return tuple((fn.spec, fn.info.args, fn.python_function) for fn in plan.functions)
+
+
+def call_lowering(spec, args, python_function, rng_key, values):
+    """Run one function's lowering: (outputs tuple, in-place state updates tuple)."""
+    if python_function is not None:
+        result = python_function._lower(*values)
+    elif spec.rng:
+        result = spec.lower(rng_key, *values, **args)
+    else:
+        result = spec.lower(*values, **args)
+    if not isinstance(result, (tuple, list)):
+        result = (result,)
+    n_state = len(spec.state_inputs)
+    if not n_state:
+        return tuple(result), ()
+    return tuple(result[:len(result) - n_state]), tuple(result[len(result) - n_state:])
 
 
 def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=None):
@@ -129,24 +190,18 @@ def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=No
     """
     state_updates = {}
     rng_i = 0
-    for (type_name, _, ins, outs, _), (spec, args, pyfunc) in zip(steps, callables):
-        vals = [env[i] if i >= 0 else None for i in ins]
-        if pyfunc is not None:
-            result = pyfunc._lower(*vals)
-        elif spec.rng:
-            result = spec.lower(rng_keys[rng_i], *vals, **args)
+    for step, (spec, args, pyfunc) in zip(steps, callables):
+        ins = step.ins
+        key = None
+        if spec.rng and pyfunc is None:
+            key = rng_keys[rng_i]
             rng_i += 1
-        else:
-            result = spec.lower(*vals, **args)
-        if not isinstance(result, (tuple, list)):
-            result = (result,)
-        n_state = len(spec.state_inputs)
-        if n_state:
-            for k, value in zip(spec.state_inputs, result[len(result) - n_state:]):
-                if k < len(ins) and ins[k] >= 0:
-                    state_updates[ins[k]] = lax.stop_gradient(value)
-            result = result[:len(result) - n_state]
-        for slot, value in zip(outs, result):
+        result, states = call_lowering(spec, args, pyfunc, key,
+                                       [env[i] if i >= 0 else None for i in ins])
+        for k, value in zip(spec.state_inputs, states):
+            if k < len(ins) and ins[k] >= 0:
+                state_updates[ins[k]] = lax.stop_gradient(value)
+        for slot, value in zip(step.outs, result):
             if slot in stop:
                 value = lax.stop_gradient(value)
             elif perturb is not None and slot in perturb:
@@ -171,20 +226,11 @@ def infer_outputs(spec, args, inputs_meta, python_function=None):
         hit = _shape_cache.get(key)
         if hit is not None:
             return hit
-    structs = [None if m is None else jax.ShapeDtypeStruct(m[0], _jax_dtype(m[1]))
+    structs = [None if m is None else jax.ShapeDtypeStruct(m[0], jax_dtype(m[1]))
                for m in inputs_meta]
 
     def f(*xs):
-        if python_function is not None:
-            result = python_function._lower(*xs)
-        elif spec.rng:
-            result = spec.lower(jnp.zeros((2,), jnp.uint32), *xs, **args)
-        else:
-            result = spec.lower(*xs, **args)
-        if not isinstance(result, (tuple, list)):
-            result = (result,)
-        n_state = len(spec.state_inputs)
-        return tuple(result[:len(result) - n_state] if n_state else result)
+        return call_lowering(spec, args, python_function, jnp.zeros((2,), jnp.uint32), xs)[0]
 
     try:
         out = jax.eval_shape(f, *structs)
@@ -208,7 +254,8 @@ def _short_args(args):
     return "{" + ", ".join(parts) + "}"
 
 
-def _jax_dtype(dtype):
+def jax_dtype(dtype):
+    """The dtype JAX computes in (64-bit types narrowed, as JAX without x64 does)."""
     dtype = np.dtype(dtype)
     if dtype == np.float64:
         return np.dtype(np.float32)
@@ -219,31 +266,27 @@ def _jax_dtype(dtype):
     return dtype
 
 
-def copy_graph_without_grad(output):
-    """Replay the graph up to ``output`` with every variable need_grad=False."""
-    from ._variable import Function, Variable
-    mapping = {}
+def group_by_buffer(arrays):
+    """Distinct arrays (by identity) and, for each input position, its group index.
 
-    def mapped(v):
-        if v is None:
-            return None
-        m = mapping.get(id(v))
-        if m is None:
-            m = v.get_unlinked_variable(need_grad=False)
-            mapping[id(v)] = m
-        return m
+    Roots sharing one grad buffer (a parameter used through unlinked copies, or
+    an input given twice as in ``x * x``) add their contributions into it once.
+    """
+    distinct, group_of = [], []
+    for a in arrays:
+        for i, d in enumerate(distinct):
+            if d is a:
+                group_of.append(i)
+                break
+        else:
+            group_of.append(len(distinct))
+            distinct.append(a)
+    return distinct, tuple(group_of)
 
-    for fn in functions_in_order([output]):
-        new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
-                          fn.python_function)
-        new_fn.info.type_name = fn.info.type_name
-        for o in fn.outputs:
-            nv = Variable(o.shape, need_grad=False)
-            nv._buffers.data._dtype = o.data.dtype
-            nv._parent = new_fn
-            new_fn.outputs.append(nv)
-            mapping[id(o)] = nv
-        for v in new_fn._inputs:
-            if v is not None:
-                v._consumers.append(weakref.ref(new_fn))
-    return mapped(output)
+
+def sum_groups(group_of, n_groups, values):
+    """Sum ``values`` into ``n_groups`` sums following ``group_of``."""
+    sums = [None] * n_groups
+    for i, g in zip(group_of, values):
+        sums[i] = g if sums[i] is None else sums[i] + g
+    return sums

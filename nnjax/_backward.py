@@ -1,0 +1,261 @@
+"""Backward: ``jax.vjp`` of a plan, accumulated into the leaves' grads.
+
+As in NNabla, gradients accumulate into the grads of leaf variables that
+need them (``backward()`` twice doubles them) while intermediate grads are
+overwritten; ``need_grad=False`` cuts propagation. Intermediate grads nobody
+has read are left out of the step and computed from a ``Record`` when read.
+With hooks, the backward runs one function at a time.
+"""
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from ._forward import rng_operands
+from ._ndarray import NdArray
+from ._plan import get_plan, group_by_buffer, jax_dtype, run_steps, step_callables, sum_groups
+from ._plan import call_lowering
+from ._queue import Op, Template, cached_template, enqueue, flush, run_now
+from ._records import Record
+
+
+def need_grad_slots(plan):
+    """Slots that need a gradient (dynamic propagation) and slots cut by need_grad=False."""
+    need = [False] * len(plan.variables)
+    stop = set()
+    for r in plan.roots:
+        s = plan.index[id(r)]
+        need[s] = bool(r.need_grad) and jnp.issubdtype(r._buffers.data.dtype, jnp.inexact)
+    for fn, step in zip(plan.functions, plan.steps):
+        any_in = any(need[i] for i in step.ins if i >= 0)
+        for o, s in zip(fn.outputs, step.outs):
+            inexact = jnp.issubdtype(o._buffers.data.dtype, jnp.inexact)
+            if o._need_grad is False or not inexact:
+                stop.add(s)
+            else:
+                need[s] = any_in
+    return need, frozenset(stop)
+
+
+def _seed_spec(output, grad):
+    """(kind, extra read arrays, operands) describing the backward seed."""
+    if grad is None:
+        return ("read",), [output._buffers.grad], ()
+    if isinstance(grad, NdArray):
+        return ("read",), [grad], ()
+    if np.isscalar(grad) or (isinstance(grad, np.ndarray) and grad.ndim == 0):
+        return ("const", float(grad)), [], ()
+    arr = np.asarray(grad, dtype=np.float32)
+    if arr.shape != output.shape:
+        arr = np.broadcast_to(arr, output.shape)
+    return ("operand",), [], (arr,)
+
+
+class BackwardInfo:
+    """Need-grad analysis of a plan for a backward from ``out_slot``."""
+
+    __slots__ = ("need", "stop", "out_slot", "diff_roots", "grad_arrays", "group_of",
+                 "inter_all", "seed_key", "seed_reads")
+
+    def __init__(self, plan, output, seed_key, seed_reads):
+        need, stop = need_grad_slots(plan)
+        self.need, self.stop = need, stop
+        self.out_slot = plan.index[id(output)]
+        root_slots = [plan.index[id(r)] for r in plan.roots]
+        root_set = set(root_slots)
+        self.diff_roots = tuple(s for s in root_slots if need[s])
+        self.grad_arrays, self.group_of = group_by_buffer(
+            [plan.variables[s]._buffers.grad for s in self.diff_roots])
+        self.inter_all = tuple(s for s in range(len(plan.variables))
+                               if need[s] and s not in root_set and s != self.out_slot)
+        self.seed_key = seed_key
+        self.seed_reads = seed_reads
+
+
+def backward_template(plan, info, inter, leaves=True, cache=True):
+    """The template adding the leaves' grads (``leaves``) and writing the grads
+    of the intermediate slots ``inter``."""
+    def make():
+        root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+        variables = plan.variables
+        diff_roots, group_of = info.diff_roots, info.group_of
+        grad_arrays = info.grad_arrays if leaves else []
+        n_groups = len(grad_arrays)
+        inter_shapes = tuple((variables[s].shape,
+                              jax_dtype(variables[s]._buffers.data.dtype).str) for s in inter)
+        seed_key = info.seed_key
+        steps = plan.steps
+        n_vars = len(variables)
+        callables = step_callables(plan)
+        stop = info.stop
+        out_slot = info.out_slot
+        reads = [r._buffers.data for r in plan.roots] + grad_arrays + info.seed_reads
+        writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
+        n_roots = len(root_slots)
+        has_rng = bool(plan.rng_functions)
+        key = ("backward", steps, root_slots, diff_roots, group_of if leaves else None, inter,
+               inter_shapes, tuple(sorted(stop)), out_slot, variables[out_slot].shape, seed_key)
+
+        def build():
+            def run(read_values, ops):
+                root_values = read_values[:n_roots]
+                old_grads = read_values[n_roots:n_roots + n_groups]
+                keys = ops[0] if has_rng else None
+                if seed_key[0] == "read":
+                    seed = read_values[n_roots + n_groups]
+                elif seed_key[0] == "const":
+                    seed = seed_key[1]
+                else:
+                    seed = ops[-1]
+                fixed = dict(zip(root_slots, root_values))
+
+                def f(diff_values, perturbs):
+                    env = [None] * n_vars
+                    for s, v in fixed.items():
+                        env[s] = jax.lax.stop_gradient(v)
+                    for s, v in zip(diff_roots, diff_values):
+                        env[s] = v
+                    run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
+                    return env[out_slot]
+
+                diff_values = tuple(fixed[s] for s in diff_roots) if leaves else ()
+                perturbs = {s: jnp.zeros(shape, dtype)
+                            for s, (shape, dtype) in zip(inter, inter_shapes)}
+                out, vjp = jax.vjp(f, diff_values, perturbs)
+                cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
+                g_roots, g_inter = vjp(cot)
+                sums = sum_groups(group_of, n_groups, g_roots)
+                new = [old + g.astype(old.dtype) for old, g in zip(old_grads, sums)]
+                return new + [g_inter[s] for s in inter]
+            return run
+        return Template(key, reads, writes, build, "backward")
+
+    if not cache:
+        return make()
+    return cached_template(plan.cache, ("backward", id(info), inter), make)
+
+
+def _rebuild_backward(plan, info, slot):
+    """Record callback: the template computing one left-out intermediate grad."""
+    plan.observed_grad.add(slot)
+    return backward_template(plan, info, (slot,), leaves=False, cache=False)
+
+
+def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
+             function_post_hook=None):
+    """Queue the backward from ``output`` (seeded with ``grad``; None: its ``.g``)."""
+    if output._parent is None:
+        return
+    plan = get_plan([output])
+    if function_pre_hook is not None or function_post_hook is not None:
+        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook)
+        return
+    seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
+    cacheable = grad is None or seed_key[0] != "read"
+    info_key = ("backward-info", id(output), seed_key)
+    info = plan.cache.get(info_key) if cacheable else None
+    if info is None:
+        info = BackwardInfo(plan, output, seed_key, seed_reads)
+        if cacheable:
+            plan.cache[info_key] = info
+    observed = plan.observed_grad
+    ikey = ("inter", id(info), len(observed))
+    chosen = plan.cache.get(ikey) if cacheable else None
+    if chosen is None:
+        inter = tuple(s for s in info.inter_all
+                      if s in observed or plan.variables[s]._persistent)
+        left_out = tuple((plan.variables[s]._buffers.grad, s) for s in info.inter_all
+                         if s not in set(inter))
+        chosen = (inter, left_out)
+        if cacheable:
+            plan.cache[ikey] = chosen
+    inter, left_out = chosen
+    template = backward_template(plan, info, inter, cache=cacheable)
+    operands = rng_operands(plan.rng_functions, fresh=False) + seed_operands
+    # the recompute does not read the leaves' old grads
+    n_roots = len(plan.roots)
+    record = Record(plan, operands, _rebuild_backward, info,
+                    skip=(n_roots, n_roots + len(info.grad_arrays)))
+    for array, s in left_out:
+        array._lazy = (record, s)
+    enqueue(Op(template=template, operands=operands, record=record))
+
+
+def _backward_by_function(plan, output, grad, pre_hook, post_hook):
+    """Unfused backward: one function at a time, hooks around each."""
+    flush()
+    need, stop = need_grad_slots(plan)
+    if grad is not None:
+        if isinstance(grad, NdArray):
+            output._buffers.grad.copy_from(grad)
+        else:
+            output._buffers.grad.data = grad
+    root_set = {id(r) for r in plan.roots}
+    written = {id(output)}
+    for fn, step in zip(reversed(plan.functions), reversed(plan.steps)):
+        if not any(need[s] for s in step.outs):
+            continue
+        if pre_hook is not None:
+            pre_hook(fn)
+        targets = []
+        for i, v in enumerate(fn._inputs):
+            if v is None or not need[step.ins[i]]:
+                continue
+            accumulate = id(v) in root_set or id(v) in written
+            targets.append((i, accumulate))
+            written.add(id(v))
+        if targets:
+            run_now(function_backward_op(fn, tuple(targets), stop, step))
+        if post_hook is not None:
+            post_hook(fn)
+
+
+def function_backward_op(fn, targets, stop, step):
+    """The op writing (or, where ``targets`` says accumulate, adding) the grads of
+    one function's inputs ``targets`` [(input index, accumulate)] from its
+    outputs' grads."""
+    spec = fn.spec
+    args = fn.info.args
+    pyfunc = fn.python_function
+    inputs = fn._inputs
+    n_in = len(inputs)
+    present = tuple(i for i, v in enumerate(inputs) if v is not None)
+    out_stop = tuple(s in stop for s in step.outs)
+    # one write per grad buffer: an input given twice (x * x) sums its parts
+    grad_arrays, group_of = group_by_buffer([inputs[i]._buffers.grad for i, _ in targets])
+    group_acc = tuple(next(acc for (i, acc), g in zip(targets, group_of) if g == k)
+                      for k in range(len(grad_arrays)))
+    reads = ([inputs[i]._buffers.data for i in present]
+             + [o._buffers.grad for o in fn.outputs]
+             + [a for a, acc in zip(grad_arrays, group_acc) if acc])
+    rng = rng_operands([fn] if spec.rng else [], fresh=False)
+    key = ("backward_function", step.type_name, step.args, step.host_id, present, targets,
+           group_of, out_stop, n_in)
+    n_present = len(present)
+    n_out = len(fn.outputs)
+    target_idx = tuple(i for i, _ in targets)
+
+    def build():
+        def run(read_values, ops):
+            in_values = dict(zip(present, read_values[:n_present]))
+            out_grads = read_values[n_present:n_present + n_out]
+            old = iter(read_values[n_present + n_out:])
+
+            def f(diff):
+                vals = [None] * n_in
+                for i in present:
+                    vals[i] = jax.lax.stop_gradient(in_values[i])
+                for i, v in zip(target_idx, diff):
+                    vals[i] = v
+                res, _ = call_lowering(spec, args, pyfunc, ops[0][0] if spec.rng else None, vals)
+                return tuple(jax.lax.stop_gradient(r) if s else r for r, s in zip(res, out_stop))
+
+            outs, vjp = jax.vjp(f, tuple(in_values[i] for i in target_idx))
+            cots = tuple(jnp.asarray(g, o.dtype) if jnp.issubdtype(o.dtype, jnp.inexact)
+                         else np.zeros(o.shape, jax.dtypes.float0)
+                         for g, o in zip(out_grads, outs))
+            (grads,) = vjp(cots)
+            sums = sum_groups(group_of, len(group_acc), grads)
+            return [next(old) + g if acc else g for g, acc in zip(sums, group_acc)]
+        return run
+
+    return Op(key, reads, writes=grad_arrays, build=build, operands=rng, kind="function")

@@ -1,0 +1,146 @@
+"""Forward: the ops computing a plan's outputs, or one function's.
+
+``forward(outputs)`` queues one op that writes the data of the variables
+someone needs (the outputs, persistent variables, and intermediates read
+before); every other computed variable is left lazy, with a ``Record`` to
+compute it from if it is read. In-place state (batch-norm running
+statistics) is written back to the roots that hold it.
+"""
+import numpy as np
+
+from . import random as _random
+from ._plan import get_plan, run_steps, single_function_plan, step_callables
+from ._queue import Op, Template, cached_template, enqueue, flush, run_now
+from ._records import Record
+
+
+def draw_rng_keys(functions):
+    """Fresh random keys for the stochastic ``functions`` (kept on each node)."""
+    keys = []
+    for fn in functions:
+        src = fn.rng_source if fn.rng_source is not None else _random._function_rng()
+        fn.rng_key_data = src.randint(0, 2 ** 31 - 1, size=2).astype(np.uint32)
+        keys.append(fn.rng_key_data)
+    return np.stack(keys) if keys else None
+
+
+def rng_operands(functions, fresh):
+    """The op operand holding the functions' keys: new ones, or the last drawn."""
+    if not functions:
+        return ()
+    if fresh:
+        return (draw_rng_keys(functions),)
+    missing = [fn for fn in functions if fn.rng_key_data is None]
+    if missing:
+        draw_rng_keys(missing)
+    return (np.stack([fn.rng_key_data for fn in functions]),)
+
+
+def _state_slots(plan, root_slots):
+    """Root slots that functions of the plan update in place, in order."""
+    slots = []
+    for fn, step in zip(plan.functions, plan.steps):
+        for k in fn.spec.state_inputs:
+            slot = step.ins[k] if k < len(step.ins) else -1
+            if slot >= 0 and slot in root_slots and slot not in slots:
+                slots.append(slot)
+    return tuple(slots)
+
+
+def forward_template(plan, materialize, kind="forward", cache=True):
+    """The template writing the data of the ``materialize`` slots (and state)."""
+    def make():
+        steps = plan.steps
+        root_slots = tuple(plan.index[id(r)] for r in plan.roots)
+        state_slots = _state_slots(plan, root_slots)
+        n_vars = len(plan.variables)
+        callables = step_callables(plan)
+        reads = [r._buffers.data for r in plan.roots]
+        writes = ([plan.variables[s]._buffers.data for s in materialize]
+                  + [plan.variables[s]._buffers.data for s in state_slots])
+        key = ("forward", steps, root_slots, materialize, state_slots)
+
+        def build():
+            def run(read_values, operands):
+                env = [None] * n_vars
+                for s, v in zip(root_slots, read_values):
+                    env[s] = v
+                updates = run_steps(steps, callables, env, operands[0] if operands else None)
+                return ([env[s] for s in materialize]
+                        + [updates.get(s, env[s]) for s in state_slots])
+            return run
+        return Template(key, reads, writes, build, kind)
+
+    if not cache:
+        return make()
+    return cached_template(plan.cache, ("forward", kind, materialize), make)
+
+
+def _rebuild_forward(plan, info, slot):
+    """Record callback: the template computing one left-out data slot."""
+    plan.observed_data.add(slot)
+    return forward_template(plan, (slot,), cache=False)
+
+
+def forward_op(plan, materialize, kind="forward"):
+    """Forward of ``plan`` writing the data of the ``materialize`` slots; every
+    other computed variable is left lazy (computed from the record if read)."""
+    materialize = tuple(materialize)
+    template = forward_template(plan, materialize, kind)
+    operands = rng_operands(plan.rng_functions, fresh=True)
+    record = None
+    if kind == "forward":
+        record = Record(plan, operands, _rebuild_forward)
+        left_out = plan.cache.get(("left-out", materialize))
+        if left_out is None:
+            wanted = set(materialize)
+            root_ids = {id(r) for r in plan.roots}
+            left_out = plan.cache[("left-out", materialize)] = tuple(
+                (v._buffers.data, s) for s, v in enumerate(plan.variables)
+                if s not in wanted and id(v) not in root_ids)
+        for array, s in left_out:
+            array._lazy = (record, s)
+    return Op(template=template, operands=operands, record=record)
+
+
+def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_hook=None):
+    """Queue the forward of ``outputs`` (Variables) from the roots of their graph."""
+    plan = get_plan(outputs)
+    if not plan.functions:
+        return
+    if function_pre_hook is not None or function_post_hook is not None:
+        _forward_by_function(plan, function_pre_hook, function_post_hook)
+        return
+    observed = plan.observed_data
+    mkey = ("materialize", tuple(map(id, outputs)), len(observed))
+    materialize = plan.cache.get(mkey)
+    if materialize is None:
+        root_ids = {id(r) for r in plan.roots}
+        wanted = {id(v) for v in outputs}
+        materialize = plan.cache[mkey] = tuple(
+            s for s, v in enumerate(plan.variables) if id(v) not in root_ids
+            and (id(v) in wanted or v._persistent or s in observed))
+    enqueue(forward_op(plan, materialize))
+
+
+def _forward_by_function(plan, pre_hook, post_hook):
+    """Unfused forward: one function at a time, hooks around each."""
+    flush()
+    for fn in plan.functions:
+        if pre_hook is not None:
+            pre_hook(fn)
+        run_function(fn)
+        if post_hook is not None:
+            post_hook(fn)
+
+
+def function_op(fn):
+    """The op computing one function's outputs from its inputs' current data."""
+    plan = single_function_plan(fn)
+    n_in = len(plan.roots)
+    return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function")
+
+
+def run_function(fn):
+    """Compute one function node now."""
+    run_now(function_op(fn))
