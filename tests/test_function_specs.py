@@ -1,0 +1,147 @@
+"""The spec table (nnjax._specs.DECLARED) against the rest of nnjax.
+
+These are facts that hold today and must stay true: the table names the same
+types as the lowering registry, agrees with the status list's categories and
+with the NNP format's argument fields, and its function names exist in
+nnabla.functions.
+"""
+import ast
+import inspect
+
+import pytest
+from google.protobuf.descriptor import FieldDescriptor as _FD
+
+import nnjax  # noqa: F401  (registers the lowerings)
+import nnjax.functions as F
+from nnjax import _specs
+from nnjax._registry import REGISTRY
+from nnjax._specs import COMPUTED, DECLARED, REQUIRED
+from nnjax.utils import nnabla_pb2
+from nnjax.utils.save import _IMPLIED_ARGS
+
+# Registered types that are nnjax's own, not NNabla's (none today).
+NNJAX_INTERNAL_TYPES = frozenset()
+
+# NNabla function types without a public nnabla.functions function: {type: reason}.
+# (None today: every type, BcAdd2 included, has its F function.)
+NO_PUBLIC_F = {}
+
+# Types whose NNP param message does not list exactly the declared arguments:
+# {type: reason}. (None today: NNabla's proto agrees with its function list.)
+NNP_EXCEPTIONS = {}
+
+# How NNabla's argument types are stored in the NNP format:
+# declared type -> (field type, message type name, repeated).
+PROTO_TYPE = {
+    "int64": (_FD.TYPE_INT64, None, False),
+    "float": (_FD.TYPE_FLOAT, None, False),
+    "double": (_FD.TYPE_DOUBLE, None, False),
+    "bool": (_FD.TYPE_BOOL, None, False),
+    "string": (_FD.TYPE_STRING, None, False),
+    "Shape": (_FD.TYPE_MESSAGE, "Shape", False),
+    "Communicator": (_FD.TYPE_MESSAGE, "Communicator", False),
+    "repeated int64": (_FD.TYPE_INT64, None, True),
+    "repeated float": (_FD.TYPE_FLOAT, None, True),
+}
+
+
+def reference_categories():
+    """{type: category} from the status list. When _status.FUNCTION_TYPES is
+    replaced by the table, drop this test's comparison (DECLARED becomes the source)."""
+    from nnjax._status import FUNCTION_TYPES
+    return {t: cat for cat, types in FUNCTION_TYPES.items() for t in types}
+
+
+def _param_message(type_name):
+    field = nnabla_pb2.FUNCTION_PARAMS.get(type_name)
+    if field is None:
+        return None
+    return nnabla_pb2.Function.DESCRIPTOR.fields_by_name[field].message_type
+
+
+def _is_repeated(field):
+    flag = getattr(field, "is_repeated", None)
+    return flag if flag is not None else field.label == field.LABEL_REPEATED
+
+
+def test_declares_nnablas_228_types_and_the_registry_has_the_same():
+    assert len(DECLARED) == 228
+    assert len(set(d.snake_name for d in DECLARED.values())) == 228
+    assert set(REGISTRY) - NNJAX_INTERNAL_TYPES == set(DECLARED)
+
+
+def test_categories_and_order_match_the_status_list():
+    ref = reference_categories()
+    assert list(DECLARED) == list(ref)
+    assert {t: d.category for t, d in DECLARED.items()} == ref
+    assert _specs.CATEGORIES == tuple(dict.fromkeys(ref.values()))
+
+
+@pytest.mark.parametrize("type_name", list(DECLARED))
+def test_args_match_the_nnp_param_message(type_name):
+    decl = DECLARED[type_name]
+    message = _param_message(type_name)
+    if type_name in NNP_EXCEPTIONS:
+        pytest.skip(NNP_EXCEPTIONS[type_name])
+    if message is None:
+        assert decl.args == (), f"{type_name} has arguments but no NNP param message"
+        return
+    fields = list(message.fields)
+    assert [f.name for f in fields] == list(decl.arg_names)
+    for f, a in zip(fields, decl.args):
+        expected = PROTO_TYPE[a.type]
+        got = (f.type, f.message_type.name if f.message_type else None, _is_repeated(f))
+        assert got == expected, f"{type_name}.{a.name}: {a.type} stored as {got}"
+
+
+def test_snake_names_are_public_functions():
+    missing = {t: d.snake_name for t, d in DECLARED.items()
+               if t not in NO_PUBLIC_F and not callable(getattr(F, d.snake_name, None))}
+    assert missing == {}
+    listed_but_present = [t for t in NO_PUBLIC_F if hasattr(F, DECLARED[t].snake_name)]
+    assert listed_but_present == []
+
+
+def test_defaults_are_well_formed():
+    for t, decl in DECLARED.items():
+        names = set(decl.input_names) | set(decl.arg_names)
+        for a in decl.args:
+            assert a.type in PROTO_TYPE, (t, a.name, a.type)
+            if a.default is COMPUTED:
+                # an expression of the inputs and the other arguments
+                tree = ast.parse(a.default_expr, mode="eval")
+                used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+                assert used - names <= {"len", "range", "tuple"}, (t, a.name, a.default_expr)
+                assert used & names, (t, a.name, a.default_expr)
+            else:
+                assert a.default_expr == "", (t, a.name)
+            if a.default not in (REQUIRED, COMPUTED, None):
+                if a.type in ("bool",):
+                    assert isinstance(a.default, bool), (t, a.name)
+                elif a.type == "string":
+                    assert isinstance(a.default, str), (t, a.name)
+                elif a.type in ("int64", "float", "double"):
+                    assert isinstance(a.default, (int, float)), (t, a.name)
+                else:
+                    assert isinstance(a.default, (tuple, list)), (t, a.name)
+    assert DECLARED["Affine"].arg("base_axis").default == 1
+    assert DECLARED["Pad"].arg("mode").default == "constant"
+    assert DECLARED["Interpolate"].arg("output_size").required
+    assert DECLARED["Convolution"].arg("pad").default is COMPUTED
+    assert [i.name for i in DECLARED["Affine"].inputs if i.optional] == ["bias"]
+    assert DECLARED["Concatenate"].inputs[0].variadic
+    assert DECLARED["Split"].outputs[0].variadic
+
+
+def test_lowerings_take_the_declared_args_or_save_implies_them():
+    """Each lowering accepts every declared argument as a keyword, except those
+    whose NNabla default nnjax's NNP writer supplies (save._IMPLIED_ARGS)."""
+    for t, decl in DECLARED.items():
+        params = inspect.signature(REGISTRY[t].lower).parameters
+        if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            continue
+        not_taken = {n for n in decl.arg_names if n not in params}
+        implied = _IMPLIED_ARGS.get(t, {})
+        assert not_taken == set(implied), t
+        for n, v in implied.items():
+            assert v == decl.arg(n).default, (t, n, v)
