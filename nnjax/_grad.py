@@ -15,7 +15,7 @@ import numpy as np
 
 from ._apply import apply_function
 from ._plan import build_plan, run_steps, step_callables
-from ._registry import FunctionSpec
+from ._registry import internal_spec
 from ._variable import Variable
 
 
@@ -101,7 +101,7 @@ def grad_variables(outputs, inputs, grad_outputs=None):
                      if v._parent is not None and v._need_grad is False)
     lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), tuple(wrt),
                                  stop)
-    spec = FunctionSpec("Grad", lower=None)
+    spec = internal_spec("Grad")
     result = apply_function("Grad", list(plan.roots) + seeds, {}, python_function=lowering,
                             spec=spec)
     return list(result) if isinstance(result, tuple) else [result]

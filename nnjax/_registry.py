@@ -1,19 +1,27 @@
-"""The one registry of lowering rules, keyed by NNabla's function type name.
+"""The one registry of function types: NNabla's declaration plus nnjax's lowering.
 
-A rule is a pure function of JAX arrays and keyword args, returning one array
-or a tuple of arrays. Flags say what else the runtime must do around it:
+Each entry (a ``FunctionSpec``) joins what NNabla declares for a type
+(``nnjax._specs``: category, inputs, arguments with NNabla's defaults,
+outputs) with its lowering: a pure function of JAX arrays and keyword args,
+returning one array or a tuple of arrays. Flags say what else the runtime
+must do around it:
 
 - ``rng``: the rule takes a PRNG key as its first positional argument.
 - ``state_inputs``: indices of inputs the function updates in place (the
   running statistics of batch normalization). The rule returns its outputs
   followed by the new values of those inputs.
-- ``data_dependent``: output shape depends on input values (one compile per
-  shape; the rule is evaluated on concrete values for shape inference).
-- ``host``: the rule runs Python on the host (PythonFunction); it is still
-  called under jit through ``jax.pure_callback``.
+- ``data_dependent``: output shapes depend on input values. ``sizes`` maps
+  the inputs' host values (numpy) and the args to the extra keyword args the
+  rule needs to fix its output shapes; they are computed when the node is
+  recorded and are part of its compile key (one compile per distinct size).
+
+F wrappers, the status table (``python -m nnjax.functions --status``) and the
+NNP writer read this registry; they keep no list of their own.
 """
 from dataclasses import dataclass, field
 from typing import Callable
+
+from ._specs import COMPUTED, DECLARED, REQUIRED, TypeDecl
 
 
 @dataclass(frozen=True)
@@ -23,31 +31,39 @@ class FunctionSpec:
     rng: bool = False
     state_inputs: tuple = ()
     data_dependent: bool = False
-    host: bool = False
-    category: str = ""
-    doc: str = field(default="", compare=False)
+    sizes: Callable = None
+    declared: TypeDecl = field(default=None, compare=False)
+
+    @property
+    def category(self):
+        return self.declared.category if self.declared is not None else ""
+
+    def default(self, arg_name):
+        """NNabla's literal default of ``arg_name`` (KeyError if it has none)."""
+        value = self.declared.arg(arg_name).default if self.declared is not None else REQUIRED
+        if value is REQUIRED or value is COMPUTED:
+            raise KeyError(f"{self.type_name}: argument {arg_name!r} has no literal default")
+        return value
 
 
 REGISTRY: dict[str, FunctionSpec] = {}
 
 
-def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False,
-             category=""):
+def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
+    declared = DECLARED.get(type_name)
+    if declared is None:
+        raise ValueError(f"lowering: {type_name!r} is not an NNabla function type "
+                         "(nnjax._specs declares them)")
+
     def register(fn):
         if type_name in REGISTRY:
             raise ValueError(f"lowering for {type_name!r} registered twice")
         REGISTRY[type_name] = FunctionSpec(
             type_name, fn, rng=rng, state_inputs=tuple(state_inputs),
-            data_dependent=data_dependent, category=category,
-            doc=fn.__doc__ or "")
+            data_dependent=data_dependent, sizes=sizes, declared=declared)
         return fn
     return register
-
-
-def register_spec(spec):
-    REGISTRY[spec.type_name] = spec
-    return spec
 
 
 def get_spec(type_name):
@@ -56,3 +72,17 @@ def get_spec(type_name):
     except KeyError:
         raise KeyError(
             f"nnjax has no lowering for NNabla function {type_name!r}") from None
+
+
+def internal_spec(type_name, lower=None, **flags):
+    """A spec for a node that is not an NNabla type of its own (a Grad node, a
+    PythonFunction, a variant of a registered type): not registered."""
+    return FunctionSpec(type_name, lower, **flags)
+
+
+def variant_spec(type_name, lower, internal_name=None, **flags):
+    """Another lowering of registered type ``type_name`` (e.g. one returning its
+    optional outputs too), not registered itself. ``internal_name`` (such as
+    ``"Dropout@mask"``) keeps its shapes and programs apart where the steps
+    alone would not."""
+    return FunctionSpec(internal_name or type_name, lower, declared=DECLARED[type_name], **flags)

@@ -2,79 +2,23 @@
 
 ``python -m nnjax.functions --status`` prints the table;
 ``python -m nnjax.functions --markdown docs/STATUS.md`` writes it as Markdown.
-A function type counts as implemented when ``nnjax._registry.REGISTRY`` has a
-lowering for it; a parametric function when ``nnjax.parametric_functions``
+The function types and their categories are NNabla's, as declared in
+``nnjax._specs``; a type counts as implemented when ``nnjax._registry.REGISTRY``
+has a lowering for it; a parametric function when ``nnjax.parametric_functions``
 defines it.
 """
 import argparse
 import sys
 
-# NNabla 1.36's function types by category (the order of NNabla's function list).
-FUNCTION_TYPES = {
-    "Neural Network Layer": [
-        "Affine", "RNN", "LSTM", "GRU", "Convolution", "FusedConvolution",
-        "DepthwiseConvolution", "Deconvolution", "DepthwiseDeconvolution",
-        "DeformableConvolution", "AdaptiveSeparableConvolution", "MaxPooling",
-        "AveragePooling", "GlobalAveragePooling", "SumPooling", "Unpooling", "Embed",
-        "RoiAlign"],
-    "Neural Network Activation Functions": [
-        "Sigmoid", "Swish", "Tanh", "ReLU", "LeakyReLU", "Softmax", "LogSoftmax", "ELU", "SELU",
-        "CReLU", "CELU", "PReLU", "GELU", "Mish", "ReLU6", "HardSigmoid", "HardTanh",
-        "LogSigmoid", "SoftPlus", "SoftSign", "TanhShrink", "Sinc"],
-    "Normalization": [
-        "FusedBatchNormalization", "BatchNormalization", "GroupNormalization",
-        "InstanceNormalization", "LayerNormalization", "NormNormalization",
-        "SyncBatchNormalization", "TensorNormalization", "WeightNormalization",
-        "WeightStandardization", "SpectralNorm", "MeanSubtraction", "ClipGradByValue",
-        "ClipGradByNorm"],
-    "Reduction": [
-        "Sum", "CumSum", "Mean", "Max", "Min", "Norm", "Prod", "CumProd", "ReduceSum",
-        "ReduceMean"],
-    "Arithmetic": [
-        "Add2", "AddN", "BcAdd2", "Sub2", "Mul2", "MulN", "Div2", "Pow2", "AddScalar",
-        "MulScalar", "PowScalar", "RSubScalar", "RDivScalar", "RPowScalar"],
-    "Logical": [
-        "Sign", "Minimum2", "Maximum2", "MinimumScalar", "MaximumScalar", "LogicalAnd",
-        "LogicalOr", "LogicalXor", "Equal", "NotEqual", "GreaterEqual", "Greater", "LessEqual",
-        "Less", "SearchSorted", "LogicalAndScalar", "LogicalOrScalar", "LogicalXorScalar",
-        "EqualScalar", "NotEqualScalar", "GreaterEqualScalar", "GreaterScalar",
-        "LessEqualScalar", "LessScalar", "LogicalNot", "IsNaN", "IsInf", "ResetNaN",
-        "ResetInf", "Where"],
-    "Math": [
-        "Constant", "Arange", "Linspace", "Abs", "Exp", "Log", "Identity", "BatchMatmul",
-        "Round", "Ceil", "Floor", "Sin", "Cos", "Tan", "Sinh", "Cosh", "ASin", "ACos", "ATan",
-        "ATan2", "ASinh", "ACosh", "ATanh", "Erf"],
-    "Array Manipulation": [
-        "Concatenate", "Split", "Stack", "Slice", "Pad", "Transpose", "Broadcast",
-        "BroadcastTo", "Tile", "OneHot", "Flip", "Shift", "Sort", "Reshape", "Shape",
-        "MatrixDiag", "MatrixDiagPart", "Trilu", "Meshgrid", "BatchDet", "BatchInv",
-        "BatchLogdet", "BatchCholesky", "Assign", "Gather", "GatherNd", "BoolGather",
-        "ScatterNd", "ScatterAdd", "BoolScatter", "BoolFill", "PackPaddedSequence",
-        "PadPackedSequence", "NonZero"],
-    "Signal Processing": [
-        "Interpolate", "ONNXResize", "FFT", "IFFT", "STFT", "ISTFT"],
-    "Stochasticity": [
-        "Dropout", "TopKData", "TopKGrad", "Rand", "Randint", "Randn", "RandBinomial",
-        "RandBeta", "RandGamma", "RandomChoice", "RandomCrop", "RandomFlip", "RandomShift",
-        "RandomErase", "ImageAugmentation"],
-    "Loss Functions": [
-        "SigmoidCrossEntropy", "BinaryCrossEntropy", "SoftmaxCrossEntropy",
-        "CategoricalCrossEntropy", "SquaredError", "AbsoluteError", "HuberLoss",
-        "EpsilonInsensitiveLoss", "KLMultinomial"],
-    "Geometric Neural Network Layers": [
-        "AffineGrid", "WarpByGrid", "WarpByFlow"],
-    "Quantization Neural Network Layers": [
-        "BinarySigmoid", "BinaryTanh", "BinaryConnectAffine", "BinaryConnectConvolution",
-        "BinaryWeightAffine", "BinaryWeightConvolution", "INQAffine", "INQConvolution",
-        "FixedPointQuantize", "MinMaxQuantize", "Pow2Quantize", "Prune", "QuantizeLinear",
-        "DequantizeLinear"],
-    "Validation": [
-        "TopNError", "BinaryError", "ConfusionMatrix"],
-    "Unsupported, Special Use": [
-        "VATNoise", "Unlink", "Sink", "NmsDetection2d", "ONNXNonMaxSuppression",
-        "MaxPoolingBackward", "PatchCorrelation", "Unique", "EyeLike", "Mod2", "BitShift",
-        "Einsum"],
-}
+from . import parametric_functions
+from ._registry import REGISTRY
+from ._specs import DECLARED
+
+# NNabla's function types by category, in NNabla's order (declared in nnjax._specs).
+FUNCTION_TYPES = {}
+for _decl in DECLARED.values():
+    FUNCTION_TYPES.setdefault(_decl.category, []).append(_decl.type_name)
+del _decl
 
 # nnabla.parametric_functions (functions, and the LSTMCell class).
 PARAMETRIC_FUNCTIONS = [
@@ -100,8 +44,6 @@ def collect():
     ``parametric`` (list of (name, implemented)) and ``extra`` (registered type
     names that are not NNabla function types).
     """
-    from . import parametric_functions
-    from ._registry import REGISTRY
     functions = [(cat, name, name in REGISTRY)
                  for cat, names in FUNCTION_TYPES.items() for name in names]
     known = {name for _, name, _ in functions}

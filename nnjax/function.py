@@ -11,7 +11,7 @@ import numpy as np
 
 from ._apply import apply_function
 from ._ndarray import NdArray
-from ._registry import FunctionSpec
+from ._registry import internal_spec
 from ._variable import Function, Variable  # noqa: F401  (public: nnabla.function.Function)
 
 
@@ -60,7 +60,7 @@ class PythonFunction:
         self._out_meta = [(tuple(v.shape), np.dtype(np.float32)) for v in proxies_out]
         self._n_in = len(inputs)
         self._lower_fn = self._make_lower()
-        spec = FunctionSpec(self.name, lower=None)
+        spec = internal_spec(self.name)
         return apply_function(self.name, list(inputs), dict(self.args), outputs=outputs,
                               python_function=self, spec=spec)
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from ._common import call, lowering, norm_axis
 
-_CAT = "Neural Network Activation Functions"
 
 
 def _check_float(fname, name, value):
@@ -27,38 +26,38 @@ def _axis_arg(fname, x, axis):
 
 
 # ---------------------------------------------------------------- lowerings
-@lowering("Sigmoid", category=_CAT)
+@lowering("Sigmoid")
 def _sigmoid(x):
     return jax.nn.sigmoid(x)
 
 
-@lowering("Swish", category=_CAT)
+@lowering("Swish")
 def _swish(x):
     return x * jax.nn.sigmoid(x)
 
 
-@lowering("Tanh", category=_CAT)
+@lowering("Tanh")
 def _tanh(x):
     return jnp.tanh(x)
 
 
-@lowering("ReLU", category=_CAT)
+@lowering("ReLU")
 def _relu(x, inplace=False):
     # gradient 0 at x == 0, as NNabla
     return jnp.where(x > 0, x, jnp.zeros_like(x))
 
 
-@lowering("LeakyReLU", category=_CAT)
+@lowering("LeakyReLU")
 def _leaky_relu(x, alpha=0.1, inplace=False):
     return jnp.where(x > 0, x, x * alpha)
 
 
-@lowering("Softmax", category=_CAT)
+@lowering("Softmax")
 def _softmax(x, axis):
     return jax.nn.softmax(x, axis=axis)
 
 
-@lowering("LogSoftmax", category=_CAT)
+@lowering("LogSoftmax")
 def _log_softmax(x, axis):
     return jax.nn.log_softmax(x, axis=axis)
 
@@ -68,30 +67,30 @@ def _elu_part(x, alpha):
     return alpha * jnp.expm1(jnp.where(x > 0, jnp.zeros_like(x), x))
 
 
-@lowering("ELU", category=_CAT)
+@lowering("ELU")
 def _elu(x, alpha=1.0):
     return jnp.where(x > 0, x, _elu_part(x, alpha))
 
 
-@lowering("SELU", category=_CAT)
+@lowering("SELU")
 def _selu(x, scale=1.05070098735548, alpha=1.673263242354377):
     return scale * jnp.where(x > 0, x, _elu_part(x, alpha))
 
 
-@lowering("CReLU", category=_CAT)
+@lowering("CReLU")
 def _crelu(x, axis=1):
     zero = jnp.zeros_like(x)
     return jnp.concatenate([jnp.where(x > 0, x, zero), jnp.where(x < 0, -x, zero)], axis=axis)
 
 
-@lowering("CELU", category=_CAT)
+@lowering("CELU")
 def _celu(x, alpha=1.0, axis=1):
     pos = jnp.where(x >= 0, x, _elu_part(x, alpha))
     neg = jnp.where(x <= 0, -x, _elu_part(-x, alpha))
     return jnp.concatenate([pos, neg], axis=axis)
 
 
-@lowering("PReLU", category=_CAT)
+@lowering("PReLU")
 def _prelu(x0, x1, base_axis=1):
     if x1.size == 1:
         slope = x1.reshape(())
@@ -102,58 +101,58 @@ def _prelu(x0, x1, base_axis=1):
     return jnp.where(x0 >= 0, x0, x0 * slope)
 
 
-@lowering("GELU", category=_CAT)
+@lowering("GELU")
 def _gelu(x):
     # NNabla uses the tanh approximation
     inner = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)
     return 0.5 * x * (1.0 + jnp.tanh(inner))
 
 
-@lowering("Mish", category=_CAT)
+@lowering("Mish")
 def _mish(x):
     return x * jnp.tanh(jax.nn.softplus(x))
 
 
-@lowering("ReLU6", category=_CAT)
+@lowering("ReLU6")
 def _relu6(x):
     inside = (x > 0) & (x < 6)
     return jnp.where(inside, x, jnp.where(x >= 6, jnp.full_like(x, 6), jnp.zeros_like(x)))
 
 
-@lowering("HardSigmoid", category=_CAT)
+@lowering("HardSigmoid")
 def _hard_sigmoid(x):
     inside = (x >= -2.5) & (x <= 2.5)
     outside = jnp.where(x > 2.5, jnp.ones_like(x), jnp.zeros_like(x))
     return jnp.where(inside, 0.2 * x + 0.5, outside)
 
 
-@lowering("HardTanh", category=_CAT)
+@lowering("HardTanh")
 def _hard_tanh(x):
     inside = (x >= -1) & (x <= 1)
     return jnp.where(inside, x, jnp.where(x > 1, jnp.ones_like(x), -jnp.ones_like(x)))
 
 
-@lowering("LogSigmoid", category=_CAT)
+@lowering("LogSigmoid")
 def _log_sigmoid(x):
     return jax.nn.log_sigmoid(x)
 
 
-@lowering("SoftPlus", category=_CAT)
+@lowering("SoftPlus")
 def _softplus(x, beta=1.0):
     return jax.nn.softplus(beta * x) / beta
 
 
-@lowering("SoftSign", category=_CAT)
+@lowering("SoftSign")
 def _softsign(x):
     return x / (1 + jnp.abs(x))
 
 
-@lowering("TanhShrink", category=_CAT)
+@lowering("TanhShrink")
 def _tanh_shrink(x):
     return x - jnp.tanh(x)
 
 
-@lowering("Sinc", category=_CAT)
+@lowering("Sinc")
 def _sinc(x):
     zero = x == 0
     safe = jnp.where(zero, jnp.ones_like(x), x)

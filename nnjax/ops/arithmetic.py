@@ -10,7 +10,6 @@ from jax import lax
 
 from ._common import call, lowering
 
-_CAT = "Arithmetic"
 
 
 def _broadcast_shape(fname, *shapes):
@@ -42,32 +41,32 @@ def _binary(type_name, fname, x0, x1, inplace, outputs):
 
 
 # ---------------------------------------------------------------- lowerings
-@lowering("Add2", category=_CAT)
+@lowering("Add2")
 def _add2(x0, x1, inplace=False):
     return x0 + x1
 
 
-@lowering("BcAdd2", category=_CAT)
+@lowering("BcAdd2")
 def _bc_add2(x0, x1, inplace=False):
     return x0 + x1
 
 
-@lowering("Sub2", category=_CAT)
+@lowering("Sub2")
 def _sub2(x0, x1, inplace=False):
     return x0 - x1
 
 
-@lowering("Mul2", category=_CAT)
+@lowering("Mul2")
 def _mul2(x0, x1, inplace=False):
     return x0 * x1
 
 
-@lowering("Div2", category=_CAT)
+@lowering("Div2")
 def _div2(x0, x1, inplace=False):
     return x0 / x1
 
 
-@lowering("Pow2", category=_CAT)
+@lowering("Pow2")
 def _pow2(x0, x1, inplace=False):
     return x0 ** x1
 
@@ -77,17 +76,17 @@ def _scalar_like(val, x):
     return jnp.asarray(val, dtype)
 
 
-@lowering("AddScalar", category=_CAT)
+@lowering("AddScalar")
 def _add_scalar(x, val=1.0, inplace=False):
     return x + _scalar_like(val, x)
 
 
-@lowering("MulScalar", category=_CAT)
+@lowering("MulScalar")
 def _mul_scalar(x, val=1.0, inplace=False):
     return x * _scalar_like(val, x)
 
 
-@lowering("PowScalar", category=_CAT)
+@lowering("PowScalar")
 def _pow_scalar(x, val=1.0, inplace=False):
     if float(val).is_integer() and abs(val) < 2 ** 31:
         n = int(val)
@@ -97,22 +96,22 @@ def _pow_scalar(x, val=1.0, inplace=False):
     return x ** _scalar_like(val, x)
 
 
-@lowering("RSubScalar", category=_CAT)
+@lowering("RSubScalar")
 def _r_sub_scalar(x, val=1.0):
     return _scalar_like(val, x) - x
 
 
-@lowering("RDivScalar", category=_CAT)
+@lowering("RDivScalar")
 def _r_div_scalar(x, val=1.0):
     return _scalar_like(val, x) / x
 
 
-@lowering("RPowScalar", category=_CAT)
+@lowering("RPowScalar")
 def _r_pow_scalar(x, val=1.0):
     return _scalar_like(val, x) ** x
 
 
-@lowering("AddN", category=_CAT)
+@lowering("AddN")
 def _add_n(*xs):
     total = xs[0]
     for x in xs[1:]:
@@ -120,7 +119,7 @@ def _add_n(*xs):
     return total
 
 
-@lowering("MulN", category=_CAT)
+@lowering("MulN")
 def _mul_n(*xs):
     total = xs[0]
     for x in xs[1:]:

@@ -18,7 +18,6 @@ from .._plan import freeze
 from ._common import call, lowering, norm_axis
 from .arithmetic import _broadcast_shape, _check_scalar, _shape
 
-_CAT = "Array Manipulation"
 
 
 # ---------------------------------------------------------------- helpers
@@ -99,7 +98,7 @@ def _int_index(a):
 
 
 # ---------------------------------------------------------------- reshape, transpose
-@lowering("Reshape", category=_CAT)
+@lowering("Reshape")
 def _reshape(x, shape, inplace=True):
     return jnp.reshape(x, tuple(shape))
 
@@ -123,7 +122,7 @@ def reshape(x, shape, inplace=True, n_outputs=-1, outputs=None):
     return call("Reshape", [x], dict(shape=shape, inplace=bool(inplace)), outputs)
 
 
-@lowering("Transpose", category=_CAT)
+@lowering("Transpose")
 def _transpose(x, axes):
     return jnp.transpose(x, tuple(axes))
 
@@ -137,7 +136,7 @@ def transpose(x, axes, n_outputs=-1, outputs=None):
     return call("Transpose", [x], dict(axes=axes), outputs)
 
 
-@lowering("Broadcast", category=_CAT)
+@lowering("Broadcast")
 def _broadcast(x, shape):
     return jnp.broadcast_to(x, tuple(shape))
 
@@ -152,7 +151,7 @@ def broadcast(x, shape, n_outputs=-1, outputs=None):
     return call("Broadcast", [x], dict(shape=shape), outputs)
 
 
-@lowering("BroadcastTo", category=_CAT)
+@lowering("BroadcastTo")
 def _broadcast_to(x, y, axis=-1):
     start = x.ndim - y.ndim if axis < 0 else axis
     shape = (1,) * start + y.shape + (1,) * (x.ndim - start - y.ndim)
@@ -180,7 +179,7 @@ def broadcast_to(x, y, axis=-1, n_outputs=-1, outputs=None):
     return call("BroadcastTo", [x, y], dict(axis=int(axis)), outputs)
 
 
-@lowering("Tile", category=_CAT)
+@lowering("Tile")
 def _tile(x, reps):
     return jnp.tile(x, tuple(reps))
 
@@ -194,7 +193,7 @@ def tile(x, reps, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- joins and splits
-@lowering("Concatenate", category=_CAT)
+@lowering("Concatenate")
 def _concatenate(*xs, axis):
     return jnp.concatenate(xs, axis=axis)
 
@@ -223,7 +222,7 @@ def concatenate(*x, **kw):
     return call("Concatenate", list(x), dict(axis=axis), outputs)
 
 
-@lowering("Split", category=_CAT)
+@lowering("Split")
 def _split(x, axis=0):
     return tuple(jnp.squeeze(p, axis) for p in jnp.split(x, x.shape[axis], axis=axis))
 
@@ -238,7 +237,7 @@ def split(x, axis=0):
     return out if isinstance(out, tuple) else (out,)
 
 
-@lowering("Stack", category=_CAT)
+@lowering("Stack")
 def _stack(*xs, axis=0):
     return jnp.stack(xs, axis=axis)
 
@@ -262,7 +261,7 @@ def stack(*x, **kw):
     return call("Stack", list(x), dict(axis=axis), outputs)
 
 
-@lowering("Meshgrid", category=_CAT)
+@lowering("Meshgrid")
 def _meshgrid(*xs, ij_indexing=False):
     return tuple(jnp.meshgrid(*xs, indexing="ij" if ij_indexing else "xy"))
 
@@ -281,7 +280,7 @@ def meshgrid(*x, ij_indexing=False):
 
 
 # ---------------------------------------------------------------- slicing and padding
-@lowering("Slice", category=_CAT)
+@lowering("Slice")
 def _slice(x, start, stop, step):
     lead = x.ndim - len(start)
     index = (builtins.slice(None),) * lead + tuple(
@@ -321,7 +320,7 @@ def slice(x, start=None, stop=None, step=None, n_outputs=-1, outputs=None):
                                    step=[int(v) for v in step]), outputs)
 
 
-@lowering("Pad", category=_CAT)
+@lowering("Pad")
 def _pad(x, pad_width, mode="constant", constant_value=0.0):
     pairs = [(pad_width[i], pad_width[i + 1]) for i in range(0, len(pad_width), 2)]
     widths = [(0, 0)] * (x.ndim - len(pairs)) + pairs
@@ -357,7 +356,7 @@ def pad(x, pad_width, mode="constant", constant_value=0, n_outputs=-1, outputs=N
                                                               "constant_value")), outputs)
 
 
-@lowering("Flip", category=_CAT)
+@lowering("Flip")
 def _flip(x, axes):
     return jnp.flip(x, tuple(axes)) if axes else x
 
@@ -379,7 +378,7 @@ def _shift_index(size, shift, border_mode):
     return np.clip(i - shift, 0, size - 1)
 
 
-@lowering("Shift", category=_CAT)
+@lowering("Shift")
 def _shift(x, shifts, border_mode="nearest"):
     for d in range(x.ndim):
         k = len(shifts) - x.ndim + d
@@ -403,7 +402,7 @@ def shift(x, shifts=None, border_mode="nearest", n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- sort, one-hot, shape
-@lowering("Sort", category=_CAT)
+@lowering("Sort")
 def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     index = jnp.argsort(x, axis=axis, stable=True, descending=bool(reverse))
     if only_index:
@@ -422,7 +421,7 @@ def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
                                   with_index=bool(with_index), only_index=bool(only_index)))
 
 
-@lowering("OneHot", category=_CAT)
+@lowering("OneHot")
 def _one_hot(x, shape):
     idx = _int_index(x)
     flat = jnp.zeros(x.shape[:-1], jnp.int32)
@@ -457,7 +456,7 @@ def _shape_range(ndim, start, end):
     return s, e
 
 
-@lowering("Shape", category=_CAT)
+@lowering("Shape")
 def _shape_lower(x, start=0, end=0):
     s, e = _shape_range(x.ndim, start, end)
     return jnp.asarray(np.asarray(x.shape[s:e] if e > s else (), np.float32))
@@ -473,7 +472,7 @@ def shape(x, start=0, end=0, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- matrices
-@lowering("MatrixDiag", category=_CAT)
+@lowering("MatrixDiag")
 def _matrix_diag(x):
     return x[..., :, None] * jnp.eye(x.shape[-1], dtype=x.dtype)
 
@@ -485,7 +484,7 @@ def matrix_diag(x, n_outputs=-1, outputs=None):
     return call("MatrixDiag", [x], {}, outputs)
 
 
-@lowering("MatrixDiagPart", category=_CAT)
+@lowering("MatrixDiagPart")
 def _matrix_diag_part(x):
     return jnp.diagonal(x, axis1=-2, axis2=-1)
 
@@ -498,7 +497,7 @@ def matrix_diag_part(x, n_outputs=-1, outputs=None):
     return call("MatrixDiagPart", [x], {}, outputs)
 
 
-@lowering("Trilu", category=_CAT)
+@lowering("Trilu")
 def _trilu(x, k=0, upper=True):
     return jnp.triu(x, k) if upper else jnp.tril(x, k)
 
@@ -519,22 +518,22 @@ def _check_square_batch(fname, x):
                          f"got {s}")
 
 
-@lowering("BatchDet", category=_CAT)
+@lowering("BatchDet")
 def _batch_det(x):
     return jnp.linalg.det(x)
 
 
-@lowering("BatchInv", category=_CAT)
+@lowering("BatchInv")
 def _batch_inv(x):
     return jnp.linalg.inv(x)
 
 
-@lowering("BatchLogdet", category=_CAT)
+@lowering("BatchLogdet")
 def _batch_logdet(x):
     return jnp.linalg.slogdet(x)[1]
 
 
-@lowering("BatchCholesky", category=_CAT)
+@lowering("BatchCholesky")
 def _batch_cholesky(x, upper=False):
     lower = jnp.linalg.cholesky(x)
     return jnp.swapaxes(lower, -1, -2) if upper else lower
@@ -583,7 +582,7 @@ def _assigned_bwd(zeros, g):
 _assigned.defvjp(_assigned_fwd, _assigned_bwd)
 
 
-@lowering("Assign", state_inputs=(0,), category=_CAT)
+@lowering("Assign", state_inputs=(0,))
 def _assign(dst, src):
     return _assigned(dst, src), src
 
@@ -600,7 +599,7 @@ def assign(dst, src, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- gather and scatter
-@lowering("Gather", category=_CAT)
+@lowering("Gather")
 def _gather(x, indices, axis=0, batch_dims=0):
     def take(xb, ib):
         return jnp.take(xb, _int_index(ib), axis=axis - batch_dims)
@@ -636,7 +635,7 @@ def gather(x, Indices, axis=0, batch_dims=0, n_outputs=-1, outputs=None):
     return call("Gather", [x, Indices], dict(axis=axis, batch_dims=batch_dims), outputs)
 
 
-@lowering("GatherNd", category=_CAT)
+@lowering("GatherNd")
 def _gather_nd(x, indices):
     idx = _int_index(indices)
     return x[tuple(idx[i] for i in range(idx.shape[0]))]
@@ -653,7 +652,7 @@ def gather_nd(data, indices):
     return call("GatherNd", [data, indices], {})
 
 
-@lowering("ScatterNd", state_inputs=(2,), category=_CAT)
+@lowering("ScatterNd", state_inputs=(2,))
 def _scatter_nd(data, indices, out=None, shape=(), add=False):
     idx = _int_index(indices)
     base = out if out is not None else jnp.zeros(tuple(shape), data.dtype)
@@ -694,7 +693,7 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
     return call("ScatterNd", [data, indices, out], dict(shape=list(shape), add=bool(add)))
 
 
-@lowering("ScatterAdd", category=_CAT)
+@lowering("ScatterAdd")
 def _scatter_add(x0, indices, x1, axis=0):
     idx = _int_index(indices)
     grids = list(jnp.meshgrid(*[jnp.arange(s) for s in idx.shape], indexing="ij"))
@@ -724,7 +723,7 @@ def _mask_positions(mask, count):
     return jnp.nonzero(flat, size=count, fill_value=flat.shape[0])[0]
 
 
-@lowering("BoolGather", data_dependent=True, category=_CAT)
+@lowering("BoolGather", data_dependent=True)
 def _bool_gather(input, mask, nnz=0):
     pos = _mask_positions(mask, nnz)
     flat = input.reshape((-1,) + input.shape[mask.ndim:])
@@ -747,7 +746,7 @@ def bool_gather(input, mask, n_outputs=-1, outputs=None):
                               dict(nnz=nnz), outputs)
 
 
-@lowering("BoolScatter", state_inputs=(2,), category=_CAT)
+@lowering("BoolScatter", state_inputs=(2,))
 def _bool_scatter(sdata, mask, gdata=None):
     tail = sdata.shape[1:]
     base = gdata if gdata is not None else jnp.zeros(mask.shape + tail, sdata.dtype)
@@ -771,7 +770,7 @@ def bool_scatter(sdata, mask, gdata=None, n_outputs=-1, outputs=None):
     return call("BoolScatter", [sdata, mask, gdata], {}, outputs)
 
 
-@lowering("BoolFill", category=_CAT)
+@lowering("BoolFill")
 def _bool_fill(data, mask, value=0.0):
     m = jnp.broadcast_to(mask, data.shape) != 0
     return jnp.where(m, jnp.asarray(value, data.dtype), data)
@@ -787,7 +786,7 @@ def bool_fill(data, mask, value=0, n_outputs=-1, outputs=None):
                                                                    "value")), outputs)
 
 
-@lowering("NonZero", data_dependent=True, category=_CAT)
+@lowering("NonZero", data_dependent=True)
 def _nonzero(x, nnz=0):
     idx = jnp.nonzero(x != 0, size=nnz)
     return lax.stop_gradient(jnp.stack(idx, axis=0).astype(jnp.int32))
@@ -818,7 +817,7 @@ def _pack_positions(lengths, batch_first):
     return np.asarray(ts, np.int32), np.asarray(bs, np.int32)
 
 
-@lowering("PackPaddedSequence", data_dependent=True, category=_CAT)
+@lowering("PackPaddedSequence", data_dependent=True)
 def _pack_padded_sequence(padded_sequence, lengths, batch_first=False, lengths_values=()):
     ts, bs = _pack_positions(list(lengths_values), batch_first)
     n_time = padded_sequence.shape[1 if batch_first else 0]
@@ -861,7 +860,7 @@ def pack_padded_sequence(padded_sequence, lengths, batch_first=False, n_outputs=
                               dict(lengths_values=tuple(values)), outputs)
 
 
-@lowering("PadPackedSequence", data_dependent=True, category=_CAT)
+@lowering("PadPackedSequence", data_dependent=True)
 def _pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=0.0,
                          total_length=-1, sizes_values=()):
     sizes = list(sizes_values)

@@ -4,7 +4,6 @@ import numpy as np
 
 from ._common import call, lowering
 
-_CAT = "Geometric Neural Network Layers"
 
 
 # ---------------------------------------------------------------- AffineGrid
@@ -16,7 +15,7 @@ def _target_axis(n, align_corners):
     return v.astype(np.float32)
 
 
-@lowering("AffineGrid", category=_CAT)
+@lowering("AffineGrid")
 def _affine_grid(theta, size, align_corners=False):
     axes = [_target_axis(n, align_corners) for n in size]
     mesh = np.meshgrid(*axes, indexing="ij")  # (D,) H, W
@@ -89,7 +88,7 @@ def _gather_zero(x, idx, spatial):
     return jnp.where(valid[:, None], vals, jnp.zeros_like(vals))
 
 
-@lowering("WarpByGrid", category=_CAT)
+@lowering("WarpByGrid")
 def _warp_by_grid(x, grid, mode="linear", padding_mode="zero", align_corners=False,
                   channel_last=False):
     nd = grid.shape[-1]
@@ -149,7 +148,7 @@ def warp_by_grid(x, grid, mode='linear', padding_mode='zero', align_corners=Fals
 
 
 # ---------------------------------------------------------------- WarpByFlow
-@lowering("WarpByFlow", category=_CAT)
+@lowering("WarpByFlow")
 def _warp_by_flow(data, flow):
     n, c, h, w = data.shape
     xf = jnp.arange(w, dtype=data.dtype)[None, None, :] + flow[:, 0]

@@ -14,7 +14,6 @@ from jax import lax
 from ._common import as_list, call, lowering
 from .normalization import _bn_core
 
-_CAT = "Neural Network Layer"
 
 
 def _shape(v):
@@ -38,7 +37,7 @@ def _base_axis(fname, x, base_axis, spare=0):
 
 
 # ---------------------------------------------------------------- affine
-@lowering("Affine", category=_CAT)
+@lowering("Affine")
 def _affine(x, weight, bias=None, base_axis=1):
     batch = x.shape[:base_axis]
     flat = x.reshape((_prod(batch), -1))
@@ -162,7 +161,7 @@ def _conv_geometry(fname, x, weight, base_axis, channel_last, n_kernel_dims):
 
 
 # ---------------------------------------------------------------- convolution
-@lowering("Convolution", category=_CAT)
+@lowering("Convolution")
 def _convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
                  group=1, channel_last=False):
     return _conv_core(x, weight, bias, base_axis, pad, stride, dilation, group, channel_last)
@@ -236,7 +235,7 @@ def _apply_nonlinearity(y, nonlinearity, args):
     raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
 
 
-@lowering("FusedConvolution", state_inputs=(5, 6), category=_CAT)
+@lowering("FusedConvolution", state_inputs=(5, 6))
 def _fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, variance=None,
                        z=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                        channel_last=False, decay_rate=0.9, eps=1e-5, batch_stat=True,
@@ -292,7 +291,7 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
 
 
 # ---------------------------------------------------------------- depthwise
-@lowering("DepthwiseConvolution", category=_CAT)
+@lowering("DepthwiseConvolution")
 def _depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
                            dilation=None, multiplier=1):
     c = x.shape[base_axis]
@@ -323,7 +322,7 @@ def depthwise_convolution(x, weight, bias=None, base_axis=1, pad=None, stride=No
 
 
 # ---------------------------------------------------------------- deconvolution
-@lowering("Deconvolution", category=_CAT)
+@lowering("Deconvolution")
 def _deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dilation=None,
                    group=1, channel_last=False, output_padding=None):
     n = weight.ndim - 2
@@ -363,7 +362,7 @@ def deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None, dila
                      output_padding=output_padding), outputs)
 
 
-@lowering("DepthwiseDeconvolution", category=_CAT)
+@lowering("DepthwiseDeconvolution")
 def _depthwise_deconvolution(x, weight, bias=None, base_axis=1, pad=None, stride=None,
                              dilation=None, divisor=1):
     c = x.shape[base_axis]
@@ -425,7 +424,7 @@ def _bilinear_gather(img, hs, ws):
     return total
 
 
-@lowering("DeformableConvolution", category=_CAT)
+@lowering("DeformableConvolution")
 def _deformable_convolution(x, weight, offset, mask=None, bias=None, base_axis=1, pad=None,
                             stride=None, dilation=None, group=1, deformable_group=1,
                             channel_last=False):
@@ -511,7 +510,7 @@ def deformable_convolution(x, weight, offset, mask=None, bias=None, base_axis=1,
 
 
 # ---------------------------------------------------------------- adaptive separable
-@lowering("AdaptiveSeparableConvolution", category=_CAT)
+@lowering("AdaptiveSeparableConvolution")
 def _adaptive_separable_convolution(x, vertical_kernel, horizontal_kernel):
     B, C, H, W = x.shape
     kv_n = vertical_kernel.shape[1]
@@ -588,7 +587,7 @@ def _window(x, axes, kernel, stride):
     return tuple(window), tuple(strides)
 
 
-@lowering("MaxPooling", category=_CAT)
+@lowering("MaxPooling")
 def _max_pooling(x, kernel, stride, ignore_border=True, pad=None, channel_last=False):
     xp, axes = _pool_pad(x, kernel, stride, pad, ignore_border, channel_last, -np.inf)
     window, strides = _window(xp, axes, kernel, stride)
@@ -601,7 +600,7 @@ def _window_sum(x, kernel, stride, pad, ignore_border, channel_last):
     return lax.reduce_window(xp, 0.0, lax.add, window, strides, "VALID"), axes
 
 
-@lowering("SumPooling", category=_CAT)
+@lowering("SumPooling")
 def _sum_pooling(x, kernel, stride, ignore_border=True, pad=None, channel_last=False):
     return _window_sum(x, kernel, stride, pad, ignore_border, channel_last)[0]
 
@@ -616,7 +615,7 @@ def _pool_counts(i, k, s, p, ignore_border, including_pad):
     return (np.minimum(end, i) - np.maximum(start, 0)).astype(np.float32)
 
 
-@lowering("AveragePooling", category=_CAT)
+@lowering("AveragePooling")
 def _average_pooling(x, kernel, stride, ignore_border=True, pad=None, channel_last=False,
                      including_pad=True):
     total, axes = _window_sum(x, kernel, stride, pad, ignore_border, channel_last)
@@ -679,7 +678,7 @@ def sum_pooling(x, kernel, stride=None, ignore_border=True, pad=None, channel_la
     return call("SumPooling", [x], args, outputs)
 
 
-@lowering("GlobalAveragePooling", category=_CAT)
+@lowering("GlobalAveragePooling")
 def _global_average_pooling(x):
     return jnp.mean(x.reshape(x.shape[:2] + (-1,)), axis=-1).reshape(x.shape[:2] + (1, 1))
 
@@ -692,7 +691,7 @@ def global_average_pooling(x, n_outputs=-1, outputs=None):
     return call("GlobalAveragePooling", [x], {}, outputs)
 
 
-@lowering("Unpooling", category=_CAT)
+@lowering("Unpooling")
 def _unpooling(x, kernel, channel_last=False):
     axes = _spatial_axes(x.ndim, len(kernel), channel_last)
     for a, k in zip(axes, kernel):
@@ -717,7 +716,7 @@ def unpooling(x, kernel, channel_last=False, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- embed
-@lowering("Embed", category=_CAT)
+@lowering("Embed")
 def _embed(x0, w):
     index = lax.stop_gradient(x0).astype(jnp.int32)
     return jnp.take(w, index, axis=0)
@@ -848,7 +847,7 @@ def _make_roi_align(out_h, out_w, spatial_scale, sampling_ratio):
     return f
 
 
-@lowering("RoiAlign", category=_CAT)
+@lowering("RoiAlign")
 def _roi_align(input, boxes, output_size, spatial_scale=(1.0, 1.0), sampling_ratio=-1,
                channel_last=False):
     x = input if channel_last else jnp.transpose(input, (0, 2, 3, 1))

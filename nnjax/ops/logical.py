@@ -11,7 +11,6 @@ import numpy as np
 from ._common import call, lowering
 from .arithmetic import _broadcast_shape, _check_scalar, _shape
 
-_CAT = "Logical"
 
 
 def _float_of(cond, like):
@@ -24,7 +23,7 @@ def _truth(x):
 
 
 # ---------------------------------------------------------------- sign, min, max
-@lowering("Sign", category=_CAT)
+@lowering("Sign")
 def _sign(x, alpha=1.0):
     one = jnp.ones_like(x)
     y = jnp.where(x > 0, one, jnp.where(x < 0, -one, jnp.asarray(alpha, x.dtype)))
@@ -32,24 +31,24 @@ def _sign(x, alpha=1.0):
     return x + jax.lax.stop_gradient(y - x)
 
 
-@lowering("Maximum2", category=_CAT)
+@lowering("Maximum2")
 def _maximum2(x0, x1):
     # the gradient goes to x0 where x0 > x1, to x1 otherwise (ties: x1)
     return jnp.where(x0 > x1, x0, x1)
 
 
-@lowering("Minimum2", category=_CAT)
+@lowering("Minimum2")
 def _minimum2(x0, x1):
     # the gradient goes to x0 where x0 < x1, to x1 otherwise (ties: x1)
     return jnp.where(x0 < x1, x0, x1)
 
 
-@lowering("MaximumScalar", category=_CAT)
+@lowering("MaximumScalar")
 def _maximum_scalar(x, val=1.0):
     return jnp.where(x > val, x, jnp.asarray(val, x.dtype))
 
 
-@lowering("MinimumScalar", category=_CAT)
+@lowering("MinimumScalar")
 def _minimum_scalar(x, val=1.0):
     return jnp.where(x < val, x, jnp.asarray(val, x.dtype))
 
@@ -64,21 +63,21 @@ _LOGICAL = {"LogicalAnd": jnp.logical_and, "LogicalOr": jnp.logical_or,
 
 
 def _register_compare(type_name, op):
-    @lowering(type_name, category=_CAT)
+    @lowering(type_name)
     def two(x0, x1):
         return _float_of(op(x0, x1), x0)
 
-    @lowering(type_name + "Scalar", category=_CAT)
+    @lowering(type_name + "Scalar")
     def scalar(x0, val=1.0):
         return _float_of(op(x0, val), x0)
 
 
 def _register_logical(type_name, op):
-    @lowering(type_name, category=_CAT)
+    @lowering(type_name)
     def two(x0, x1):
         return _float_of(op(_truth(x0), _truth(x1)), x0)
 
-    @lowering(type_name + "Scalar", category=_CAT)
+    @lowering(type_name + "Scalar")
     def scalar(x0, val):
         return _float_of(op(_truth(x0), bool(val)), x0)
 
@@ -89,38 +88,38 @@ for _name, _op in _LOGICAL.items():
     _register_logical(_name, _op)
 
 
-@lowering("LogicalNot", category=_CAT)
+@lowering("LogicalNot")
 def _logical_not(x0):
     return _float_of(x0 == 0, x0)
 
 
-@lowering("IsNaN", category=_CAT)
+@lowering("IsNaN")
 def _isnan(x0):
     return _float_of(jnp.isnan(x0), x0)
 
 
-@lowering("IsInf", category=_CAT)
+@lowering("IsInf")
 def _isinf(x0):
     return _float_of(jnp.isinf(x0), x0)
 
 
-@lowering("ResetNaN", category=_CAT)
+@lowering("ResetNaN")
 def _reset_nan(x0, val=0.0):
     return jnp.where(jnp.isnan(x0), jnp.asarray(val, x0.dtype), x0)
 
 
-@lowering("ResetInf", category=_CAT)
+@lowering("ResetInf")
 def _reset_inf(x0, val=0.0):
     return jnp.where(jnp.isinf(x0), jnp.asarray(val, x0.dtype), x0)
 
 
-@lowering("Where", category=_CAT)
+@lowering("Where")
 def _where(condition, x_true, x_false):
     cond = condition.reshape(condition.shape + (1,) * (x_true.ndim - condition.ndim))
     return jnp.where(cond != 0, x_true, x_false)
 
 
-@lowering("SearchSorted", category=_CAT)
+@lowering("SearchSorted")
 def _searchsorted(sorted_sequence, values, right=False):
     side = "right" if right else "left"
     lead = values.shape[:-1]

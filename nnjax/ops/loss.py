@@ -7,7 +7,6 @@ from jax import lax
 
 from ._common import call, lowering, norm_axis
 
-_CAT = "Loss Functions"
 
 _TINY = float(np.finfo(np.float32).tiny)  # C's numeric_limits<float>::min()
 
@@ -20,21 +19,21 @@ def _take_label(values, label, axis):
     return jnp.take_along_axis(values, jnp.maximum(label, 0), axis=axis)
 
 
-@lowering("SoftmaxCrossEntropy", category=_CAT)
+@lowering("SoftmaxCrossEntropy")
 def _softmax_cross_entropy(x, target, axis):
     label = _label(target)
     loss = -_take_label(jax.nn.log_softmax(x, axis=axis), label, axis)
     return jnp.where(label < 0, jnp.zeros_like(loss), loss)
 
 
-@lowering("CategoricalCrossEntropy", category=_CAT)
+@lowering("CategoricalCrossEntropy")
 def _categorical_cross_entropy(x, target, axis):
     label = _label(target)
     loss = -jnp.log(jnp.maximum(_take_label(x, label, axis), _TINY))
     return jnp.where(label < 0, jnp.zeros_like(loss), loss)
 
 
-@lowering("SigmoidCrossEntropy", category=_CAT)
+@lowering("SigmoidCrossEntropy")
 def _sigmoid_cross_entropy(x, target):
     t = lax.stop_gradient(target).astype(x.dtype)
     return jnp.maximum(x, 0) - x * t + jnp.log1p(jnp.exp(-jnp.abs(x)))
@@ -59,30 +58,30 @@ def _bce_bwd(res, g):
 _bce.defvjp(_bce_fwd, _bce_bwd)
 
 
-@lowering("BinaryCrossEntropy", category=_CAT)
+@lowering("BinaryCrossEntropy")
 def _binary_cross_entropy(x, target):
     return _bce(x, target.astype(x.dtype))
 
 
-@lowering("SquaredError", category=_CAT)
+@lowering("SquaredError")
 def _squared_error(x0, x1):
     d = x0 - x1
     return d * d
 
 
-@lowering("AbsoluteError", category=_CAT)
+@lowering("AbsoluteError")
 def _absolute_error(x0, x1):
     return jnp.abs(x0 - x1)
 
 
-@lowering("HuberLoss", category=_CAT)
+@lowering("HuberLoss")
 def _huber_loss(x0, x1, delta=1.0):
     d = x0 - x1
     a = jnp.abs(d)
     return jnp.where(a < delta, d * d, delta * (2 * a - delta))
 
 
-@lowering("EpsilonInsensitiveLoss", category=_CAT)
+@lowering("EpsilonInsensitiveLoss")
 def _epsilon_insensitive_loss(x0, x1, epsilon):
     a = jnp.abs(x0 - x1)
     return jnp.where(a > epsilon, a - epsilon, jnp.zeros_like(a))
@@ -110,7 +109,7 @@ def _kl_bwd(res, g):
 _kl.defvjp(_kl_fwd, _kl_bwd)
 
 
-@lowering("KLMultinomial", category=_CAT)
+@lowering("KLMultinomial")
 def _kl_multinomial(p, q, base_axis=1):
     batch = p.shape[:base_axis]
     n = int(np.prod(batch, dtype=np.int64))

@@ -10,11 +10,10 @@ from jax import lax
 from ._common import call, lowering
 from .arithmetic import _broadcast_shape, _check_scalar, _shape
 
-_CAT = "Math"
 
 
 # ---------------------------------------------------------------- generators
-@lowering("Constant", category=_CAT)
+@lowering("Constant")
 def _constant(val=0.0, shape=()):
     return jnp.full(tuple(shape), val, jnp.float32)
 
@@ -32,7 +31,7 @@ def _arange_values(start, stop, step):
     return values[:count]
 
 
-@lowering("Arange", category=_CAT)
+@lowering("Arange")
 def _arange(start, stop, step=1.0):
     return jnp.asarray(_arange_values(start, stop, step))
 
@@ -43,7 +42,7 @@ def _linspace_values(start, stop, num):
     return (start + step * np.arange(num, dtype=np.float64)).astype(np.float32)
 
 
-@lowering("Linspace", category=_CAT)
+@lowering("Linspace")
 def _linspace(start, stop, num):
     return jnp.asarray(_linspace_values(start, stop, num))
 
@@ -126,7 +125,7 @@ def _make_unary(type_name, snake, fn, doc):
     def lower(x):
         return fn(x)
     lower.__name__ = "_" + snake
-    lowering(type_name, category=_CAT)(lower)
+    lowering(type_name)(lower)
 
     def wrapper(x, n_outputs=-1, outputs=None):
         return call(type_name, [x], {}, outputs)
@@ -142,7 +141,7 @@ for _type, (_snake, _fn, _doc) in _UNARY.items():
 del _type, _snake, _fn, _doc
 
 
-@lowering("ATan2", category=_CAT)
+@lowering("ATan2")
 def _atan2(x0, x1):
     return jnp.arctan2(x0, x1)
 
@@ -154,7 +153,7 @@ def atan2(x0, x1, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- matrices
-@lowering("BatchMatmul", category=_CAT)
+@lowering("BatchMatmul")
 def _batch_matmul(a, b, transpose_a=False, transpose_b=False):
     if transpose_a:
         a = jnp.swapaxes(a, -1, -2)

@@ -12,12 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .. import _plan
 from .._apply import apply_function
-from .._registry import FunctionSpec
+from .._registry import variant_spec
 from ._common import call, lowering, norm_axis
 
-_CAT = "Normalization"
 
 
 # ---------------------------------------------------------------- helpers
@@ -62,9 +60,8 @@ def _register_with_stats(type_name, full, state_inputs=()):
 
     single.__doc__ = full.__doc__
     single.__name__ = full.__name__ + "_y"
-    lowering(type_name, state_inputs=state_inputs, category=_CAT)(single)
-    return FunctionSpec(type_name, full, state_inputs=tuple(state_inputs), category=_CAT,
-                        doc=full.__doc__ or "")
+    lowering(type_name, state_inputs=state_inputs)(single)
+    return variant_spec(type_name, full, state_inputs=tuple(state_inputs))
 
 
 def _record(type_name, variant, inputs, args, output_stat, outputs=None):
@@ -375,7 +372,7 @@ def weight_standardization(w, channel_axis=0, eps=1e-05, output_stat=False):
 
 
 # ---------------------------------------------------------------- norm / weight normalization
-@lowering("NormNormalization", category=_CAT)
+@lowering("NormNormalization")
 def _norm_normalization(x, p=2.0, axes=None, eps=1e-12):
     axes = tuple(axes)
     norm = (jnp.sum(jnp.abs(x) ** p, axis=axes, keepdims=True) + eps) ** (1.0 / p)
@@ -392,7 +389,7 @@ def norm_normalization(x, p=None, axes=None, eps=1e-12):
     return call("NormNormalization", [x], dict(p=p, axes=axes, eps=float(eps)))
 
 
-@lowering("WeightNormalization", category=_CAT)
+@lowering("WeightNormalization")
 def _weight_normalization(w, g, dim=0, eps=1e-12):
     red = tuple(a for a in range(w.ndim) if a != dim)
     scale = jnp.sum(jnp.square(w), axis=red, keepdims=True) + eps
@@ -415,7 +412,7 @@ def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- spectral norm
-@lowering("SpectralNorm", state_inputs=(1,), category=_CAT)
+@lowering("SpectralNorm", state_inputs=(1,))
 def _spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     wt = jnp.moveaxis(w, dim, 0)
     mat = wt.reshape(wt.shape[0], -1)
@@ -471,7 +468,7 @@ def _grad_scale_bwd(scale, g):
 _grad_scale.defvjp(_grad_scale_fwd, _grad_scale_bwd)
 
 
-@lowering("MeanSubtraction", state_inputs=(1, 2), category=_CAT)
+@lowering("MeanSubtraction", state_inputs=(1, 2))
 def _mean_subtraction(x, rmean, t, base_axis=1, update_running_mean=True):
     if not update_running_mean:
         return x - rmean, rmean, t
@@ -529,7 +526,7 @@ def _clip_grad_value_bwd(res, g):
 _clip_grad_value_fn.defvjp(_clip_grad_value_fwd, _clip_grad_value_bwd)
 
 
-@lowering("ClipGradByValue", category=_CAT)
+@lowering("ClipGradByValue")
 def _clip_grad_by_value(x, min, max):
     return _clip_grad_value_fn(x, min.astype(x.dtype), max.astype(x.dtype))
 
@@ -561,7 +558,7 @@ def _make_clip_grad_norm(clip_norm, axes):
     return f
 
 
-@lowering("ClipGradByNorm", category=_CAT)
+@lowering("ClipGradByNorm")
 def _clip_grad_by_norm(x, clip_norm=1.0, axes=None):
     return _make_clip_grad_norm(clip_norm, tuple(axes))(x)
 

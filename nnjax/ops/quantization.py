@@ -12,7 +12,6 @@ from jax import lax
 from ._common import call, lowering
 from .layers import _affine, _conv_args, _convolution
 
-_CAT = "Quantization Neural Network Layers"
 
 
 def _round_half_away(v):
@@ -58,12 +57,12 @@ _binary_tanh_core.defvjp(
     lambda x, g: (jnp.where(jnp.abs(x) >= 1, jnp.zeros_like(g), g),))
 
 
-@lowering("BinarySigmoid", category=_CAT)
+@lowering("BinarySigmoid")
 def _binary_sigmoid(x):
     return _binary_sigmoid_core(x)
 
 
-@lowering("BinaryTanh", category=_CAT)
+@lowering("BinaryTanh")
 def _binary_tanh(x):
     return _binary_tanh_core(x)
 
@@ -87,7 +86,7 @@ def _conv(x, w, bias, base_axis, pad, stride, dilation, group):
     return _convolution(x, w, bias, base_axis, pad, stride, dilation, group, False)
 
 
-@lowering("BinaryConnectAffine", state_inputs=(2,), category=_CAT)
+@lowering("BinaryConnectAffine", state_inputs=(2,))
 def _binary_connect_affine(x, weight, binary_weight, bias=None, base_axis=1,
                            quantize_zero_to=1.0):
     wb = _sign(lax.stop_gradient(weight), quantize_zero_to)
@@ -95,7 +94,7 @@ def _binary_connect_affine(x, weight, binary_weight, bias=None, base_axis=1,
     return y, wb
 
 
-@lowering("BinaryConnectConvolution", state_inputs=(2,), category=_CAT)
+@lowering("BinaryConnectConvolution", state_inputs=(2,))
 def _binary_connect_convolution(x, weight, binary_weight, bias=None, base_axis=1, pad=None,
                                 stride=None, dilation=None, group=1, quantize_zero_to=1.0):
     wb = _sign(lax.stop_gradient(weight), quantize_zero_to)
@@ -103,7 +102,7 @@ def _binary_connect_convolution(x, weight, binary_weight, bias=None, base_axis=1
     return y, wb
 
 
-@lowering("BinaryWeightAffine", state_inputs=(2, 3), category=_CAT)
+@lowering("BinaryWeightAffine", state_inputs=(2, 3))
 def _binary_weight_affine(x, weight, binary_weight, alpha, bias=None, base_axis=1,
                           quantize_zero_to=1.0):
     w = lax.stop_gradient(weight)
@@ -115,7 +114,7 @@ def _binary_weight_affine(x, weight, binary_weight, alpha, bias=None, base_axis=
     return y, wb, a.reshape(alpha.shape).astype(alpha.dtype)
 
 
-@lowering("BinaryWeightConvolution", state_inputs=(2, 3), category=_CAT)
+@lowering("BinaryWeightConvolution", state_inputs=(2, 3))
 def _binary_weight_convolution(x, weight, binary_weight, alpha, bias=None, base_axis=1,
                                pad=None, stride=None, dilation=None, group=1,
                                quantize_zero_to=1.0):
@@ -263,7 +262,7 @@ def _inq_update(key, weight, indicator, state, num_bits, inq_iterations, selecti
             new_state)
 
 
-@lowering("INQAffine", rng=True, state_inputs=(1, 2, 4), category=_CAT)
+@lowering("INQAffine", rng=True, state_inputs=(1, 2, 4))
 def _inq_affine(key, x, weight, indicator_fixedweights, bias=None, state=None, base_axis=1,
                 num_bits=4, inq_iterations=(), selection_algorithm="largest_abs", seed=-1):
     w_new, ind, st = _inq_update(key, weight, indicator_fixedweights, state, num_bits,
@@ -272,7 +271,7 @@ def _inq_affine(key, x, weight, indicator_fixedweights, bias=None, state=None, b
     return y, w_new, ind, st
 
 
-@lowering("INQConvolution", rng=True, state_inputs=(1, 2, 4), category=_CAT)
+@lowering("INQConvolution", rng=True, state_inputs=(1, 2, 4))
 def _inq_convolution(key, x, weight, indicator_fixedweights, bias=None, state=None,
                      base_axis=1, pad=None, stride=None, dilation=None, group=1, num_bits=4,
                      inq_iterations=(), selection_algorithm="largest_abs", seed=-1):
@@ -339,7 +338,7 @@ def _masked_ste(value, x, keep):
     return lax.stop_gradient(value) + (x - lax.stop_gradient(x)) * keep.astype(x.dtype)
 
 
-@lowering("FixedPointQuantize", category=_CAT)
+@lowering("FixedPointQuantize")
 def _fixed_point_quantize(x, sign=True, n=8, delta=0.0625, ste_fine_grained=True):
     bits = n - 1 if sign else n
     q_max = (2.0 ** bits - 1) * delta
@@ -352,7 +351,7 @@ def _fixed_point_quantize(x, sign=True, n=8, delta=0.0625, ste_fine_grained=True
     return _ste(y, x)
 
 
-@lowering("Pow2Quantize", category=_CAT)
+@lowering("Pow2Quantize")
 def _pow2_quantize(x, sign=True, with_zero=True, n=8, m=1, ste_fine_grained=True):
     bits = n - 1 if sign else n
     bits = bits - 1 if with_zero else bits
@@ -423,7 +422,7 @@ def _reduce_axes(ql_shape):
     return tuple(i for i, s in enumerate(ql_shape) if s == 1)
 
 
-@lowering("MinMaxQuantize", state_inputs=(1, 2), category=_CAT)
+@lowering("MinMaxQuantize", state_inputs=(1, 2))
 def _min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay=0.999, x_min_max=False,
                       ema=False, ste_fine_grained=True, eps=0.01):
     axes = _reduce_axes(ql_min.shape)
@@ -493,7 +492,7 @@ def min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay=0.999, x_min_max=F
 
 
 # ---------------------------------------------------------------- prune
-@lowering("Prune", category=_CAT)
+@lowering("Prune")
 def _prune(x, rate=0.9):
     xs = lax.stop_gradient(x)
     a = jnp.abs(xs).reshape(-1)
@@ -519,7 +518,7 @@ def _round_mode(v, mode):
     return jnp.round(v) if mode == "HALF_TO_EVEN" else _round_half_away(v)
 
 
-@lowering("QuantizeLinear", category=_CAT)
+@lowering("QuantizeLinear")
 def _quantize_linear(x, scale, zero_point, round_mode="HALF_AWAY_FROM_ZERO", narrow_range=False,
                      dtype=1):
     lo, hi = _INT_RANGES[dtype]
@@ -531,7 +530,7 @@ def _quantize_linear(x, scale, zero_point, round_mode="HALF_AWAY_FROM_ZERO", nar
     return y + (x - xs) / s  # value y, gradient g / scale
 
 
-@lowering("DequantizeLinear", category=_CAT)
+@lowering("DequantizeLinear")
 def _dequantize_linear(x, scale, zero_point):
     return (x - lax.stop_gradient(zero_point)) * lax.stop_gradient(scale)
 

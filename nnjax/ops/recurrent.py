@@ -14,7 +14,6 @@ from jax import lax
 
 from ._common import call, lowering
 
-_CAT = "Neural Network Layer"
 
 
 def _shape(v):
@@ -91,7 +90,7 @@ def _maybe_stop(values, training):
     return values if training else tuple(lax.stop_gradient(v) for v in values)
 
 
-@lowering("RNN", category=_CAT)
+@lowering("RNN")
 def _rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity="tanh",
          dropout=0.0, bidirectional=False, training=True):
     out = _stack_layers(_rnn_cell(nonlinearity), x, (h,), weight_l0, weight, bias,
@@ -99,7 +98,7 @@ def _rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity="ta
     return _maybe_stop(out, training)
 
 
-@lowering("LSTM", category=_CAT)
+@lowering("LSTM")
 def _lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
           bidirectional=False, training=True):
     out = _stack_layers(_lstm_cell, x, (h, c), weight_l0, weight, bias, num_layers,
@@ -107,7 +106,7 @@ def _lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
     return _maybe_stop(out, training)
 
 
-@lowering("GRU", category=_CAT)
+@lowering("GRU")
 def _gru(x, h, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
          bidirectional=False, training=True):
     out = _stack_layers(_gru_cell, x, (h,), weight_l0, weight, bias, num_layers,

@@ -8,7 +8,6 @@ import numpy as np
 from ._common import call, lowering
 from .arithmetic import _check_scalar, _shape
 
-_CAT = "Reduction"
 
 
 def _axes_arg(fname, axis, ndim, name="axis"):
@@ -54,22 +53,22 @@ def _keep(y, axes, keep_dims):
     return y
 
 
-@lowering("Sum", category=_CAT)
+@lowering("Sum")
 def _sum(x, axes=(), keep_dims=False):
     return jnp.sum(x, axis=_norm(axes, x.ndim), keepdims=keep_dims)
 
 
-@lowering("Mean", category=_CAT)
+@lowering("Mean")
 def _mean(x, axes=(), keep_dims=False):
     return jnp.mean(x, axis=_norm(axes, x.ndim), keepdims=keep_dims)
 
 
-@lowering("Prod", category=_CAT)
+@lowering("Prod")
 def _prod(x, axes=(), keep_dims=False):
     return jnp.prod(x, axis=_norm(axes, x.ndim), keepdims=keep_dims)
 
 
-@lowering("Norm", category=_CAT)
+@lowering("Norm")
 def _norm_lower(x, p=2.0, axes=(), keep_dims=False):
     s = jnp.sum(jnp.abs(x) ** p, axis=_norm(axes, x.ndim), keepdims=keep_dims)
     return s ** (1.0 / p)
@@ -93,12 +92,12 @@ def _extreme(x, axes, keep_dims, with_index, only_index, arg_fn):
     return value
 
 
-@lowering("Max", category=_CAT)
+@lowering("Max")
 def _max(x, axes=(), keep_dims=False, with_index=False, only_index=False):
     return _extreme(x, axes, keep_dims, with_index, only_index, jnp.argmax)
 
 
-@lowering("Min", category=_CAT)
+@lowering("Min")
 def _min(x, axes=(), keep_dims=False, with_index=False, only_index=False):
     return _extreme(x, axes, keep_dims, with_index, only_index, jnp.argmin)
 
@@ -125,22 +124,22 @@ def _cumulative(x, axis, exclusive, reverse, op, fill):
     return y
 
 
-@lowering("CumSum", category=_CAT)
+@lowering("CumSum")
 def _cumsum(x, axis=0, exclusive=False, reverse=False):
     return _cumulative(x, axis, exclusive, reverse, jnp.cumsum, 0)
 
 
-@lowering("CumProd", category=_CAT)
+@lowering("CumProd")
 def _cumprod(x, axis=0, exclusive=False, reverse=False):
     return _cumulative(x, axis, exclusive, reverse, jnp.cumprod, 1)
 
 
-@lowering("ReduceSum", category=_CAT)
+@lowering("ReduceSum")
 def _reduce_sum(x):
     return jnp.sum(x)
 
 
-@lowering("ReduceMean", category=_CAT)
+@lowering("ReduceMean")
 def _reduce_mean(x):
     return jnp.mean(x)
 

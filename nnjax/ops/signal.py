@@ -12,7 +12,6 @@ import numpy as np
 
 from ._common import call, lowering
 
-_CAT = "Signal Processing"
 
 _F32 = np.float32
 
@@ -63,7 +62,7 @@ def _nearest_taps(isize, osize, align_corners, half_pixel, half_pixel_for_nn):
     return [(idx, np.ones(osize, _F32))]
 
 
-@lowering("Interpolate", category=_CAT)
+@lowering("Interpolate")
 def _interpolate(x, output_size, mode, align_corners=True, half_pixel=False,
                  half_pixel_for_nn=False, channel_last=False):
     nd = len(output_size)
@@ -191,7 +190,7 @@ def _cubic_coeffs(f, isize, a, exclude_outside):
     return [np.asarray(c, _F32) for c in cs]
 
 
-@lowering("ONNXResize", category=_CAT)
+@lowering("ONNXResize")
 def _onnx_resize(x, roi=(), scales=(), sizes=(), mode="nearest",
                  coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75,
                  exclude_outside=0, extrapolation_value=0.0, nearest_mode="round_prefer_floor"):
@@ -296,7 +295,7 @@ def _from_complex(z, dtype):
     return jnp.stack([jnp.real(z), jnp.imag(z)], axis=-1).astype(dtype)
 
 
-@lowering("FFT", category=_CAT)
+@lowering("FFT")
 def _fft(x, signal_ndim, normalized=False):
     axes = tuple(range(x.ndim - 1 - signal_ndim, x.ndim - 1))
     z = jnp.fft.fftn(_to_complex(x), axes=axes)
@@ -306,7 +305,7 @@ def _fft(x, signal_ndim, normalized=False):
     return _from_complex(z, x.dtype)
 
 
-@lowering("IFFT", category=_CAT)
+@lowering("IFFT")
 def _ifft(x, signal_ndim, normalized=False):
     axes = tuple(range(x.ndim - 1 - signal_ndim, x.ndim - 1))
     z = jnp.fft.ifftn(_to_complex(x), axes=axes)
@@ -403,7 +402,7 @@ def _frames_for(length, stride, fft_size, center):
     return (full - fft_size) // stride + 1
 
 
-@lowering("STFT", category=_CAT)
+@lowering("STFT")
 def _stft(x, window_size, stride, fft_size, window_type="hanning", center=True,
           pad_mode="reflect", as_istft_backward=False):
     if not as_istft_backward:
@@ -419,7 +418,7 @@ def _stft(x, window_size, stride, fft_size, window_type="hanning", center=True,
     return vjp(x)
 
 
-@lowering("ISTFT", category=_CAT)
+@lowering("ISTFT")
 def _istft(y_r, y_i, window_size, stride, fft_size, window_type="hanning", center=True,
            pad_mode="reflect", as_stft_backward=False):
     if not as_stft_backward:

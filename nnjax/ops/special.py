@@ -17,7 +17,6 @@ from jax import lax
 from .._registry import get_spec
 from ._common import call, lowering
 
-_CAT = "Unsupported, Special Use"
 
 
 def _host_value(v):
@@ -57,7 +56,7 @@ def _fit_rows(a, n, fill=-1):
 
 
 # ---------------------------------------------------------------- VATNoise
-@lowering("VATNoise", category=_CAT)
+@lowering("VATNoise")
 def _vat_noise(x, w, base_axis=1, eps=1.0):
     xs = lax.stop_gradient(x)
     axes = tuple(range(base_axis, x.ndim))
@@ -83,7 +82,7 @@ def vat_noise(x, w, base_axis=1, eps=1.0):
 
 
 # ---------------------------------------------------------------- Unlink / Sink
-@lowering("Unlink", category=_CAT)
+@lowering("Unlink")
 def _unlink(x):
     return lax.stop_gradient(x)
 
@@ -115,7 +114,7 @@ def _sink_bwd(one_input_grad, xs, g):
 _sink_core.defvjp(_sink_fwd, _sink_bwd)
 
 
-@lowering("Sink", category=_CAT)
+@lowering("Sink")
 def _sink(*xs, one_input_grad=True):
     return _sink_core(bool(one_input_grad), *xs)
 
@@ -181,7 +180,7 @@ def _nms_detection2d_np(x, thresh, nms, nms_per_class):
     return y
 
 
-@lowering("NmsDetection2d", category=_CAT)
+@lowering("NmsDetection2d")
 def _nms_detection2d(x, thresh=0.5, nms=0.45, nms_per_class=True):
     def host(v):
         return _nms_detection2d_np(v, thresh, nms, nms_per_class).astype(v.dtype)
@@ -248,7 +247,7 @@ def _onnx_nms_np(boxes, scores, center_point_box, max_out, iou_threshold, score_
     return np.asarray(selected, np.int32).reshape(-1, 3)
 
 
-@lowering("ONNXNonMaxSuppression", data_dependent=True, category=_CAT)
+@lowering("ONNXNonMaxSuppression", data_dependent=True)
 def _onnx_non_max_suppression(boxes, scores, center_point_box=0, max_output_boxes_per_class=0,
                               iou_threshold=0.0, score_threshold=0.0):
     """Needs concrete inputs (the output size depends on them); the wrapper records a
@@ -301,7 +300,7 @@ def _apply_host(type_name, inputs, args, host_lowering):
 
 
 # ---------------------------------------------------------------- MaxPoolingBackward
-@lowering("MaxPoolingBackward", category=_CAT)
+@lowering("MaxPoolingBackward")
 def _max_pooling_backward(dy, x, kernel, stride, ignore_border=True, pad=None,
                           channel_last=False):
     from .layers import _max_pooling
@@ -324,7 +323,7 @@ def max_pooling_backward(dy, x, kernel, stride=None, ignore_border=True, pad=Non
 
 
 # ---------------------------------------------------------------- PatchCorrelation
-@lowering("PatchCorrelation", category=_CAT)
+@lowering("PatchCorrelation")
 def _patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1),
                        shift_step=(1, 1), padding=(0, 0, 0, 0)):
     top, bottom, left, right = padding
@@ -433,7 +432,7 @@ def _unique_np(x, flatten, axis, sorted_, with_index, with_inverse, with_counts)
     return tuple(outs)
 
 
-@lowering("Unique", data_dependent=True, category=_CAT)
+@lowering("Unique", data_dependent=True)
 def _unique(x, flatten=True, axis=0, sorted=True, with_index=False, with_inverse=False,
             with_counts=False):
     """Needs a concrete input (see ``unique``, which fixes the output sizes)."""
@@ -492,7 +491,7 @@ def unique(x, flatten=True, axis=None, sorted=True, with_index=False, with_inver
 
 
 # ---------------------------------------------------------------- EyeLike, Mod2, BitShift
-@lowering("EyeLike", category=_CAT)
+@lowering("EyeLike")
 def _eye_like(x, k=0):
     return jnp.eye(x.shape[0], x.shape[1], k, dtype=x.dtype)
 
@@ -504,7 +503,7 @@ def eye_like(x, k=0):
     return call("EyeLike", [x], dict(k=int(k)))
 
 
-@lowering("Mod2", category=_CAT)
+@lowering("Mod2")
 def _mod2(x0, x1, fmod=False):
     if fmod or jnp.issubdtype(x0.dtype, jnp.floating) or jnp.issubdtype(x1.dtype, jnp.floating):
         return jnp.fmod(x0, x1)
@@ -529,7 +528,7 @@ def mod2(x0, x1, fmod=False):
     return call("Mod2", [x0, x1], dict(fmod=bool(fmod)))
 
 
-@lowering("BitShift", category=_CAT)
+@lowering("BitShift")
 def _bit_shift(x, shift, direction="LEFT"):
     s = shift.astype(x.dtype)
     return jnp.left_shift(x, s) if direction == "LEFT" else jnp.right_shift(x, s)
@@ -549,7 +548,7 @@ def bit_shift(x, shift, direction='LEFT'):
 
 
 # ---------------------------------------------------------------- Einsum
-@lowering("Einsum", category=_CAT)
+@lowering("Einsum")
 def _einsum(*x, equation):
     return jnp.einsum(equation, *x)
 

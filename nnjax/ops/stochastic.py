@@ -13,10 +13,9 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import erfinv
 
-from .._registry import FunctionSpec
+from .._registry import variant_spec
 from ._common import call, lowering, norm_axis
 
-_CAT = "Stochasticity"
 
 
 def _as_shape(shape, fname):
@@ -58,7 +57,7 @@ def _dropout_mask(key, x, p):
     return (jax.random.uniform(key, x.shape) > p).astype(x.dtype)
 
 
-@lowering("Dropout", rng=True, category=_CAT)
+@lowering("Dropout", rng=True)
 def _dropout(key, x, p=0.5, seed=-1):
     mask = _dropout_mask(key, x, p)
     return x * mask * jnp.asarray(1.0 / (1.0 - p), x.dtype)
@@ -72,7 +71,8 @@ def _dropout_with_mask(key, x, p=0.5, seed=-1):
 # The same NNabla type with its optional second output (the mask). The internal
 # name "Dropout@mask" keeps its shapes and programs apart from the one-output
 # variant; the node's info.type_name is "Dropout".
-_DROPOUT_MASK_SPEC = FunctionSpec("Dropout@mask", _dropout_with_mask, rng=True, category=_CAT)
+_DROPOUT_MASK_SPEC = variant_spec("Dropout", _dropout_with_mask, rng=True,
+                                  internal_name="Dropout@mask")
 
 
 def dropout(x, p=0.5, seed=-1, output_mask=False, outputs=None):
@@ -95,7 +95,7 @@ def _top_k_indices(flat, k, use_abs):
     return idx
 
 
-@lowering("TopKData", category=_CAT)
+@lowering("TopKData")
 def _top_k_data(x, k, abs=False, reduce=True, base_axis=1):
     batch = x.shape[:base_axis]
     flat = x.reshape((_batch_size(x.shape, base_axis), -1))
@@ -127,7 +127,7 @@ def top_k_data(x, k, abs=False, reduce=True, base_axis=1):
                                       base_axis=base_axis))
 
 
-@lowering("TopKGrad", category=_CAT)
+@lowering("TopKGrad")
 def _top_k_grad(x, k, abs=False, base_axis=1):
     n = _batch_size(x.shape, base_axis)
 
@@ -158,32 +158,32 @@ def top_k_grad(x, k, abs=False, base_axis=1):
 
 
 # ---------------------------------------------------------------- random generators
-@lowering("Rand", rng=True, category=_CAT)
+@lowering("Rand", rng=True)
 def _rand(key, low=0.0, high=1.0, shape=(), seed=-1):
     return jax.random.uniform(key, tuple(shape), jnp.float32, low, high)
 
 
-@lowering("Randint", rng=True, category=_CAT)
+@lowering("Randint", rng=True)
 def _randint(key, low=0, high=1, shape=(), seed=-1):
     return jax.random.randint(key, tuple(shape), low, high, jnp.int32)
 
 
-@lowering("Randn", rng=True, category=_CAT)
+@lowering("Randn", rng=True)
 def _randn(key, mu=0.0, sigma=1.0, shape=(), seed=-1):
     return mu + sigma * jax.random.normal(key, tuple(shape), jnp.float32)
 
 
-@lowering("RandBinomial", rng=True, category=_CAT)
+@lowering("RandBinomial", rng=True)
 def _rand_binomial(key, n=1, p=0.5, shape=(), seed=-1):
     return jax.random.binomial(key, float(n), p, tuple(shape), jnp.float32)
 
 
-@lowering("RandBeta", rng=True, category=_CAT)
+@lowering("RandBeta", rng=True)
 def _rand_beta(key, alpha=0.5, beta=0.5, shape=(), seed=-1):
     return jax.random.beta(key, alpha, beta, tuple(shape), jnp.float32)
 
 
-@lowering("RandGamma", rng=True, category=_CAT)
+@lowering("RandGamma", rng=True)
 def _rand_gamma(key, k=0.5, theta=1.0, shape=(), seed=-1):
     return jax.random.gamma(key, k, tuple(shape), jnp.float32) * theta
 
@@ -246,7 +246,7 @@ def rand_gamma(k=0.5, theta=1, shape=[], seed=-1):
 
 
 # ---------------------------------------------------------------- RandomChoice
-@lowering("RandomChoice", rng=True, category=_CAT)
+@lowering("RandomChoice", rng=True)
 def _random_choice(key, x, w, shape=(), replace=True, seed=-1):
     n = x.shape[-1]
     m = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
@@ -289,7 +289,7 @@ def random_choice(x, w, shape=[], replace=True, seed=-1):
 
 
 # ---------------------------------------------------------------- RandomCrop
-@lowering("RandomCrop", rng=True, category=_CAT)
+@lowering("RandomCrop", rng=True)
 def _random_crop(key, x, shape, base_axis=1, seed=-1):
     ndim = x.ndim
     offset = ndim - len(shape)
@@ -332,7 +332,7 @@ def random_crop(x, shape=None, base_axis=1, seed=-1):
 
 
 # ---------------------------------------------------------------- RandomFlip
-@lowering("RandomFlip", rng=True, category=_CAT)
+@lowering("RandomFlip", rng=True)
 def _random_flip(key, x, axes, base_axis=1, seed=-1):
     b = _batch_size(x.shape, base_axis)
     flags = jax.random.bernoulli(key, 0.5, (len(axes), b))
@@ -371,7 +371,7 @@ def _shift_index(n, s, border_mode):
     return jnp.clip(src, 0, n - 1), valid
 
 
-@lowering("RandomShift", rng=True, category=_CAT)
+@lowering("RandomShift", rng=True)
 def _random_shift(key, x, shifts, border_mode="nearest", constant_value=0.0, base_axis=1,
                   seed=-1):
     ndim = x.ndim
@@ -437,7 +437,7 @@ def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_a
 
 
 # ---------------------------------------------------------------- RandomErase
-@lowering("RandomErase", rng=True, category=_CAT)
+@lowering("RandomErase", rng=True)
 def _random_erase(key, x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.3333),
                   replacements=(0.0, 255.0), n=1, share=True, inplace=False, base_axis=1,
                   seed=-1, channel_last=False, ste_fine_grained=True):
@@ -521,7 +521,7 @@ def random_erase(x, prob=0.5, area_ratios=(0.02, 0.4), aspect_ratios=(0.3, 3.333
 
 
 # ---------------------------------------------------------------- ImageAugmentation
-@lowering("ImageAugmentation", rng=True, category=_CAT)
+@lowering("ImageAugmentation", rng=True)
 def _image_augmentation(key, x, shape, pad=(0, 0), min_scale=1.0, max_scale=1.0, angle=0.0,
                         aspect_ratio=1.0, distortion=0.0, flip_lr=False, flip_ud=False,
                         brightness=0.0, brightness_each=False, contrast=1.0,

@@ -4,10 +4,9 @@ from jax import lax
 
 from ._common import call, lowering, norm_axis
 
-_CAT = "Validation"
 
 
-@lowering("TopNError", category=_CAT)
+@lowering("TopNError")
 def _top_n_error(x, target, axis, n=1):
     x = lax.stop_gradient(x)
     label = lax.stop_gradient(target).astype(jnp.int32)
@@ -16,14 +15,14 @@ def _top_n_error(x, target, axis, n=1):
     return (at_least > n).astype(x.dtype)
 
 
-@lowering("BinaryError", category=_CAT)
+@lowering("BinaryError")
 def _binary_error(x, target):
     x = lax.stop_gradient(x)
     t = lax.stop_gradient(target)
     return ((x >= 0.5) != (t >= 0.5)).astype(x.dtype)
 
 
-@lowering("ConfusionMatrix", category=_CAT)
+@lowering("ConfusionMatrix")
 def _confusion_matrix(x, target, axis):
     x = lax.stop_gradient(x)
     n = x.shape[axis]
