@@ -18,14 +18,6 @@ def norm_axis(axis, ndim, fname="function", arg="axis"):
     return int(axis) % max(ndim, 1)
 
 
-def norm_axes(axes, ndim, fname="function"):
-    if axes is None:
-        return list(range(ndim))
-    if isinstance(axes, (int, np.integer)):
-        axes = [axes]
-    return [norm_axis(a, ndim, fname, "axes") for a in axes]
-
-
 def as_list(v, n, name, fname):
     """Expand an int or sequence to a list of ``n`` ints."""
     if v is None:
@@ -38,5 +30,40 @@ def as_list(v, n, name, fname):
     return v
 
 
-def shape_of(x):
-    return tuple(x.shape)
+def int_list(fname, name, values):
+    """A list of Python ints, or TypeError naming the function and the argument."""
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        return [int(values)]
+    try:
+        values = list(values)
+    except TypeError:
+        raise TypeError(f"{fname}: {name} must be a sequence of ints, got "
+                        f"{type(values).__name__}") from None
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{fname}: {name} must hold ints, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def int_shape(v):
+    """The shape of an array input as a tuple of Python ints."""
+    return tuple(int(s) for s in v.shape)
+
+
+def prod(shape):
+    """The number of elements of ``shape`` (a Python int)."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def check_base_axis(fname, x, base_axis, spare=0):
+    """base_axis as a non-negative int that leaves ``spare`` axes after it."""
+    ndim = len(x.shape)
+    if isinstance(base_axis, bool) or not isinstance(base_axis, (int, np.integer)):
+        raise TypeError(f"{fname}: base_axis must be an int, got {type(base_axis).__name__}")
+    b = int(base_axis) + ndim if base_axis < 0 else int(base_axis)
+    if not 0 <= b <= ndim - spare:
+        raise ValueError(f"{fname}: base_axis={base_axis} is out of range for an input of "
+                         f"shape {int_shape(x)}")
+    return b

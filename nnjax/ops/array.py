@@ -1,100 +1,14 @@
-"""Array manipulation: shape changes, joins and splits, slicing and padding, indexing
-(gather/scatter, boolean masks), sorting, matrix helpers and packed sequences.
-
-Functions whose output shape depends on input *values* (``nonzero``, ``bool_gather``,
-``pack_padded_sequence``, ``pad_packed_sequence``) read those values when the graph is
-built: the wrapper computes the input if needed (``forward``) and fixes the output
-shape from its current values. When those values later change so that the count
-changes, the graph must be built again (the recorded node keeps the old shape).
-"""
+"""Array manipulation: shape changes (reshape, transpose, broadcast, tile), joins and
+splits, slicing, padding, flips and shifts, sorting, shape read-out and assign."""
 import builtins
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
-from .._plan import freeze
-from ._common import call, lowering, norm_axis
-from .arithmetic import _broadcast_shape, _check_scalar, _shape
+from ._common import call, int_list, lowering, norm_axis
+from .arithmetic import _check_scalar, _shape
 
-
-
-# ---------------------------------------------------------------- helpers
-def _ints(fname, name, values):
-    """A list of Python ints, or TypeError naming the function and the argument."""
-    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
-        return [int(values)]
-    try:
-        values = list(values)
-    except TypeError:
-        raise TypeError(f"{fname}: {name} must be a sequence of ints, got "
-                        f"{type(values).__name__}") from None
-    out = []
-    for v in values:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise TypeError(f"{fname}: {name} must hold ints, got {v!r}")
-        out.append(int(v))
-    return out
-
-
-def _as_index_input(indices):
-    """Index arrays given as lists/numpy become constant (int) Variables."""
-    from .._ndarray import NdArray
-    from .._variable import Variable
-    if isinstance(indices, (Variable, NdArray)):
-        return indices
-    arr = np.asarray(indices)
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.int64)
-    return Variable.from_numpy_array(arr)
-
-
-def _host_values(v):
-    """The current values of an input as numpy (computing a Variable if needed)."""
-    from .._ndarray import NdArray
-    from .._variable import Variable
-    if isinstance(v, Variable):
-        if v.parent is not None:
-            v.forward()
-        return np.array(v.d)
-    if isinstance(v, NdArray):
-        return np.array(v.data)
-    return np.asarray(v)
-
-
-class _ValueShapedLowering:
-    """The lowering of one data-dependent node: the registered rule with the
-    value-derived sizes fixed. Objects are interned per (type, args, sizes) because
-    their identity is part of the compiled-program key."""
-
-    _interned = {}
-
-    def __init__(self, rule, kwargs):
-        self.rule = rule
-        self.kwargs = kwargs
-
-    @classmethod
-    def get(cls, type_name, rule, kwargs):
-        key = (type_name, freeze(kwargs))
-        obj = cls._interned.get(key)
-        if obj is None:
-            obj = cls._interned[key] = cls(rule, dict(kwargs))
-        return obj
-
-    def _lower(self, *xs):
-        return self.rule(*xs, **self.kwargs)
-
-
-def _call_value_shaped(type_name, rule, inputs, args, sizes, outputs):
-    from .._apply import apply_function
-    lower = _ValueShapedLowering.get(type_name, rule, dict(args, **sizes))
-    return apply_function(type_name, list(inputs), args, outputs=outputs,
-                          python_function=lower)
-
-
-def _int_index(a):
-    return a.astype(jnp.int32)
 
 
 # ---------------------------------------------------------------- reshape, transpose
@@ -105,7 +19,7 @@ def _reshape(x, shape, inplace=True):
 
 def reshape(x, shape, inplace=True, n_outputs=-1, outputs=None):
     """Same values in a new ``shape`` (one entry may be -1)."""
-    shape = _ints("reshape", "shape", shape)
+    shape = int_list("reshape", "shape", shape)
     xs = _shape(x)
     size = int(np.prod(xs, dtype=np.int64))
     if shape.count(-1) > 1:
@@ -130,7 +44,7 @@ def _transpose(x, axes):
 def transpose(x, axes, n_outputs=-1, outputs=None):
     """Permute axes: output axis i is input axis ``axes[i]``."""
     ndim = len(_shape(x))
-    axes = [norm_axis(a, ndim, "transpose", "axes") for a in _ints("transpose", "axes", axes)]
+    axes = [norm_axis(a, ndim, "transpose", "axes") for a in int_list("transpose", "axes", axes)]
     if sorted(axes) != list(range(ndim)):
         raise ValueError(f"transpose: axes {axes} is not a permutation for shape {_shape(x)}")
     return call("Transpose", [x], dict(axes=axes), outputs)
@@ -143,7 +57,7 @@ def _broadcast(x, shape):
 
 def broadcast(x, shape, n_outputs=-1, outputs=None):
     """Broadcast dimensions of size 1 to ``shape`` (same rank as ``x``)."""
-    shape = _ints("broadcast", "shape", shape)
+    shape = int_list("broadcast", "shape", shape)
     xs = _shape(x)
     if len(shape) != len(xs) or any(a != b and a != 1 for a, b in zip(xs, shape)):
         raise ValueError(f"broadcast: cannot broadcast {xs} to {tuple(shape)} (same rank "
@@ -186,7 +100,7 @@ def _tile(x, reps):
 
 def tile(x, reps, n_outputs=-1, outputs=None):
     """``x`` repeated ``reps`` times along each axis (numpy.tile rules)."""
-    reps = _ints("tile", "reps", reps)
+    reps = int_list("tile", "reps", reps)
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: reps must be non-negative, got {reps}")
     return call("Tile", [x], dict(reps=reps), outputs)
@@ -261,24 +175,6 @@ def stack(*x, **kw):
     return call("Stack", list(x), dict(axis=axis), outputs)
 
 
-@lowering("Meshgrid")
-def _meshgrid(*xs, ij_indexing=False):
-    return tuple(jnp.meshgrid(*xs, indexing="ij" if ij_indexing else "xy"))
-
-
-def meshgrid(*x, ij_indexing=False):
-    """Coordinate arrays from 1-D inputs (``xy`` indexing unless ``ij_indexing``)."""
-    if len(x) == 1 and isinstance(x[0], (list, tuple)):
-        x = tuple(x[0])
-    if not x:
-        raise ValueError("meshgrid: at least one input is required")
-    for i, v in enumerate(x):
-        if len(_shape(v)) != 1:
-            raise ValueError(f"meshgrid: input {i} has shape {_shape(v)}; inputs must be 1-D")
-    out = call("Meshgrid", list(x), dict(ij_indexing=bool(ij_indexing)))
-    return out if isinstance(out, tuple) else (out,)
-
-
 # ---------------------------------------------------------------- slicing and padding
 @lowering("Slice")
 def _slice(x, start, stop, step):
@@ -335,7 +231,7 @@ def pad(x, pad_width, mode="constant", constant_value=0, n_outputs=-1, outputs=N
     ``mode``: 'constant' (``constant_value``), 'reflect' (mirror without repeating the
     edge) or 'repeat' (repeat the edge value).
     """
-    pad_width = _ints("pad", "pad_width", pad_width)
+    pad_width = int_list("pad", "pad_width", pad_width)
     shape = _shape(x)
     if len(pad_width) % 2:
         raise ValueError(f"pad: pad_width {pad_width} must hold an even number of values")
@@ -366,7 +262,7 @@ def flip(x, axes=None, n_outputs=-1, outputs=None):
     ndim = len(_shape(x))
     if axes is None:
         axes = [ndim - 1]
-    axes = [norm_axis(a, ndim, "flip", "axes") for a in _ints("flip", "axes", axes)]
+    axes = [norm_axis(a, ndim, "flip", "axes") for a in int_list("flip", "axes", axes)]
     return call("Flip", [x], dict(axes=axes), outputs)
 
 
@@ -392,7 +288,7 @@ def shift(x, shifts=None, border_mode="nearest", n_outputs=-1, outputs=None):
     """Shift elements by ``shifts`` (trailing axes); the vacated places are filled by
     the nearest edge value ('nearest') or by mirroring ('reflect')."""
     ndim = len(_shape(x))
-    shifts = [0] * ndim if shifts is None else _ints("shift", "shifts", shifts)
+    shifts = [0] * ndim if shifts is None else int_list("shift", "shifts", shifts)
     if len(shifts) > ndim:
         raise ValueError(f"shift: {len(shifts)} shifts for an input of rank {ndim}")
     if border_mode not in ("nearest", "reflect"):
@@ -401,7 +297,7 @@ def shift(x, shifts=None, border_mode="nearest", n_outputs=-1, outputs=None):
     return call("Shift", [x], dict(shifts=shifts, border_mode=border_mode), outputs)
 
 
-# ---------------------------------------------------------------- sort, one-hot, shape
+# ---------------------------------------------------------------- sort, shape
 @lowering("Sort")
 def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     index = jnp.argsort(x, axis=axis, stable=True, descending=bool(reverse))
@@ -419,30 +315,6 @@ def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     norm_axis(axis, len(_shape(x)), "sort")
     return call("Sort", [x], dict(axis=int(axis), reverse=bool(reverse),
                                   with_index=bool(with_index), only_index=bool(only_index)))
-
-
-@lowering("OneHot")
-def _one_hot(x, shape):
-    idx = _int_index(x)
-    flat = jnp.zeros(x.shape[:-1], jnp.int32)
-    for i, s in enumerate(shape):
-        flat = flat * s + idx[..., i]
-    size = int(np.prod(shape, dtype=np.int64))
-    y = jax.nn.one_hot(flat, size, dtype=jnp.float32)
-    return y.reshape(x.shape[:-1] + tuple(shape))
-
-
-def one_hot(x, shape, n_outputs=-1, outputs=None):
-    """One-hot arrays from integer labels: the last axis of ``x`` holds
-    ``len(shape)`` indices; the output has shape ``x.shape[:-1] + shape``."""
-    shape = _ints("one_hot", "shape", shape)
-    xs = _shape(x)
-    if not xs or xs[-1] != len(shape):
-        raise ValueError(f"one_hot: the last dimension of x {xs} must equal len(shape) "
-                         f"= {len(shape)}")
-    if any(s <= 0 for s in shape):
-        raise ValueError(f"one_hot: shape must be positive, got {shape}")
-    return call("OneHot", [x], dict(shape=shape), outputs)
 
 
 def _shape_range(ndim, start, end):
@@ -467,102 +339,8 @@ def shape(x, start=0, end=0, n_outputs=-1, outputs=None):
     the last axis)."""
     if not _shape(x):
         raise ValueError("shape: the input must have at least one dimension")
-    start, end = _ints("shape", "start", start)[0], _ints("shape", "end", end)[0]
+    start, end = int_list("shape", "start", start)[0], int_list("shape", "end", end)[0]
     return call("Shape", [x], dict(start=start, end=end), outputs)
-
-
-# ---------------------------------------------------------------- matrices
-@lowering("MatrixDiag")
-def _matrix_diag(x):
-    return x[..., :, None] * jnp.eye(x.shape[-1], dtype=x.dtype)
-
-
-def matrix_diag(x, n_outputs=-1, outputs=None):
-    """Diagonal matrices from the last axis: (..., N) -> (..., N, N)."""
-    if not _shape(x):
-        raise ValueError("matrix_diag: the input must have at least one dimension")
-    return call("MatrixDiag", [x], {}, outputs)
-
-
-@lowering("MatrixDiagPart")
-def _matrix_diag_part(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
-
-
-def matrix_diag_part(x, n_outputs=-1, outputs=None):
-    """Diagonals of the last two (square) axes: (..., N, N) -> (..., N)."""
-    s = _shape(x)
-    if len(s) < 2 or s[-1] != s[-2]:
-        raise ValueError(f"matrix_diag_part: the last two dimensions of {s} must be square")
-    return call("MatrixDiagPart", [x], {}, outputs)
-
-
-@lowering("Trilu")
-def _trilu(x, k=0, upper=True):
-    return jnp.triu(x, k) if upper else jnp.tril(x, k)
-
-
-def trilu(x, k=0, upper=True, n_outputs=-1, outputs=None):
-    """Upper (``j >= i + k``) or lower (``j <= i + k``) triangle of the last two axes;
-    the other elements are zero."""
-    if len(_shape(x)) < 2:
-        raise ValueError(f"trilu: input must have at least 2 dimensions, got {_shape(x)}")
-    k = _ints("trilu", "k", k)[0]
-    return call("Trilu", [x], dict(k=k, upper=bool(upper)), outputs)
-
-
-def _check_square_batch(fname, x):
-    s = _shape(x)
-    if len(s) != 3 or s[1] != s[2]:
-        raise ValueError(f"{fname}: input must be a batch of square matrices (B, N, N), "
-                         f"got {s}")
-
-
-@lowering("BatchDet")
-def _batch_det(x):
-    return jnp.linalg.det(x)
-
-
-@lowering("BatchInv")
-def _batch_inv(x):
-    return jnp.linalg.inv(x)
-
-
-@lowering("BatchLogdet")
-def _batch_logdet(x):
-    return jnp.linalg.slogdet(x)[1]
-
-
-@lowering("BatchCholesky")
-def _batch_cholesky(x, upper=False):
-    lower = jnp.linalg.cholesky(x)
-    return jnp.swapaxes(lower, -1, -2) if upper else lower
-
-
-def batch_det(x, n_outputs=-1, outputs=None):
-    """Determinants of a batch of square matrices: (B, N, N) -> (B,)."""
-    _check_square_batch("batch_det", x)
-    return call("BatchDet", [x], {}, outputs)
-
-
-def batch_inv(x, n_outputs=-1, outputs=None):
-    """Inverses of a batch of square matrices (B, N, N)."""
-    _check_square_batch("batch_inv", x)
-    return call("BatchInv", [x], {}, outputs)
-
-
-def batch_logdet(x, n_outputs=-1, outputs=None):
-    """``log|det|`` of a batch of square matrices: (B, N, N) -> (B,)."""
-    _check_square_batch("batch_logdet", x)
-    return call("BatchLogdet", [x], {}, outputs)
-
-
-def batch_cholesky(x, upper=False, n_outputs=-1, outputs=None):
-    """Cholesky factors of a batch of symmetric positive-definite matrices: lower
-    ``L`` with ``x = L L^T`` (or ``U = L^T`` when ``upper``). The gradient with
-    respect to ``x`` is symmetric."""
-    _check_square_batch("batch_cholesky", x)
-    return call("BatchCholesky", [x], dict(upper=bool(upper)), outputs)
 
 
 # ---------------------------------------------------------------- assign
@@ -596,314 +374,3 @@ def assign(dst, src, n_outputs=-1, outputs=None):
         raise ValueError(f"assign: dst {_shape(dst)} and src {_shape(src)} must have the "
                          "same shape")
     return call("Assign", [dst, src], {}, outputs)
-
-
-# ---------------------------------------------------------------- gather and scatter
-@lowering("Gather")
-def _gather(x, indices, axis=0, batch_dims=0):
-    def take(xb, ib):
-        return jnp.take(xb, _int_index(ib), axis=axis - batch_dims)
-    for _ in range(batch_dims):
-        take = jax.vmap(take)
-    return take(x, indices)
-
-
-def gather(x, Indices, axis=0, batch_dims=0, n_outputs=-1, outputs=None):
-    """``x`` gathered along ``axis`` by integer ``Indices``; the first ``batch_dims``
-    axes are batch axes shared by ``x`` and the indices.
-
-    Output shape: ``x.shape[:axis] + Indices.shape[batch_dims:] + x.shape[axis+1:]``.
-    """
-    Indices = _as_index_input(Indices)
-    xs, ids = _shape(x), _shape(Indices)
-    axis = _ints("gather", "axis", axis)[0]
-    batch_dims = _ints("gather", "batch_dims", batch_dims)[0]
-    if axis < 0:
-        axis += len(xs)
-    if not 0 <= axis < len(xs):
-        raise ValueError(f"gather: axis is out of range for x of shape {xs}")
-    if batch_dims < 0 or axis < batch_dims or len(ids) < batch_dims:
-        raise ValueError(f"gather: batch_dims={batch_dims} must be within 0..axis ({axis}) "
-                         f"and the rank of the indices {ids}")
-    if xs[:batch_dims] != ids[:batch_dims]:
-        raise ValueError(f"gather: batch dimensions of x {xs} and indices {ids} differ")
-    if Indices.parent is None and hasattr(Indices, "d"):
-        values = np.asarray(Indices.d)
-        if values.size and (values.min() < 0 or values.max() >= xs[axis]):
-            raise ValueError(f"gather: indices must be within [0, {xs[axis]}) for axis "
-                             f"{axis} of x {xs}")
-    return call("Gather", [x, Indices], dict(axis=axis, batch_dims=batch_dims), outputs)
-
-
-@lowering("GatherNd")
-def _gather_nd(x, indices):
-    idx = _int_index(indices)
-    return x[tuple(idx[i] for i in range(idx.shape[0]))]
-
-
-def gather_nd(data, indices):
-    """Elements or slices of ``data`` at ``indices`` of shape (M, Y...): the output
-    has shape ``Y... + data.shape[M:]``."""
-    indices = _as_index_input(indices)
-    ds, ids = _shape(data), _shape(indices)
-    if len(ids) < 1 or ids[0] > len(ds):
-        raise ValueError(f"gather_nd: indices {ids} must have a first dimension M <= "
-                         f"rank of data {ds}")
-    return call("GatherNd", [data, indices], {})
-
-
-@lowering("ScatterNd", state_inputs=(2,))
-def _scatter_nd(data, indices, out=None, shape=(), add=False):
-    idx = _int_index(indices)
-    base = out if out is not None else jnp.zeros(tuple(shape), data.dtype)
-    key = tuple(idx[i] for i in range(idx.shape[0]))
-    y = base.at[key].add(data) if add else base.at[key].set(data)
-    return y, y
-
-
-def scatter_nd(data, indices, shape=None, out=None, add=False):
-    """Scatter ``data`` into a new zero array of ``shape`` (or into a copy of ``out``)
-    at ``indices`` of shape (M, Y...); ``add`` accumulates instead of assigning.
-
-    When ``out`` is a leaf Variable it is also updated in place on forward.
-    """
-    from .._ndarray import NdArray
-    from .._variable import Variable
-    indices = _as_index_input(indices)
-    if shape is None and out is None:
-        raise TypeError("scatter_nd: one of `shape` or `out` must be given")
-    if shape is not None and out is not None:
-        raise TypeError("scatter_nd: only one of `shape` or `out` may be given")
-    if out is not None:
-        if not isinstance(out, (Variable, NdArray)):
-            raise TypeError("scatter_nd: out must be a Variable or NdArray")
-        shape = list(_shape(out))
-    else:
-        shape = _ints("scatter_nd", "shape", shape)
-    ds, ids = _shape(data), _shape(indices)
-    if len(ids) < 2:
-        raise ValueError(f"scatter_nd: indices {ids} must have at least 2 dimensions")
-    m, k = ids[0], len(ids) - 1
-    if m > len(shape) or len(shape) != len(ds) + m - k:
-        raise ValueError(f"scatter_nd: data {ds} and indices {ids} do not fit the output "
-                         f"shape {tuple(shape)}")
-    if ds[:k] != ids[1:] or tuple(ds[k:]) != tuple(shape[m:]):
-        raise ValueError(f"scatter_nd: data shape {ds} must be indices.shape[1:] {ids[1:]} "
-                         f"+ shape[M:] {tuple(shape[m:])}")
-    return call("ScatterNd", [data, indices, out], dict(shape=list(shape), add=bool(add)))
-
-
-@lowering("ScatterAdd")
-def _scatter_add(x0, indices, x1, axis=0):
-    idx = _int_index(indices)
-    grids = list(jnp.meshgrid(*[jnp.arange(s) for s in idx.shape], indexing="ij"))
-    grids[axis] = idx
-    src = x1[tuple(builtins.slice(0, s) for s in idx.shape)]
-    return x0.at[tuple(grids)].add(src)
-
-
-def scatter_add(x0, indices, x1, axis=None):
-    """A copy of ``x0`` with ``x1[p]`` added at ``p`` with its ``axis`` coordinate
-    replaced by ``indices[p]``, for every position ``p`` of ``indices``."""
-    indices = _as_index_input(indices)
-    s0, si, s1 = _shape(x0), _shape(indices), _shape(x1)
-    if not len(s0) == len(si) == len(s1):
-        raise ValueError(f"scatter_add: x0 {s0}, indices {si} and x1 {s1} must have the "
-                         "same rank")
-    axis = norm_axis(0 if axis is None else axis, len(s0), "scatter_add")
-    for d in range(len(s0)):
-        if si[d] > s1[d] or (d != axis and si[d] > s0[d]):
-            raise ValueError(f"scatter_add: indices {si} exceed x0 {s0} or x1 {s1} at "
-                             f"dimension {d}")
-    return call("ScatterAdd", [x0, indices, x1], dict(axis=axis))
-
-
-def _mask_positions(mask, count):
-    flat = mask.reshape(-1) != 0
-    return jnp.nonzero(flat, size=count, fill_value=flat.shape[0])[0]
-
-
-@lowering("BoolGather", data_dependent=True)
-def _bool_gather(input, mask, nnz=0):
-    pos = _mask_positions(mask, nnz)
-    flat = input.reshape((-1,) + input.shape[mask.ndim:])
-    return jnp.take(flat, pos, axis=0, mode="fill", fill_value=0)
-
-
-def bool_gather(input, mask, n_outputs=-1, outputs=None):
-    """Elements (or trailing sub-arrays) of ``input`` where ``mask`` is non-zero.
-
-    ``mask`` has the leading shape of ``input``; the output has shape
-    ``(nnz,) + input.shape[mask.ndim:]``. The count ``nnz`` is read from the mask's
-    current values when the graph is built (rebuild the graph when it changes).
-    """
-    gs, ms = _shape(input), _shape(mask)
-    if len(gs) < len(ms) or gs[:len(ms)] != ms:
-        raise ValueError(f"bool_gather: mask {ms} must equal the leading dimensions of "
-                         f"input {gs}")
-    nnz = int(np.count_nonzero(_host_values(mask)))
-    return _call_value_shaped("BoolGather", _bool_gather, [input, mask], {},
-                              dict(nnz=nnz), outputs)
-
-
-@lowering("BoolScatter", state_inputs=(2,))
-def _bool_scatter(sdata, mask, gdata=None):
-    tail = sdata.shape[1:]
-    base = gdata if gdata is not None else jnp.zeros(mask.shape + tail, sdata.dtype)
-    pos = _mask_positions(mask, sdata.shape[0])
-    flat = base.reshape((-1,) + tail).at[pos].set(sdata, mode="drop")
-    y = flat.reshape(mask.shape + tail)
-    return y, y
-
-
-def bool_scatter(sdata, mask, gdata=None, n_outputs=-1, outputs=None):
-    """Scatter the rows of ``sdata`` (``(nnz,) + D``) to where ``mask`` is non-zero,
-    into zeros of shape ``mask.shape + D`` or into a copy of ``gdata`` (then updated
-    in place on forward when it is a leaf)."""
-    ss, ms = _shape(sdata), _shape(mask)
-    if not ss:
-        raise ValueError("bool_scatter: sdata must have at least one dimension")
-    out_shape = ms + ss[1:]
-    if gdata is not None and _shape(gdata) != out_shape:
-        raise ValueError(f"bool_scatter: gdata {_shape(gdata)} must have shape "
-                         f"mask.shape + sdata.shape[1:] = {out_shape}")
-    return call("BoolScatter", [sdata, mask, gdata], {}, outputs)
-
-
-@lowering("BoolFill")
-def _bool_fill(data, mask, value=0.0):
-    m = jnp.broadcast_to(mask, data.shape) != 0
-    return jnp.where(m, jnp.asarray(value, data.dtype), data)
-
-
-def bool_fill(data, mask, value=0, n_outputs=-1, outputs=None):
-    """``data`` with ``value`` where ``mask`` (broadcast to ``data``) is non-zero; no
-    gradient flows to the filled places."""
-    ds, ms = _shape(data), _shape(mask)
-    if len(ms) > len(ds) or _broadcast_shape("bool_fill", ds, ms) != tuple(ds):
-        raise ValueError(f"bool_fill: mask {ms} cannot be broadcast to data {ds}")
-    return call("BoolFill", [data, mask], dict(value=_check_scalar("bool_fill", value,
-                                                                   "value")), outputs)
-
-
-@lowering("NonZero", data_dependent=True)
-def _nonzero(x, nnz=0):
-    idx = jnp.nonzero(x != 0, size=nnz)
-    return lax.stop_gradient(jnp.stack(idx, axis=0).astype(jnp.int32))
-
-
-def nonzero(x, n_outputs=-1, outputs=None):
-    """Indices of non-zero elements, shape ``(x.ndim, nnz)`` (int32).
-
-    ``nnz`` is read from the current values of ``x`` when the graph is built (the
-    input is computed if needed); rebuild the graph when the count changes.
-    """
-    if not _shape(x):
-        raise ValueError("nonzero: the input must have at least one dimension")
-    nnz = int(np.count_nonzero(_host_values(x)))
-    return _call_value_shaped("NonZero", _nonzero, [x], {}, dict(nnz=nnz), outputs)
-
-
-# ---------------------------------------------------------------- packed sequences
-def _pack_positions(lengths, batch_first):
-    """Static (time, batch) positions of the packed rows, time-major order."""
-    t_max = builtins.max(lengths) if lengths else 0
-    ts, bs = [], []
-    for t in range(t_max):
-        for b, n in enumerate(lengths):
-            if n > t:
-                ts.append(t)
-                bs.append(b)
-    return np.asarray(ts, np.int32), np.asarray(bs, np.int32)
-
-
-@lowering("PackPaddedSequence", data_dependent=True)
-def _pack_padded_sequence(padded_sequence, lengths, batch_first=False, lengths_values=()):
-    ts, bs = _pack_positions(list(lengths_values), batch_first)
-    n_time = padded_sequence.shape[1 if batch_first else 0]
-    if batch_first:
-        packed = padded_sequence[bs, ts]
-    else:
-        packed = padded_sequence[ts, bs]
-    sizes = [builtins.sum(1 for n in lengths_values if n > t) for t in range(n_time)]
-    return packed, jnp.asarray(np.asarray(sizes, np.int32))
-
-
-def pack_padded_sequence(padded_sequence, lengths, batch_first=False, n_outputs=-1,
-                         outputs=None):
-    """Pack a padded batch of sequences sorted by decreasing length.
-
-    ``padded_sequence``: (T, B, ...) or (B, T, ...) when ``batch_first``; ``lengths``:
-    (B,). Returns ``(packed_sequence (N, ...), batch_sizes (T,))`` with
-    ``N = sum(lengths)``. ``N`` is read from the current ``lengths`` values when the
-    graph is built (rebuild the graph when they change).
-    """
-    ps, ls = _shape(padded_sequence), _shape(lengths)
-    if len(ps) < 2:
-        raise ValueError(f"pack_padded_sequence: padded_sequence {ps} needs at least 2 "
-                         "dimensions")
-    if len(ls) != 1:
-        raise ValueError(f"pack_padded_sequence: lengths {ls} must be 1-D")
-    n_batch = ps[0] if batch_first else ps[1]
-    n_time = ps[1] if batch_first else ps[0]
-    if ls[0] != n_batch:
-        raise ValueError(f"pack_padded_sequence: lengths {ls} do not match the batch "
-                         f"size of padded_sequence {ps}")
-    values = [int(v) for v in _host_values(lengths).reshape(-1)]
-    if any(v < 0 or v > n_time for v in values):
-        raise ValueError(f"pack_padded_sequence: lengths {values} must be within 0..{n_time}")
-    if any(a < b for a, b in zip(values, values[1:])):
-        raise ValueError(f"pack_padded_sequence: lengths {values} must be sorted in "
-                         "decreasing order")
-    return _call_value_shaped("PackPaddedSequence", _pack_padded_sequence,
-                              [padded_sequence, lengths], dict(batch_first=bool(batch_first)),
-                              dict(lengths_values=tuple(values)), outputs)
-
-
-@lowering("PadPackedSequence", data_dependent=True)
-def _pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=0.0,
-                         total_length=-1, sizes_values=()):
-    sizes = list(sizes_values)
-    n_batch = builtins.max(sizes) if sizes else 0
-    n_time = builtins.max(total_length, len(sizes))
-    lengths = [builtins.sum(1 for s in sizes if s > b) for b in range(n_batch)]
-    ts, bs = _pack_positions(lengths, batch_first)
-    tail = packed_sequence.shape[1:]
-    if batch_first:
-        padded = jnp.full((n_batch, n_time) + tail, padding_value, packed_sequence.dtype)
-        padded = padded.at[bs, ts].set(packed_sequence)
-    else:
-        padded = jnp.full((n_time, n_batch) + tail, padding_value, packed_sequence.dtype)
-        padded = padded.at[ts, bs].set(packed_sequence)
-    return padded, jnp.asarray(np.asarray(lengths, np.int32))
-
-
-def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=0.0,
-                        total_length=-1, n_outputs=-1, outputs=None):
-    """Inverse of :func:`pack_padded_sequence`: returns ``(padded_sequence, lengths)``.
-
-    The padded length is ``max(total_length, len(batch_sizes))``; the batch size is
-    read from the current ``batch_sizes`` values when the graph is built.
-    """
-    ps, bs = _shape(packed_sequence), _shape(batch_sizes)
-    if len(ps) < 1 or len(bs) != 1:
-        raise ValueError(f"pad_packed_sequence: packed_sequence {ps} needs at least 1 "
-                         f"dimension and batch_sizes {bs} must be 1-D")
-    sizes = [int(v) for v in _host_values(batch_sizes).reshape(-1)]
-    if any(a < b for a, b in zip(sizes, sizes[1:])) or any(s < 0 for s in sizes):
-        raise ValueError(f"pad_packed_sequence: batch_sizes {sizes} must be non-negative "
-                         "and non-increasing")
-    if builtins.sum(sizes) != ps[0]:
-        raise ValueError(f"pad_packed_sequence: batch_sizes {sizes} sum to "
-                         f"{builtins.sum(sizes)}, packed_sequence has {ps[0]} rows")
-    total_length = _ints("pad_packed_sequence", "total_length", total_length)[0]
-    if 0 <= total_length < len(sizes):
-        raise ValueError(f"pad_packed_sequence: total_length {total_length} is shorter than "
-                         f"the {len(sizes)} time steps")
-    args = dict(batch_first=bool(batch_first),
-                padding_value=_check_scalar("pad_packed_sequence", padding_value,
-                                            "padding_value"),
-                total_length=total_length)
-    return _call_value_shaped("PadPackedSequence", _pad_packed_sequence,
-                              [packed_sequence, batch_sizes], args,
-                              dict(sizes_values=tuple(sizes)), outputs)

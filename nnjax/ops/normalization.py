@@ -13,20 +13,15 @@ import numpy as np
 from jax import lax
 
 from .._apply import apply_function
+from .._ndarray import NdArray
 from .._registry import variant_spec
-from ._common import call, lowering, norm_axis
+from .._variable import Variable
+from . import arithmetic, logical, reduction
+from ._common import call, int_shape, lowering, norm_axis, prod
 
 
 
 # ---------------------------------------------------------------- helpers
-def _shape(v):
-    return tuple(int(s) for s in v.shape)
-
-
-def _prod(shape):
-    return int(np.prod(shape, dtype=np.int64))
-
-
 def _as_axes(fname, axes, ndim, arg="axes"):
     if isinstance(axes, (int, np.integer)):
         axes = [axes]
@@ -71,8 +66,8 @@ def _record(type_name, variant, inputs, args, output_stat, outputs=None):
 
 
 def _check_param(fname, name, v, expected):
-    if v is not None and _shape(v) != tuple(expected):
-        raise ValueError(f"{fname}: {name} shape {_shape(v)} must be {tuple(expected)}")
+    if v is not None and int_shape(v) != tuple(expected):
+        raise ValueError(f"{fname}: {name} shape {int_shape(v)} must be {tuple(expected)}")
 
 
 # ---------------------------------------------------------------- core math
@@ -84,7 +79,7 @@ def _bn_core(x, beta, gamma, mean, var, axes, decay_rate, eps, batch_stat):
     if batch_stat:
         m = jnp.mean(x, axis=red, keepdims=True)
         v = jnp.mean(jnp.square(x - m), axis=red, keepdims=True)
-        n = _prod([x.shape[a] for a in red])
+        n = prod([x.shape[a] for a in red])
         unbiased = lax.stop_gradient(v) * (n / max(n - 1, 1))
         new_mean = None if mean is None else \
             decay_rate * mean + (1 - decay_rate) * lax.stop_gradient(m).reshape(mean.shape)
@@ -133,7 +128,6 @@ _BN_STATS = _register_with_stats("BatchNormalization", _batch_normalization_full
 
 
 def _bn_inputs(fname, x, beta, gamma, mean, variance, axes, batch_stat, output_stat):
-    from .._variable import Variable
     ndim = len(x.shape)
     axes = _as_axes(fname, axes, ndim)
     if not axes:
@@ -144,9 +138,9 @@ def _bn_inputs(fname, x, beta, gamma, mean, variance, axes, batch_stat, output_s
         raise ValueError(f"{fname}: mean and variance are required when batch_stat=False")
     stat = _stat_shape(x.shape, axes)
     for name, v in (("beta", beta), ("gamma", gamma), ("mean", mean), ("variance", variance)):
-        if v is not None and _shape(v) != stat:
-            raise ValueError(f"{fname}: {name} shape {_shape(v)} does not match x shape "
-                             f"{_shape(x)} with axes {axes} (expected {stat})")
+        if v is not None and int_shape(v) != stat:
+            raise ValueError(f"{fname}: {name} shape {int_shape(v)} does not match x shape "
+                             f"{int_shape(x)} with axes {axes} (expected {stat})")
     if batch_stat:
         for name, v in (("mean", mean), ("variance", variance)):
             if isinstance(v, Variable) and v.parent is not None:
@@ -205,8 +199,8 @@ def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1],
                          f"{nonlinearity!r}")
     axes, mean, variance = _bn_inputs(fname, x, beta, gamma, mean, variance, axes,
                                       batch_stat, output_stat)
-    if z is not None and _shape(z) != _shape(x):
-        raise ValueError(f"{fname}: z shape {_shape(z)} must equal x shape {_shape(x)}")
+    if z is not None and int_shape(z) != int_shape(x):
+        raise ValueError(f"{fname}: z shape {int_shape(z)} must equal x shape {int_shape(x)}")
     args = dict(axes=axes, decay_rate=float(decay_rate), eps=float(eps),
                 batch_stat=bool(batch_stat), nonlinearity=nonlinearity)
     return _record("FusedBatchNormalization", _FUSED_BN_STATS,
@@ -308,10 +302,11 @@ def instance_normalization(x, beta, gamma, channel_axis=1, batch_axis=0, eps=1e-
                          f"{batch_axis}")
     adapt = _stat_shape(x.shape, batch_axis + [channel_axis])
     for name, v in (("beta", beta), ("gamma", gamma)):
-        if v is None or _shape(v) == adapt:
+        if v is None or int_shape(v) == adapt:
             continue
-        if not (_broadcastable(_shape(v), adapt) and v.shape[channel_axis] == adapt[channel_axis]):
-            raise ValueError(f"{fname}: {name} shape {_shape(v)} must be {adapt} or broadcast "
+        if not (_broadcastable(int_shape(v), adapt)
+                and v.shape[channel_axis] == adapt[channel_axis]):
+            raise ValueError(f"{fname}: {name} shape {int_shape(v)} must be {adapt} or broadcast "
                              f"to it with the channel size {adapt[channel_axis]}")
     args = dict(channel_axis=channel_axis, batch_axis=batch_axis, eps=float(eps),
                 no_scale=gamma is None, no_bias=beta is None)
@@ -344,7 +339,7 @@ def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0
     num_groups = int(num_groups)
     c = x.shape[channel_axis]
     if num_groups < 1 or c % num_groups:
-        raise ValueError(f"{fname}: channel size {c} (x shape {_shape(x)}, channel_axis "
+        raise ValueError(f"{fname}: channel size {c} (x shape {int_shape(x)}, channel_axis "
                          f"{channel_axis}) must be a multiple of num_groups={num_groups}")
     pshape = _stat_shape(x.shape, [channel_axis])
     _check_param(fname, "beta", beta, pshape)
@@ -403,9 +398,9 @@ def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
     the square root); ``g`` has shape (w.shape[dim],)."""
     fname = "weight_normalization"
     dim = norm_axis(dim, len(w.shape), fname, "dim")
-    if _shape(g) != (w.shape[dim],):
-        raise ValueError(f"{fname}: g shape {_shape(g)} must be ({w.shape[dim]},) for w of "
-                         f"shape {_shape(w)} and dim={dim}")
+    if int_shape(g) != (w.shape[dim],):
+        raise ValueError(f"{fname}: g shape {int_shape(g)} must be ({w.shape[dim]},) for w of "
+                         f"shape {int_shape(w)} and dim={dim}")
     if not eps > 0:
         raise ValueError(f"{fname}: eps must be positive, got {eps}")
     return call("WeightNormalization", [w, g], dict(dim=dim, eps=float(eps)), outputs)
@@ -439,9 +434,9 @@ def spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     also returns the iterated ``u``."""
     fname = "spectral_norm"
     dim = norm_axis(dim, len(w.shape), fname, "dim")
-    if _shape(u) != (w.shape[dim],):
-        raise ValueError(f"{fname}: u shape {_shape(u)} must be ({w.shape[dim]},) for w of "
-                         f"shape {_shape(w)} and dim={dim}")
+    if int_shape(u) != (w.shape[dim],):
+        raise ValueError(f"{fname}: u shape {int_shape(u)} must be ({w.shape[dim]},) for w of "
+                         f"shape {int_shape(w)} and dim={dim}")
     itr = int(itr)
     if itr < 1:
         raise ValueError(f"{fname}: itr must be > 0, got {itr}")
@@ -473,7 +468,7 @@ def _mean_subtraction(x, rmean, t, base_axis=1, update_running_mean=True):
     if not update_running_mean:
         return x - rmean, rmean, t
     batch = tuple(range(base_axis))
-    n0 = _prod(x.shape[:base_axis])
+    n0 = prod(x.shape[:base_axis])
     count = lax.stop_gradient(t).reshape(()).astype(x.dtype)
     m = jnp.mean(lax.stop_gradient(x), axis=batch)
     new_mean = rmean + (m - rmean) / (count + 1)
@@ -496,11 +491,11 @@ def mean_subtraction(x, mean, t, base_axis=1, update_running_mean=True):
     base_axis = int(base_axis)
     if not 0 <= base_axis < ndim:
         raise ValueError(f"{fname}: base_axis={base_axis} must be in [0, {ndim})")
-    if _shape(mean) != _shape(x)[base_axis:]:
-        raise ValueError(f"{fname}: mean shape {_shape(mean)} must be x.shape[base_axis:] = "
-                         f"{_shape(x)[base_axis:]}")
-    if t is not None and _prod(t.shape) != 1:
-        raise ValueError(f"{fname}: t must have one element, got shape {_shape(t)}")
+    if int_shape(mean) != int_shape(x)[base_axis:]:
+        raise ValueError(f"{fname}: mean shape {int_shape(mean)} must be x.shape[base_axis:] = "
+                         f"{int_shape(x)[base_axis:]}")
+    if t is not None and prod(t.shape) != 1:
+        raise ValueError(f"{fname}: t must have one element, got shape {int_shape(t)}")
     if t is None and update_running_mean:
         raise ValueError(f"{fname}: t is required when update_running_mean=True")
     return call("MeanSubtraction", [x, mean, t],
@@ -536,9 +531,9 @@ def clip_grad_by_value(x, min, max, n_outputs=-1, outputs=None):
     (``min`` / ``max`` have x's shape and receive no gradient)."""
     fname = "clip_grad_by_value"
     for name, v in (("min", min), ("max", max)):
-        if _shape(v) != _shape(x):
-            raise ValueError(f"{fname}: {name} shape {_shape(v)} must equal x shape "
-                             f"{_shape(x)}")
+        if int_shape(v) != int_shape(x):
+            raise ValueError(f"{fname}: {name} shape {int_shape(v)} must equal x shape "
+                             f"{int_shape(x)}")
     return call("ClipGradByValue", [x, min, max], {}, outputs)
 
 
@@ -575,9 +570,6 @@ def clip_grad_by_norm(x, clip_norm=None, axes=None, n_outputs=-1, outputs=None):
 def clip_by_value(x, min, max):
     """``x`` clipped to [min, max]; ``min`` / ``max`` are scalars or arrays of x's shape
     (composite of maximum and minimum functions)."""
-    from .._ndarray import NdArray
-    from .._variable import Variable
-    from . import logical
     if np.isscalar(min):
         lower = logical.maximum_scalar(x, min)
     elif isinstance(min, (Variable, NdArray)):
@@ -594,9 +586,6 @@ def clip_by_value(x, min, max):
 def clip_by_norm(x, clip_norm, axis=None):
     """``x * clip_norm / max(||x||_2, clip_norm)`` with the norm over ``axis``
     (default: all axes), i.e. x rescaled when its norm exceeds ``clip_norm``."""
-    from .._ndarray import NdArray
-    from .._variable import Variable
-    from . import arithmetic, logical, reduction
     if axis is None:
         axis = list(range(len(x.shape)))
     elif not hasattr(axis, "__iter__"):

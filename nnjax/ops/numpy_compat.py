@@ -6,17 +6,18 @@ Transpose, MulScalar); they record no node of their own.
 """
 import numpy as np
 
-from .arithmetic import _shape
+from .._ndarray import NdArray
+from .._variable import Variable
+from . import array, layers, reduction
+from .arithmetic import _shape, mul_scalar
+from .math import batch_matmul
 
 
 def _is_array(x):
-    from .._ndarray import NdArray
-    from .._variable import Variable
     return isinstance(x, (Variable, NdArray))
 
 
 def _values(x):
-    from .._variable import Variable
     if isinstance(x, Variable):
         if x.parent is not None:
             x.forward()
@@ -34,31 +35,28 @@ def dot(a, b, out=None):
     handed to ``numpy.dot``. ``out``: a Variable (rewired onto the result) or NdArray
     (overwritten) of the result's shape.
     """
-    from .. import functions as F
-    from .._ndarray import NdArray
-    from .._variable import Variable
     if _is_array(a) and _is_array(b):
         sa, sb = _shape(a), _shape(b)
         if len(sa) == 0 or len(sb) == 0:
             if len(sa) == 0:
-                result = F.mul_scalar(b, float(_values(a)))
+                result = mul_scalar(b, float(_values(a)))
             else:
-                result = F.mul_scalar(a, float(_values(b)))
+                result = mul_scalar(a, float(_values(b)))
         elif len(sa) == 1 and len(sb) == 1:
             if sa != sb:
                 raise ValueError(f"dot: shapes {sa} and {sb} are not aligned")
-            result = F.sum(a * b)
+            result = reduction.sum(a * b)
         elif sa[-1] != (sb[-1] if len(sb) == 1 else sb[-2]):
             raise ValueError(f"dot: shapes {sa} and {sb} are not aligned")
         elif len(sa) == 2 and len(sb) == 2:
-            result = F.affine(a, b)
+            result = layers.affine(a, b)
         elif len(sb) == 1:
-            h = F.affine(a, F.reshape(b, (-1, 1)), base_axis=len(sa) - 1)
-            result = F.reshape(h, h.shape[:-1])
+            h = layers.affine(a, array.reshape(b, (-1, 1)), base_axis=len(sa) - 1)
+            result = array.reshape(h, h.shape[:-1])
         else:
             order = list(range(len(sb)))
             order.insert(0, order.pop(len(sb) - 2))
-            result = F.affine(a, F.transpose(b, order), base_axis=len(sa) - 1)
+            result = layers.affine(a, array.transpose(b, order), base_axis=len(sa) - 1)
     else:
         result = np.dot(a, b)
     if out is None:
@@ -79,22 +77,21 @@ def matmul(a, b):
     """numpy.matmul (the ``@`` operator): matrix products over the last two axes with
     broadcast batch axes; a 1-D operand is a vector (its axis is removed from the
     result). Recorded as BatchMatmul (with Reshape for 1-D operands)."""
-    from .. import functions as F
     sa, sb = _shape(a), _shape(b)
     if len(sa) == 0 or len(sb) == 0:
         raise ValueError(f"matmul: 0-d operands are not allowed, got shapes {sa} and {sb}")
     if len(sa) == 1:
-        a = F.reshape(a, (1,) + sa)
+        a = array.reshape(a, (1,) + sa)
     if len(sb) == 1:
-        b = F.reshape(b, sb + (1,))
+        b = array.reshape(b, sb + (1,))
     if _shape(a)[-1] != _shape(b)[-2]:
         raise ValueError(f"matmul: shapes {sa} and {sb} are not aligned")
-    y = F.batch_matmul(a, b)
+    y = batch_matmul(a, b)
     if len(sa) == 1 or len(sb) == 1:
         ys = _shape(y)
         if len(sb) == 1:
             ys = ys[:-1]
         if len(sa) == 1:
             ys = ys[:-2] + ys[-1:] if len(sb) > 1 else ys[:-1]
-        y = F.reshape(y, ys)
+        y = array.reshape(y, ys)
     return y

@@ -9,8 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._variable import Variable
 from ._common import call, lowering
-from .layers import _affine, _conv_args, _convolution
+from .convolution import _conv_args, _convolution
+from .layers import _affine
 
 
 
@@ -27,7 +29,6 @@ def _ste(value, x):
 def _link_outputs(result, outputs):
     """Graph mode ``outputs=[ndarray]``: the output variable shares that NdArray, so the
     forward writes into it (how the quantized PF layers fill ``W_q``)."""
-    from .._variable import Variable
     if outputs is None or not isinstance(result, Variable):
         return result
     for var, arr in zip([result], outputs):
@@ -283,7 +284,6 @@ def _inq_convolution(key, x, weight, indicator_fixedweights, bias=None, state=No
 
 def _inq_state(weight):
     """The hidden per-node state input: [counter, last weights, last indicators]."""
-    from .._variable import Variable
     return Variable.from_numpy_array(np.zeros(1 + 2 * int(np.prod(weight.shape, dtype=np.int64)),
                                               np.float32), need_grad=False)
 

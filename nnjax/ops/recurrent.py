@@ -12,12 +12,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._common import call, lowering
+from ._common import call, int_shape, lowering
 
-
-
-def _shape(v):
-    return tuple(int(s) for s in v.shape)
 
 
 def _gates(xh, w, b):
@@ -116,36 +112,36 @@ def _gru(x, h, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
 
 def _check(fname, x, states, weight_l0, weight, bias, num_layers, bidirectional, n_w, n_b):
     if len(x.shape) != 3:
-        raise ValueError(f"{fname}: x must have shape (T, B, I), got {_shape(x)}")
-    T, B, I = _shape(x)
+        raise ValueError(f"{fname}: x must have shape (T, B, I), got {int_shape(x)}")
+    T, B, I = int_shape(x)
     num_layers = int(num_layers)
     if num_layers < 1:
         raise ValueError(f"{fname}: num_layers must be >= 1, got {num_layers}")
     D = 2 if bidirectional else 1
     h = states[0]
     if len(h.shape) != 4:
-        raise ValueError(f"{fname}: h must have shape (L, D, B, H), got {_shape(h)}")
+        raise ValueError(f"{fname}: h must have shape (L, D, B, H), got {int_shape(h)}")
     H = h.shape[3]
-    if _shape(h) != (num_layers, D, B, H):
-        raise ValueError(f"{fname}: h shape {_shape(h)} must be (num_layers, num_directions, "
+    if int_shape(h) != (num_layers, D, B, H):
+        raise ValueError(f"{fname}: h shape {int_shape(h)} must be (num_layers, num_directions, "
                          f"batch, hidden) = {(num_layers, D, B, H)}")
     for s in states[1:]:
-        if _shape(s) != _shape(h):
-            raise ValueError(f"{fname}: c shape {_shape(s)} must equal h shape {_shape(h)}")
+        if int_shape(s) != int_shape(h):
+            raise ValueError(f"{fname}: c shape {int_shape(s)} must equal h shape {int_shape(h)}")
     g = () if n_w is None else (n_w,)
     gb = () if n_b is None else (n_b,)
-    if _shape(weight_l0) != (D,) + g + (H, I + H):
-        raise ValueError(f"{fname}: weight_l0 shape {_shape(weight_l0)} must be "
+    if int_shape(weight_l0) != (D,) + g + (H, I + H):
+        raise ValueError(f"{fname}: weight_l0 shape {int_shape(weight_l0)} must be "
                          f"{(D,) + g + (H, I + H)}")
     if num_layers > 1:
         want = (num_layers - 1, D) + g + (H, D * H + H)
-        if weight is None or _shape(weight) != want:
+        if weight is None or int_shape(weight) != want:
             raise ValueError(f"{fname}: weight must have shape {want} when num_layers > 1, "
-                             f"got {None if weight is None else _shape(weight)}")
+                             f"got {None if weight is None else int_shape(weight)}")
     elif weight is not None:
         raise ValueError(f"{fname}: weight cannot be given when num_layers == 1")
-    if bias is not None and _shape(bias) != (num_layers, D) + gb + (H,):
-        raise ValueError(f"{fname}: bias shape {_shape(bias)} must be "
+    if bias is not None and int_shape(bias) != (num_layers, D) + gb + (H,):
+        raise ValueError(f"{fname}: bias shape {int_shape(bias)} must be "
                          f"{(num_layers, D) + gb + (H,)}")
     return num_layers
 

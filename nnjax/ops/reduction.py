@@ -1,6 +1,7 @@
 """Reductions: sum, mean, max, min (with argmax/argmin), p-norm, product over axes;
 cumulative sum and product; total sum and mean."""
 import builtins
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -236,7 +237,6 @@ def reduce_mean(x, n_outputs=-1, outputs=None):
 
 def reduce(x, op="sum"):
     """Deprecated NNabla helper: ``reduce_sum`` (op='sum') or ``reduce_mean`` ('mean')."""
-    import warnings
     warnings.warn("Deprecated API. Use ``sum`` or ``mean`` instead.", DeprecationWarning,
                   stacklevel=2)
     if op == "sum":

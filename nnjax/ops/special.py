@@ -14,14 +14,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._apply import apply_function
+from .._ndarray import NdArray
 from .._registry import get_spec
+from . import array
 from ._common import call, lowering
+from .pooling import _max_pooling, _pool_args
 
 
 
 def _host_value(v):
     """Current values of a Variable or NdArray input, as numpy."""
-    from .._ndarray import NdArray
     if isinstance(v, NdArray):
         return np.asarray(v.data)
     if hasattr(v, "d"):
@@ -294,7 +297,6 @@ def onnx_non_max_suppression(boxes, scores, center_point_box=0, max_output_boxes
 
 
 def _apply_host(type_name, inputs, args, host_lowering):
-    from .._apply import apply_function
     return apply_function(type_name, inputs, args, python_function=host_lowering,
                           spec=get_spec(type_name))
 
@@ -303,8 +305,6 @@ def _apply_host(type_name, inputs, args, host_lowering):
 @lowering("MaxPoolingBackward")
 def _max_pooling_backward(dy, x, kernel, stride, ignore_border=True, pad=None,
                           channel_last=False):
-    from .layers import _max_pooling
-
     def pool(v):
         return _max_pooling(v, kernel, stride, ignore_border, pad, channel_last)
 
@@ -317,7 +317,6 @@ def max_pooling_backward(dy, x, kernel, stride=None, ignore_border=True, pad=Non
     """The gradient of ``max_pooling(x, ...)`` for the output gradient ``dy`` (each
     window's gradient goes to its first maximum)."""
     fname = "max_pooling_backward"
-    from .layers import _pool_args
     args = _pool_args(fname, x, kernel, stride, ignore_border, pad, channel_last)
     return call("MaxPoolingBackward", [dy, x], args)
 
@@ -383,7 +382,6 @@ def patch_correlation(x1, x2, patch=(1, 1), shift=(0, 0), patch_step=(1, 1), shi
     if min(patch + patch_step + shift_step) <= 0 or min(shift + padding) < 0:
         raise ValueError(f"{fname}: patch and steps must be positive, shift and padding "
                          "non-negative")
-    from . import array
     if not channel_last:
         if x1.shape[1] == 1:
             x1 = array.reshape(x1, (x1.shape[0],) + tuple(x1.shape[2:4]) + (1,))

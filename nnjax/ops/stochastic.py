@@ -13,6 +13,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import erfinv
 
+from .._apply import apply_function
 from .._registry import variant_spec
 from ._common import call, lowering, norm_axis
 
@@ -85,7 +86,6 @@ def dropout(x, p=0.5, seed=-1, output_mask=False, outputs=None):
     args = dict(p=float(p), seed=_check_seed(seed, fname))
     if not output_mask:
         return call("Dropout", [x], args, outputs)
-    from .._apply import apply_function
     return apply_function("Dropout", [x], args, outputs=outputs, spec=_DROPOUT_MASK_SPEC)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from .. import functions as F
 from ..initializer import (ConstantInitializer, NormalInitializer, UniformInitializer,
                            WeightNormalizationScaleInitializer, calc_uniform_lim_glorot)
+from .._variable import Variable
 from ..parameter import get_parameter, get_parameter_or_create, set_parameter
 from .core import _param, parametric_function_api, affine
 
@@ -33,7 +34,6 @@ def _bias(shape, b_init, with_bias, fix_parameters, name="b"):
 
 def _new_parameter(name, values):
     """Register a new trainable parameter holding ``values`` (float32)."""
-    from .._variable import Variable
     v = Variable(values.shape, need_grad=True)
     v.d = np.asarray(values, dtype=_F32)
     set_parameter(name, v)
@@ -398,7 +398,6 @@ class LSTMCell:
     """Stateful wrapper of :func:`lstm_cell` holding h and c (zeros by default)."""
 
     def __init__(self, batch_size, state_size, h=None, c=None, name=None):
-        from .._variable import Variable
         self.batch_size = batch_size
         self.state_size = state_size
         self.name = name
