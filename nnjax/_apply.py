@@ -7,6 +7,9 @@ Every ``nnabla.functions`` wrapper ends in ``apply_function``:
   computation.
 - NdArray inputs (imperative mode): the function runs now and NdArrays
   come back.
+A data-dependent function (``spec.data_dependent``) reads its inputs' values
+first: its ``sizes`` rule turns them into extra keyword args of the lowering
+(kept in ``Function.lower_args``; ``info.args`` stays NNabla's args).
 """
 import dataclasses
 import weakref
@@ -62,6 +65,18 @@ def _as_ndarray(x, type_name, i):
                     f"got {type(x).__name__}")
 
 
+def _host_values(x):
+    """The current values of an input as numpy (computing a Variable if needed), for
+    the sizes rule of a data-dependent function."""
+    if x is None:
+        return None
+    if isinstance(x, Variable):
+        if x.parent is not None:
+            x.forward()
+        return np.array(x.d)
+    return np.array(x.data)
+
+
 def apply_function(type_name, inputs, args, outputs=None, python_function=None, spec=None):
     """Record (or, for NdArray inputs, compute) NNabla function ``type_name``.
 
@@ -75,14 +90,17 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     else:
         inputs = [_as_variable(x, type_name, i) for i, x in enumerate(inputs)]
     meta = [None if x is None else _meta(x) for x in inputs]
-    if python_function is None:
+    lower_args = args
+    if spec.data_dependent:
+        lower_args = dict(args, **spec.sizes([_host_values(x) for x in inputs], **args))
+    elif python_function is None:
         spec = _reduced_precision(spec, meta)
-    out_meta = infer_outputs(spec, args, meta, python_function)
+    out_meta = infer_outputs(spec, lower_args, meta, python_function)
 
     if imperative:
         vars_in = [None if x is None else Variable._with_buffers(_Buffers(x, NdArray(x.shape)))
                    for x in inputs]
-        fn = _function(spec, args, vars_in, python_function)
+        fn = _function(spec, args, vars_in, python_function, lower_args)
         _set_rng_source(fn, args)
         results = []
         for i, (shape, dtype) in enumerate(out_meta):
@@ -98,7 +116,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
         run_function(fn)
         return results[0] if len(results) == 1 else tuple(results)
 
-    fn = _function(spec, args, inputs, python_function)
+    fn = _function(spec, args, inputs, python_function, lower_args)
     _set_rng_source(fn, args)
     no_grad = _modes.grad_disabled()
     fn.need_grad = (not no_grad) and any(x is not None and x.need_grad for x in inputs)
@@ -177,9 +195,9 @@ def _casting_lower(spec, dtype_name):
     return cast_lower
 
 
-def _function(spec, args, inputs, python_function):
+def _function(spec, args, inputs, python_function, lower_args):
     """A Function node whose info carries NNabla's type name (not the '@dtype' one)."""
-    fn = Function(spec, args, inputs, python_function)
+    fn = Function(spec, args, inputs, python_function, lower_args)
     if "@" in spec.type_name:
         fn.info.type_name = spec.type_name.split("@", 1)[0]
     return fn

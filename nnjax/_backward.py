@@ -214,7 +214,7 @@ def function_backward_op(fn, targets, stop, step):
     one function's inputs ``targets`` [(input index, accumulate)] from its
     outputs' grads."""
     spec = fn.spec
-    args = fn.info.args
+    args = fn.lower_args
     pyfunc = fn.python_function
     inputs = fn._inputs
     n_in = len(inputs)

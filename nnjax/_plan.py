@@ -127,7 +127,7 @@ def _assemble(functions, outputs):
             outs.append(slot)
         if fn.spec.rng:
             rng_functions.append(fn)
-        steps.append(Step(fn.spec.type_name, freeze(fn.info.args), tuple(ins), tuple(outs),
+        steps.append(Step(fn.spec.type_name, freeze(fn.lower_args), tuple(ins), tuple(outs),
                           id(fn.python_function) if fn.python_function is not None else None))
     for v in outputs:
         if id(v) not in index:  # a leaf asked for itself
@@ -162,7 +162,7 @@ def get_plan(outputs):
 
 def step_callables(plan):
     """What running the steps needs beyond the key: specs, args, host functions."""
-    return tuple((fn.spec, fn.info.args, fn.python_function) for fn in plan.functions)
+    return tuple((fn.spec, fn.lower_args, fn.python_function) for fn in plan.functions)
 
 
 def call_lowering(spec, args, python_function, rng_key, values):

@@ -44,10 +44,13 @@ class Function:
     """A function node of the graph (``nnabla.function.Function`` as seen from a Variable)."""
 
     __slots__ = ("info", "_inputs", "outputs", "spec", "need_grad", "rank",
-                 "rng_source", "rng_key_data", "python_function", "__weakref__")
+                 "rng_source", "rng_key_data", "python_function", "lower_args", "__weakref__")
 
-    def __init__(self, spec, args, inputs, python_function=None):
+    def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
         self.info = FunctionInfo(spec.type_name, args)
+        # the lowering's keyword args: NNabla's args, plus the sizes a data-dependent
+        # function read from its inputs' values when it was recorded
+        self.lower_args = args if lower_args is None else lower_args
         self.spec = spec
         self._inputs = inputs  # positional, None where an optional input is absent
         self.outputs = []
@@ -395,7 +398,7 @@ def copy_graph_without_grad(output):
 
     for fn in functions_in_order([output]):
         new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
-                          fn.python_function)
+                          fn.python_function, dict(fn.lower_args))
         new_fn.info.type_name = fn.info.type_name
         for o in fn.outputs:
             nv = Variable(o.shape, need_grad=False)

@@ -2,10 +2,11 @@
 packed sequences.
 
 Functions whose output shape depends on input *values* (``nonzero``, ``bool_gather``,
-``pack_padded_sequence``, ``pad_packed_sequence``) read those values when the graph is
-built: the wrapper computes the input if needed (``forward``) and fixes the output
-shape from its current values. When those values later change so that the count
-changes, the graph must be built again (the recorded node keeps the old shape).
+``pack_padded_sequence``, ``pad_packed_sequence``) are registered ``data_dependent``
+with a ``sizes`` rule: when the node is recorded, the inputs are computed if needed
+and the rule fixes the output shape from their current values. When those values
+later change so that the count changes, the graph must be built again (the recorded
+node keeps the old shape).
 """
 import builtins
 
@@ -13,8 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._apply import apply_function
-from .._plan import freeze
 from .._ndarray import NdArray
 from .._variable import Variable
 from ._common import call, int_list, lowering
@@ -34,42 +33,17 @@ def _host_values(v):
     return np.asarray(v)
 
 
-class _ValueShapedLowering:
-    """The lowering of one data-dependent node: the registered rule with the
-    value-derived sizes fixed. Objects are interned per (type, args, sizes) because
-    their identity is part of the compiled-program key."""
-
-    _interned = {}
-
-    def __init__(self, rule, kwargs):
-        self.rule = rule
-        self.kwargs = kwargs
-
-    @classmethod
-    def get(cls, type_name, rule, kwargs):
-        key = (type_name, freeze(kwargs))
-        obj = cls._interned.get(key)
-        if obj is None:
-            obj = cls._interned[key] = cls(rule, dict(kwargs))
-        return obj
-
-    def _lower(self, *xs):
-        return self.rule(*xs, **self.kwargs)
-
-
-def _call_value_shaped(type_name, rule, inputs, args, sizes, outputs):
-    lower = _ValueShapedLowering.get(type_name, rule, dict(args, **sizes))
-    return apply_function(type_name, list(inputs), args, outputs=outputs,
-                          python_function=lower)
-
-
 # ---------------------------------------------------------------- boolean masks
 def _mask_positions(mask, count):
     flat = mask.reshape(-1) != 0
     return jnp.nonzero(flat, size=count, fill_value=flat.shape[0])[0]
 
 
-@lowering("BoolGather", data_dependent=True)
+def _mask_count(values, **args):
+    return dict(nnz=int(np.count_nonzero(values[1])))
+
+
+@lowering("BoolGather", data_dependent=True, sizes=_mask_count)
 def _bool_gather(input, mask, nnz=0):
     pos = _mask_positions(mask, nnz)
     flat = input.reshape((-1,) + input.shape[mask.ndim:])
@@ -87,9 +61,7 @@ def bool_gather(input, mask, n_outputs=-1, outputs=None):
     if len(gs) < len(ms) or gs[:len(ms)] != ms:
         raise ValueError(f"bool_gather: mask {ms} must equal the leading dimensions of "
                          f"input {gs}")
-    nnz = int(np.count_nonzero(_host_values(mask)))
-    return _call_value_shaped("BoolGather", _bool_gather, [input, mask], {},
-                              dict(nnz=nnz), outputs)
+    return call("BoolGather", [input, mask], {}, outputs)
 
 
 @lowering("BoolScatter", state_inputs=(2,))
@@ -132,7 +104,11 @@ def bool_fill(data, mask, value=0, n_outputs=-1, outputs=None):
                                                                    "value")), outputs)
 
 
-@lowering("NonZero", data_dependent=True)
+def _nonzero_count(values, **args):
+    return dict(nnz=int(np.count_nonzero(values[0])))
+
+
+@lowering("NonZero", data_dependent=True, sizes=_nonzero_count)
 def _nonzero(x, nnz=0):
     idx = jnp.nonzero(x != 0, size=nnz)
     return lax.stop_gradient(jnp.stack(idx, axis=0).astype(jnp.int32))
@@ -146,8 +122,7 @@ def nonzero(x, n_outputs=-1, outputs=None):
     """
     if not _shape(x):
         raise ValueError("nonzero: the input must have at least one dimension")
-    nnz = int(np.count_nonzero(_host_values(x)))
-    return _call_value_shaped("NonZero", _nonzero, [x], {}, dict(nnz=nnz), outputs)
+    return call("NonZero", [x], {}, outputs)
 
 
 # ---------------------------------------------------------------- packed sequences
@@ -163,7 +138,11 @@ def _pack_positions(lengths, batch_first):
     return np.asarray(ts, np.int32), np.asarray(bs, np.int32)
 
 
-@lowering("PackPaddedSequence", data_dependent=True)
+def _lengths_of(values, **args):
+    return dict(lengths_values=tuple(int(v) for v in values[1].reshape(-1)))
+
+
+@lowering("PackPaddedSequence", data_dependent=True, sizes=_lengths_of)
 def _pack_padded_sequence(padded_sequence, lengths, batch_first=False, lengths_values=()):
     ts, bs = _pack_positions(list(lengths_values), batch_first)
     n_time = padded_sequence.shape[1 if batch_first else 0]
@@ -201,12 +180,15 @@ def pack_padded_sequence(padded_sequence, lengths, batch_first=False, n_outputs=
     if any(a < b for a, b in zip(values, values[1:])):
         raise ValueError(f"pack_padded_sequence: lengths {values} must be sorted in "
                          "decreasing order")
-    return _call_value_shaped("PackPaddedSequence", _pack_padded_sequence,
-                              [padded_sequence, lengths], dict(batch_first=bool(batch_first)),
-                              dict(lengths_values=tuple(values)), outputs)
+    return call("PackPaddedSequence", [padded_sequence, lengths],
+                dict(batch_first=bool(batch_first)), outputs)
 
 
-@lowering("PadPackedSequence", data_dependent=True)
+def _batch_sizes_of(values, **args):
+    return dict(sizes_values=tuple(int(v) for v in values[1].reshape(-1)))
+
+
+@lowering("PadPackedSequence", data_dependent=True, sizes=_batch_sizes_of)
 def _pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding_value=0.0,
                          total_length=-1, sizes_values=()):
     sizes = list(sizes_values)
@@ -250,6 +232,4 @@ def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding
                 padding_value=_check_scalar("pad_packed_sequence", padding_value,
                                             "padding_value"),
                 total_length=total_length)
-    return _call_value_shaped("PadPackedSequence", _pad_packed_sequence,
-                              [packed_sequence, batch_sizes], args,
-                              dict(sizes_values=tuple(sizes)), outputs)
+    return call("PadPackedSequence", [packed_sequence, batch_sizes], args, outputs)

@@ -2,10 +2,11 @@
 ONNXNonMaxSuppression, MaxPoolingBackward, PatchCorrelation, Unique, EyeLike,
 Mod2, BitShift, Einsum.
 
-Unique and ONNXNonMaxSuppression have data-dependent output shapes. As in
-NNabla, the shape is computed from the input values when the node is created
-(NNabla's setup); later forwards recompute the values on the host and keep
-that shape (rows beyond it are dropped; missing rows are filled with -1).
+Unique and ONNXNonMaxSuppression have data-dependent output shapes and compute
+on the host (``jax.pure_callback``). As in NNabla, the shape is computed from
+the input values when the node is created (NNabla's setup; the registry's
+``sizes`` rule); later forwards recompute the values on the host and keep that
+shape (rows beyond it are dropped; missing rows are filled with -1).
 """
 import functools
 
@@ -14,40 +15,20 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._apply import apply_function
-from .._ndarray import NdArray
-from .._registry import get_spec
 from . import array
 from ._common import call, lowering
 from .pooling import _max_pooling, _pool_args
 
 
 
-def _host_value(v):
-    """Current values of a Variable or NdArray input, as numpy."""
-    if isinstance(v, NdArray):
-        return np.asarray(v.data)
-    if hasattr(v, "d"):
-        return np.asarray(v.d)
-    return np.asarray(v)
-
-
-class _HostShaped:
-    """Lowering of one data-dependent node: ``host(*numpy inputs)`` computed through
-    ``jax.pure_callback`` with the output shapes fixed when the node was created."""
-
-    def __init__(self, host, out_structs):
-        self._host = host
-        self._out = tuple(out_structs)
-
-    def _run(self, *xs):
-        return tuple(np.asarray(r, s.dtype) for r, s in
-                     zip(self._host(*[np.asarray(x) for x in xs]), self._out))
-
-    def _lower(self, *xs):
-        xs = [lax.stop_gradient(x) for x in xs]
-        res = jax.pure_callback(self._run, self._out, *xs)
-        return res if len(res) > 1 else res[0]
+def _on_host(host, out_structs, *xs):
+    """``host(*numpy inputs)`` (a tuple of arrays) computed through ``jax.pure_callback``
+    with fixed output shapes and dtypes; no gradient flows through it."""
+    def run(*values):
+        return tuple(np.asarray(r, st.dtype) for r, st in
+                     zip(host(*[np.asarray(v) for v in values]), out_structs))
+    res = jax.pure_callback(run, tuple(out_structs), *[lax.stop_gradient(x) for x in xs])
+    return res if len(res) > 1 else res[0]
 
 
 def _fit_rows(a, n, fill=-1):
@@ -250,13 +231,20 @@ def _onnx_nms_np(boxes, scores, center_point_box, max_out, iou_threshold, score_
     return np.asarray(selected, np.int32).reshape(-1, 3)
 
 
-@lowering("ONNXNonMaxSuppression", data_dependent=True)
+def _nms_count(values, center_point_box=0, max_output_boxes_per_class=0, iou_threshold=0.0,
+               score_threshold=0.0):
+    selected = _onnx_nms_np(values[0], values[1], center_point_box,
+                            max_output_boxes_per_class, iou_threshold, score_threshold)
+    return dict(n_selected=int(selected.shape[0]))
+
+
+@lowering("ONNXNonMaxSuppression", data_dependent=True, sizes=_nms_count)
 def _onnx_non_max_suppression(boxes, scores, center_point_box=0, max_output_boxes_per_class=0,
-                              iou_threshold=0.0, score_threshold=0.0):
-    """Needs concrete inputs (the output size depends on them); the wrapper records a
-    node whose size is fixed at creation instead."""
-    return jnp.asarray(_onnx_nms_np(np.asarray(boxes), np.asarray(scores), center_point_box,
-                                    max_output_boxes_per_class, iou_threshold, score_threshold))
+                              iou_threshold=0.0, score_threshold=0.0, n_selected=0):
+    def host(b, s):
+        return (_fit_rows(_onnx_nms_np(b, s, center_point_box, max_output_boxes_per_class,
+                                       iou_threshold, score_threshold), n_selected),)
+    return _on_host(host, [jax.ShapeDtypeStruct((n_selected, 3), jnp.int32)], boxes, scores)
 
 
 def onnx_non_max_suppression(boxes, scores, center_point_box=0, max_output_boxes_per_class=0,
@@ -282,23 +270,7 @@ def onnx_non_max_suppression(boxes, scores, center_point_box=0, max_output_boxes
                 max_output_boxes_per_class=int(max_output_boxes_per_class),
                 iou_threshold=float(iou_threshold), score_threshold=float(score_threshold))
 
-    def host(b, s):
-        return (_onnx_nms_np(b, s, args["center_point_box"],
-                             args["max_output_boxes_per_class"], args["iou_threshold"],
-                             args["score_threshold"]),)
-
-    n_sel = host(_host_value(boxes), _host_value(scores))[0].shape[0]
-
-    def fitted(b, s):
-        return (_fit_rows(host(b, s)[0], n_sel),)
-
-    lowering_ = _HostShaped(fitted, [jax.ShapeDtypeStruct((n_sel, 3), jnp.int32)])
-    return _apply_host("ONNXNonMaxSuppression", [boxes, scores], args, lowering_)
-
-
-def _apply_host(type_name, inputs, args, host_lowering):
-    return apply_function(type_name, inputs, args, python_function=host_lowering,
-                          spec=get_spec(type_name))
+    return call("ONNXNonMaxSuppression", [boxes, scores], args)
 
 
 # ---------------------------------------------------------------- MaxPoolingBackward
@@ -430,13 +402,32 @@ def _unique_np(x, flatten, axis, sorted_, with_index, with_inverse, with_counts)
     return tuple(outs)
 
 
-@lowering("Unique", data_dependent=True)
+def _unique_sizes(values, flatten=True, axis=0, sorted=True, with_index=False,
+                  with_inverse=False, with_counts=False):
+    first = _unique_np(values[0], flatten, axis, sorted, with_index, with_inverse, with_counts)
+    return dict(out_shapes=tuple(r.shape for r in first))
+
+
+@lowering("Unique", data_dependent=True, sizes=_unique_sizes)
 def _unique(x, flatten=True, axis=0, sorted=True, with_index=False, with_inverse=False,
-            with_counts=False):
-    """Needs a concrete input (see ``unique``, which fixes the output sizes)."""
-    res = _unique_np(np.asarray(x), flatten, axis, sorted, with_index, with_inverse,
-                     with_counts)
-    return tuple(jnp.asarray(r) for r in res) if len(res) > 1 else jnp.asarray(res[0])
+            with_counts=False, out_shapes=()):
+    unique_axis = 0 if flatten else axis
+    n_unique = out_shapes[0][unique_axis]
+    extras = [name for name, flag in (("index", with_index), ("inverse", with_inverse),
+                                      ("counts", with_counts)) if flag]
+
+    def host(v):
+        res = list(_unique_np(v, flatten, axis, sorted, with_index, with_inverse, with_counts))
+        res[0] = np.moveaxis(_fit_rows(np.moveaxis(res[0], unique_axis, 0), n_unique, 0),
+                             0, unique_axis)
+        for i, name in enumerate(extras, 1):
+            if name != "inverse":  # the inverse has one entry per input element/slice
+                res[i] = _fit_rows(res[i], n_unique)
+        return tuple(res)
+
+    structs = [jax.ShapeDtypeStruct(shape, x.dtype if i == 0 else jnp.int32)
+               for i, shape in enumerate(out_shapes)]
+    return _on_host(host, structs, x)
 
 
 def unique(x, flatten=True, axis=None, sorted=True, with_index=False, with_inverse=False,
@@ -462,30 +453,7 @@ def unique(x, flatten=True, axis=None, sorted=True, with_index=False, with_inver
                 with_index=bool(with_index), with_inverse=bool(with_inverse),
                 with_counts=bool(with_counts))
 
-    def host(v):
-        return _unique_np(v, args["flatten"], axis, args["sorted"], args["with_index"],
-                          args["with_inverse"], args["with_counts"])
-
-    xv = _host_value(x)
-    first = host(xv)
-    structs = [jax.ShapeDtypeStruct(r.shape, r.dtype if i else np.dtype(xv.dtype))
-               for i, r in enumerate(first)]
-    n_unique = first[0].shape[0 if flatten else axis]
-
-    extras = [name for name, flag in (("index", with_index), ("inverse", with_inverse),
-                                      ("counts", with_counts)) if flag]
-    unique_axis = 0 if flatten else axis
-
-    def fitted(v):
-        res = list(host(v))
-        res[0] = np.moveaxis(_fit_rows(np.moveaxis(res[0], unique_axis, 0), n_unique, 0),
-                             0, unique_axis)
-        for i, name in enumerate(extras, 1):
-            if name != "inverse":  # the inverse has one entry per input element/slice
-                res[i] = _fit_rows(res[i], n_unique)
-        return tuple(res)
-
-    return _apply_host("Unique", [x], args, _HostShaped(fitted, structs))
+    return call("Unique", [x], args)
 
 
 # ---------------------------------------------------------------- EyeLike, Mod2, BitShift
