@@ -3,9 +3,11 @@
 'cpu', 'cuda' and 'cudnn' all run through XLA: on a JAX GPU when one is
 present, else on the CPU (with one warning), so GPU-written scripts run.
 """
-import importlib
 import types
 
+import jax
+
+from . import _executor
 from .context import Context, _warn_if_no_gpu
 
 _EXTENSIONS = ("cpu", "cuda", "cudnn")
@@ -55,14 +57,12 @@ def import_extension_module(ext_name):
     mod.context = lambda **kw: get_extension_context(ext_name, **kw)
 
     def synchronize(**kw):
-        from . import _executor
         _executor.flush()
 
     def clear_memory_cache():
         return None
 
     def get_device_count():
-        import jax
         gpus = [d for d in jax.devices() if d.platform == "gpu"]
         return len(gpus) if ext_name != "cpu" else 1
 

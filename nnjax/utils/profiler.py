@@ -37,7 +37,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import _executor
+from .. import __version__, _executor
 from ..parameter import get_parameters
 from ..ext_utils import import_extension_module
 from .inspection._sync import wait_for
@@ -54,11 +54,6 @@ def convert_time_scale(sec, format="m"):
         raise ValueError(f"convert_time_scale: format must be one of "
                                   f"{list(_SCALES)}, got {format!r}")
     return sec * _SCALES[format]
-
-
-def _version():
-    from .. import __version__
-    return __version__
 
 
 def _leaves(graph):
@@ -117,7 +112,7 @@ class GraphProfilerCsvWriter:
         w.writerow(["device id", self.gb.device_id])
         w.writerow(["ext name", self.gb.ext_name])
         w.writerow(["time scale", self.gb.time_scale])
-        w.writerow(["nnabla version", _version()])
+        w.writerow(["nnabla version", __version__])
         w.writerow([])
         w.writerow(self.fields)
 

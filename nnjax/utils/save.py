@@ -27,7 +27,10 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .._graph import functions_in_order
+from .._variable import Variable
 from ..logger import logger
+from ..parameter import get_parameters
 from . import get_file_handle as fh
 from . import nnabla_pb2
 
@@ -191,8 +194,6 @@ class _GraphRecord:
     """The proto network of one ``contents['networks']`` entry, plus what it knows."""
 
     def __init__(self, net, variable_batch_size, scope_params):
-        from .._graph import functions_in_order
-        from .._variable import Variable
         for key in ("name", "outputs"):
             if key not in net:
                 raise ValueError(f"save: a network entry needs {key!r}, got keys {sorted(net)}")
@@ -510,7 +511,6 @@ def _executor(d, records):
 
 
 def _scope_parameters():
-    from ..parameter import get_parameters
     return get_parameters(grad_only=False)
 
 
