@@ -18,6 +18,8 @@ must do around it:
 F wrappers, the status table (``python -m nnjax.functions --status``) and the
 NNP writer read this registry; they keep no list of their own.
 """
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -44,6 +46,22 @@ class FunctionSpec:
         if value is REQUIRED or value is COMPUTED:
             raise KeyError(f"{self.type_name}: argument {arg_name!r} has no literal default")
         return value
+
+    def implied_args(self):
+        """NNabla's arguments the lowering does not take, with NNabla's default:
+        the lowering always computes with that value (files write it, and a file
+        holding another value cannot be loaded)."""
+        return _implied_args(self)
+
+
+@functools.lru_cache(maxsize=None)
+def _implied_args(spec):
+    if spec.declared is None or spec.lower is None:
+        return {}
+    params = inspect.signature(spec.lower).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return {}
+    return {a.name: spec.default(a.name) for a in spec.declared.args if a.name not in params}
 
 
 REGISTRY: dict[str, FunctionSpec] = {}

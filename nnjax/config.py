@@ -24,6 +24,7 @@ them when they are constructed.
 
 import configparser
 import os
+import warnings
 from os.path import abspath, dirname, expanduser, join
 
 __all__ = ['nnabla_config', 'config_files', 'DEFAULT_CONFIG']
@@ -90,7 +91,6 @@ def _get_nnabla_config():
                 config.read(filename, encoding='utf-8')
             except (configparser.Error, OSError, UnicodeDecodeError) as e:
                 # A broken user file must not make the package unimportable.
-                import warnings
                 warnings.warn('Ignoring unreadable config file {}: {}'.format(
                     filename, e))
     return config

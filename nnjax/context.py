@@ -3,6 +3,8 @@ import threading
 import warnings
 from contextlib import contextmanager
 
+import jax
+
 
 class Context:
     """Computation context, as ``nnabla.Context``.
@@ -83,7 +85,6 @@ _warned = set()
 
 
 def gpu_available():
-    import jax
     try:
         return any(d.platform == "gpu" for d in jax.devices())
     except RuntimeError:

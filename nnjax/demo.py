@@ -5,9 +5,15 @@ Run ``python -m nnjax.demo`` (options: ``--iterations``, ``--batch-size``,
 imports ``nnabla`` and runs unmodified on nnjax.
 """
 import argparse
+import sys
 import time
 
 import numpy as np
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import nnabla.solvers as S
 
 
 def load_digits_split(seed=0, test_fraction=0.2):
@@ -23,28 +29,22 @@ def load_digits_split(seed=0, test_fraction=0.2):
 
 
 def mlp(x, hidden=(16, 16), n_classes=10):
-    import nnabla.functions as F
-    import nnabla.parametric_functions as PF
     h = x
     for i, units in enumerate(hidden):
-        with nn_scope(f"fc{i}"):
+        with nn.parameter_scope(f"fc{i}"):
             h = F.tanh(PF.affine(h, units))
-    with nn_scope("fc_out"):
+    with nn.parameter_scope("fc_out"):
         return PF.affine(h, n_classes)
-
-
-def nn_scope(name):
-    import nnabla as nn
-    return nn.parameter_scope(name)
 
 
 def train(iterations=1000, batch_size=64, learning_rate=1e-3, seed=0, log_every=100,
           progress=True, printer=print):
-    """Train the MLP; returns a dict with the loss history and the test error."""
-    import nnabla as nn
-    import nnabla.functions as F
-    import nnabla.solvers as S
+    """Train the MLP; returns a dict with the loss history and the test error.
 
+    ``printer`` receives each report line; while the progress bar is shown, the bar
+    is cleared before a line is printed and redrawn after it (as tqdm's ``write``
+    does), so bar and lines never share a terminal line.
+    """
     nn.clear_parameters()
     nn.seed(seed)
     (train_x, train_t), (test_x, test_t) = load_digits_split(seed)
@@ -63,6 +63,15 @@ def train(iterations=1000, batch_size=64, learning_rate=1e-3, seed=0, log_every=
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=iterations, desc="training", unit="it", leave=False)
+
+    def report(line):
+        if bar is None:
+            printer(line)
+            return
+        with bar.external_write_mode(file=sys.stdout):
+            printer(line)
+            sys.stdout.flush()
+
     compiles_before = nn.compile_count()
     start = time.perf_counter()
     for i in range(iterations):
@@ -76,7 +85,7 @@ def train(iterations=1000, batch_size=64, learning_rate=1e-3, seed=0, log_every=
             losses.append((i + 1, float(loss.d)))
             if bar is not None:
                 bar.set_postfix(loss=f"{losses[-1][1]:.4f}")
-            printer(f"iter {i + 1:5d}  loss {losses[-1][1]:.4f}")
+            report(f"iter {i + 1:5d}  loss {losses[-1][1]:.4f}")
         if bar is not None:
             bar.update(1)
     nn.synchronize()

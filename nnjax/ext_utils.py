@@ -3,8 +3,9 @@
 'cpu', 'cuda' and 'cudnn' all run through XLA: on a JAX GPU when one is
 present, else on the CPU (with one warning), so GPU-written scripts run.
 """
-import importlib
 import types
+
+import jax
 
 from ._queue import flush
 from .context import Context, _warn_if_no_gpu
@@ -62,7 +63,6 @@ def import_extension_module(ext_name):
         return None
 
     def get_device_count():
-        import jax
         gpus = [d for d in jax.devices() if d.platform == "gpu"]
         return len(gpus) if ext_name != "cpu" else 1
 

@@ -19,6 +19,7 @@ from the command line::
 """
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -26,6 +27,7 @@ import time
 import numpy as np
 
 from .logger import logger
+from .utils.image_utils import imsave
 
 __all__ = ['Monitor', 'MonitorSeries', 'MonitorTimeElapsed', 'MonitorImage',
            'MonitorImageTile', 'tile_images', 'plot_series',
@@ -39,7 +41,6 @@ def _make_dir(path, what):
         raise OSError(e.errno, 'Cannot create {} ({})'.format(
             what, e.strerror or e), path) from e
     if not os.access(path, os.W_OK):
-        import errno
         raise PermissionError(errno.EACCES,
                               '{} is not writable'.format(what), path)
 
@@ -264,7 +265,6 @@ class MonitorImage(object):
 
     def add(self, index, var):
         """Save the images of ``var`` (array, Variable or NdArray) at ``index``."""
-        from .utils.image_utils import imsave
         if not self._due(index):
             return
         data = self._prepare(var)
@@ -285,7 +285,6 @@ class MonitorImageTile(MonitorImage):
 
     def add(self, index, var):
         """Save the tiled images of ``var`` at ``index``."""
-        from .utils.image_utils import imsave
         if not self._due(index):
             return
         data = self._prepare(var)

@@ -17,7 +17,6 @@ from nnjax import _specs
 from nnjax._registry import REGISTRY
 from nnjax._specs import COMPUTED, DECLARED, REQUIRED
 from nnjax.utils import nnabla_pb2
-from nnjax.utils.save import _IMPLIED_ARGS
 
 # Registered types that are nnjax's own, not NNabla's (none today).
 NNJAX_INTERNAL_TYPES = frozenset()
@@ -133,15 +132,21 @@ def test_defaults_are_well_formed():
     assert DECLARED["Split"].outputs[0].variadic
 
 
-def test_lowerings_take_the_declared_args_or_save_implies_them():
-    """Each lowering accepts every declared argument as a keyword, except those
-    whose NNabla default nnjax's NNP writer supplies (save._IMPLIED_ARGS)."""
+def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
+    """Each lowering accepts every declared argument as a keyword, except the four
+    it always computes with NNabla's default (written to files by the NNP writer
+    and required of files by the loader, through ``FunctionSpec.implied_args``)."""
+    not_taken = {}
     for t, decl in DECLARED.items():
         params = inspect.signature(REGISTRY[t].lower).parameters
         if any(p.kind == p.VAR_KEYWORD for p in params.values()):
             continue
-        not_taken = {n for n in decl.arg_names if n not in params}
-        implied = _IMPLIED_ARGS.get(t, {})
-        assert not_taken == set(implied), t
-        for n, v in implied.items():
-            assert v == decl.arg(n).default, (t, n, v)
+        missing = {n for n in decl.arg_names if n not in params}
+        if missing:
+            not_taken[t] = missing
+    assert not_taken == {"TopKData": {"largest", "with_index"},
+                         "FusedConvolution": {"pad_mode", "constant_value"}}
+    assert REGISTRY["TopKData"].implied_args() == {"largest": True, "with_index": False}
+    assert REGISTRY["FusedConvolution"].implied_args() == {"pad_mode": "constant",
+                                                           "constant_value": 0}
+    assert REGISTRY["Affine"].implied_args() == {}

@@ -3,103 +3,18 @@ against central differences of the references (and of nnjax itself via
 ``check_grad``), recorded type names / args, argument errors.
 
 Compiling a program costs far more than running it, so the value/gradient checks
-of many cases are evaluated together in one graph (``check_cases``): one forward and
-one backward program for the whole table, every case asserted separately.
+of many cases are evaluated together in one graph (``check_named_cases``): one
+forward and one backward program for the whole table, every case asserted separately.
 """
 import numpy as np
 import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
+from function_check import check_grad, check_named_cases
 
 SELU_SCALE = 1.05070098735548
 SELU_ALPHA = 1.673263242354377
-
-
-def check_cases(cases, seed=0, eps=1e-4, full_size=12, probes=3):
-    """Each case: dict(name, fn, ref, inputs, [wrt], [rtol, atol, grad_rtol, grad_atol]);
-    ``wrt`` lists the inputs whose gradients are checked (default all, [] for none).
-
-    Builds every ``fn(*Variables)`` in one graph, checks the outputs against
-    ``ref(*float64 arrays)`` and the input gradients of ``sum(seed * outputs)`` against
-    central differences of the reference: element by element for inputs of at most
-    ``full_size`` elements, else along ``probes`` random directions (the directional
-    derivative ``<grad, d>``). Returns the output Variables per case."""
-    rs = np.random.RandomState(seed)
-    built = []
-    loss = None
-    for case in cases:
-        arrays = [None if a is None else np.asarray(a, np.float32) for a in case["inputs"]]
-        wrt = case.get("wrt")
-        wrt = [i for i, a in enumerate(arrays) if a is not None] if wrt is None else wrt
-        xs = [None if a is None else nn.Variable.from_numpy_array(a, need_grad=i in wrt)
-              for i, a in enumerate(arrays)]
-        out = case["fn"](*xs)
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        for o in outs:
-            o.persistent = True  # computed by the same program as the loss
-        seeds = [rs.randn(*o.shape) for o in outs]
-        for o, s in zip(outs, seeds):
-            term = F.sum(o * nn.Variable.from_numpy_array(s.astype(np.float32)))
-            loss = term if loss is None else loss + term
-        built.append((case, [None if a is None else a.astype(np.float64) for a in arrays],
-                      xs, outs, seeds))
-    for _, _, xs, _, _ in built:
-        for x in xs:
-            if x is not None and x.need_grad:
-                x.g = 0
-    loss.forward()
-    if any(x is not None and x.need_grad for _, _, xs, _, _ in built for x in xs):
-        loss.backward()
-    results = []
-    for case, arrays, xs, outs, seeds in built:
-        name = case["name"]
-        expected = case["ref"](*arrays)
-        expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
-        assert len(outs) == len(expected), name
-        for k, (o, e) in enumerate(zip(outs, expected)):
-            assert o.shape == np.shape(e), f"{name}: output {k} shape {o.shape} != {np.shape(e)}"
-            np.testing.assert_allclose(o.d, e, rtol=case.get("rtol", 1e-5),
-                                       atol=case.get("atol", 1e-5),
-                                       err_msg=f"{name}: output {k}")
-
-        def objective(vals):
-            r = case["ref"](*vals)
-            r = list(r) if isinstance(r, (list, tuple)) else [r]
-            return sum(float(np.sum(a * s)) for a, s in zip(r, seeds))
-
-        wrt = case.get("wrt")
-        wrt = [i for i, a in enumerate(arrays) if a is not None] if wrt is None else wrt
-        def derivative(i, direction):
-            vals = [None if a is None else a.copy() for a in arrays]
-            vals[i] = arrays[i] + eps * direction
-            up = objective(vals)
-            vals[i] = arrays[i] - eps * direction
-            return (up - objective(vals)) / (2 * eps)
-
-        rtol = case.get("grad_rtol", 1e-3)
-        atol = case.get("grad_atol", 1e-4)
-        for i in wrt:
-            g = np.asarray(xs[i].g, np.float64)
-            if arrays[i].size <= full_size:
-                num = np.zeros_like(arrays[i])
-                for idx in np.ndindex(*arrays[i].shape):
-                    d = np.zeros_like(arrays[i])
-                    d[idx] = 1
-                    num[idx] = derivative(i, d)
-                np.testing.assert_allclose(g, num, rtol=rtol, atol=atol,
-                                           err_msg=f"{name}: gradient of input {i}")
-                continue
-            for p in range(probes):
-                d = rs.randn(*arrays[i].shape)
-                got = float(np.sum(g * d))
-                want = derivative(i, d)
-                scale = np.sqrt(arrays[i].size)
-                assert abs(got - want) <= atol * scale + rtol * abs(want), \
-                    f"{name}: gradient of input {i} along probe {p}: {got} != {want}"
-        results.append(outs)
-    return results
 
 
 def _away_from(x, kinks, gap=0.1):
@@ -163,7 +78,7 @@ def test_unary_values_and_gradients(rng):
         x = _away_from(rng.uniform(-7, 7, size=(2, 3, 4)), kinks)
         cases.append(dict(name=name, fn=lambda v, fn=fn, kw=kwargs: fn(v, **kw), ref=ref,
                           inputs=[x]))
-    check_cases(cases)
+    check_named_cases(cases)
 
 
 @pytest.mark.parametrize("fn, kwargs, ref, type_name, args, kinks", UNARY, ids=UNARY_IDS)
@@ -203,7 +118,7 @@ def test_softmax_and_log_softmax(rng):
                 ref=lambda a, ax=ax, log=log: np.log(np_softmax(a, ax)) if log
                 else np_softmax(a, ax),
                 inputs=[rng.randn(2, 3, 4) * 3]))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     for case, (y,) in zip(cases, outs):
         axis = int(case["name"].split("=")[1]) if "None" not in case["name"] else 2
         assert y.parent.info.type_name in ("Softmax", "LogSoftmax")
@@ -229,7 +144,7 @@ def test_crelu_celu(rng):
                               [np_elu(a, 0.7), np_elu(-a, 0.7)], axis=axis),
                           inputs=[x], type_name="CELU",
                           args={"alpha": 0.7, "axis": axis % len(shape)}))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     for case, (y,) in zip(cases, outs):
         assert y.parent.info.type_name == case["type_name"]
         assert y.parent.info.args == case["args"]
@@ -254,7 +169,7 @@ def test_prelu(rng):
                           fn=lambda a, b, base_axis=base_axis: F.prelu(a, b, base_axis),
                           ref=ref, inputs=[_away_from(rng.randn(*x_shape), [0]),
                                            rng.uniform(0.1, 0.5, size=w_shape)]))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     for case, (y,) in zip(cases, outs):
         assert y.parent.info.type_name == "PReLU"
         assert y.parent.info.args == {"base_axis": case["base_axis"]}

@@ -5,8 +5,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from batched_check import _numeric_grad, _outs, _var, check_cases  # noqa: F401
+from function_check import check_cases, check_grad, var
 
 
 
@@ -46,14 +45,14 @@ def test_binary_arithmetic(fname, type_name, ref):
 
 
 def test_binary_inplace_arg_and_errors():
-    y = F.add2(_var(np.ones((2, 3))), _var(np.ones((2, 3))), inplace=True)
+    y = F.add2(var(np.ones((2, 3))), var(np.ones((2, 3))), inplace=True)
     assert y.parent.info.args == {"inplace": True}
     with pytest.raises(ValueError, match="sub2"):
-        F.sub2(_var(np.ones((2, 3))), _var(np.ones((2, 4))))
+        F.sub2(var(np.ones((2, 3))), var(np.ones((2, 4))))
     with pytest.raises(TypeError, match="mul2"):
-        F.mul2(_var(np.ones(2)))
+        F.mul2(var(np.ones(2)))
     with pytest.raises(TypeError, match="Div2"):
-        F.div2(_var(np.ones(2)), "x")
+        F.div2(var(np.ones(2)), "x")
 
 
 def test_project_gradcheck_on_arithmetic():
@@ -71,7 +70,7 @@ def test_add_n_mul_n():
     for (case, xs, outs, _) in built:
         assert outs[0].parent.info.type_name in ("AddN", "MulN")
         assert len(outs[0].parent.inputs) == len(xs) and outs[0].parent.info.args == {}
-    y = F.add_n([_var(np.ones(2)), _var(np.ones(2))])  # a list is accepted too
+    y = F.add_n([var(np.ones(2)), var(np.ones(2))])  # a list is accepted too
     y.forward()
     np.testing.assert_allclose(y.d, [2, 2])
 
@@ -80,9 +79,9 @@ def test_n_ary_errors():
     with pytest.raises(ValueError, match="add_n"):
         F.add_n()
     with pytest.raises(ValueError, match="mul_n"):
-        F.mul_n(_var(np.ones((2, 3))), _var(np.ones((3, 2))))
+        F.mul_n(var(np.ones((2, 3))), var(np.ones((3, 2))))
     with pytest.raises(TypeError, match="add_n"):
-        F.add_n(_var(np.ones(2)), axis=1)
+        F.add_n(var(np.ones(2)), axis=1)
 
 
 # ---------------------------------------------------------------- scalar arithmetic
@@ -117,7 +116,7 @@ def test_scalar_arithmetic():
 
 
 def test_scalar_defaults_and_errors():
-    x = _var(np.ones((2,)))
+    x = var(np.ones((2,)))
     for name in ["add_scalar", "mul_scalar", "pow_scalar", "r_sub_scalar", "r_div_scalar",
                  "r_pow_scalar"]:
         assert getattr(F, name)(x).parent.info.args["val"] == 1.0
@@ -128,7 +127,7 @@ def test_scalar_defaults_and_errors():
 
 
 def test_operators_record_nnabla_functions():
-    x = _var(np.full((2,), 2.0))
+    x = var(np.full((2,), 2.0))
     assert (x + 1).parent.info.type_name == "AddScalar"
     assert (1 - x).parent.info.type_name == "RSubScalar"
     assert (x / 2).parent.info.type_name == "MulScalar"
@@ -156,7 +155,7 @@ def test_sign_forward_and_straight_through():
     x = np.array([[-2.0, 0.0, 3.0], [0.5, -0.1, 0.0]], np.float32)
     vs, ys = [], []
     for alpha in [1.0, 0.0, -0.5]:
-        v = _var(x)
+        v = var(x)
         y = F.sign(v, alpha)
         assert y.parent.info.type_name == "Sign" and y.parent.info.args == {"alpha": alpha}
         vs.append(v)
@@ -183,7 +182,7 @@ def test_minimum_maximum2(fname, type_name, np_op):
 
 @pytest.mark.parametrize("fname, gt", [("maximum2", True), ("minimum2", False)])
 def test_minimum_maximum2_tie_gradient_goes_to_second_input(fname, gt):
-    a, b = _var([1.0, 2.0, 3.0]), _var([1.0, 5.0, 0.0])
+    a, b = var([1.0, 2.0, 3.0]), var([1.0, 5.0, 0.0])
     y = getattr(F, fname)(a, b)
     y.forward()
     a.g, b.g = 0, 0
@@ -200,7 +199,7 @@ def test_minimum_maximum_scalar():
     for fname, type_name, ref in [("maximum_scalar", "MaximumScalar", np.maximum),
                                   ("minimum_scalar", "MinimumScalar", np.minimum)]:
         fn = getattr(F, fname)
-        assert fn(_var(x)).parent.info.args == {"val": 1.0}
+        assert fn(var(x)).parent.info.args == {"val": 1.0}
         cases.append(((lambda f: lambda t: f(t, 0.5))(fn), (lambda r: lambda t: r(t, 0.5))(ref),
                       [x]))
         # at the scalar value itself the gradient is zero (strict comparison)
@@ -229,7 +228,7 @@ def test_compare_and_logic():
         for s0, s1 in SHAPE_PAIRS[1:3]:
             a = np.asarray(RS.randint(-1, 2, s0), np.float32)
             b = np.asarray(RS.randint(-1, 2, s1), np.float32)
-            va, vb = _var(a), _var(b)
+            va, vb = var(a), var(b)
             y = getattr(F, fname)(va, vb)
             assert y.parent.info.type_name == type_name and y.parent.info.args == {}
             xs += [va, vb]
@@ -260,7 +259,7 @@ def test_compare_scalar():
     cases = []
     for fname, type_name, np_op in COMPARE_SCALAR:
         fn = getattr(F, fname)
-        assert fn(_var(x)).parent.info.args == {"val": 1.0}
+        assert fn(var(x)).parent.info.args == {"val": 1.0}
         for val in [0.0, 1.0, -0.5]:
             cases.append(((lambda f, v: lambda t: f(t, v))(fn, val),
                           (lambda o, v: lambda t: o(t, v).astype(np.float32))(np_op, val), [x]))
@@ -278,7 +277,7 @@ def test_logical_scalar():
                                     ("logical_or_scalar", "LogicalOrScalar", np.logical_or),
                                     ("logical_xor_scalar", "LogicalXorScalar", np.logical_xor)]:
         with pytest.raises(TypeError, match=fname):
-            getattr(F, fname)(_var(x), "yes")
+            getattr(F, fname)(var(x), "yes")
         for val in [True, False]:
             cases.append(((lambda f, v: lambda t: f(t, v))(getattr(F, fname), val),
                           (lambda o, v: lambda t: o(t != 0, v).astype(np.float32))(np_op, val),
@@ -295,7 +294,7 @@ def test_logical_not_isnan_isinf():
     for fname, type_name, ref in [("logical_not", "LogicalNot", x == 0),
                                   ("isnan", "IsNaN", np.isnan(x)),
                                   ("isinf", "IsInf", np.isinf(x))]:
-        y = getattr(F, fname)(_var(x))
+        y = getattr(F, fname)(var(x))
         assert y.parent.info.type_name == type_name and y.parent.info.args == {}
         ys.append(y)
         refs.append(ref.astype(np.float32))
@@ -318,9 +317,9 @@ def test_reset_nan_inf():
                                   ("reset_inf", "ResetInf", np.inf)]:
         x = np.array([[1.0, bad, -2.0], [-bad, 0.5, bad]], np.float32)
         fn = getattr(F, fname)
-        assert fn(_var(x)).parent.info.args == {"val": 0.0}
+        assert fn(var(x)).parent.info.args == {"val": 0.0}
         for val in [0.0, -3.0]:
-            v = _var(x)
+            v = var(x)
             y = fn(v, val)
             assert y.parent.info.type_name == type_name and y.parent.info.args == {"val": val}
             bad_mask = np.isnan(x) if fname == "reset_nan" else np.isinf(x)
@@ -344,20 +343,20 @@ def test_where():
         cond = np.asarray(RS.rand(*cshape) > 0.5).astype(np.float32)
         c = cond.reshape(cshape + (1,) * (len(xshape) - len(cshape)))
         a, b = _n(xshape), _n(xshape)
-        cases.append(((lambda cd: lambda t, f: F.where(_var(cd, False), t, f))(cond),
+        cases.append(((lambda cd: lambda t, f: F.where(var(cd, False), t, f))(cond),
                       (lambda cc: lambda t, f: np.where(cc != 0, t, f))(c), [a, b]))
     for case, xs, outs, _ in check_cases(cases):
         assert outs[0].parent.info.type_name == "Where" and outs[0].parent.info.args == {}
 
 
 def test_where_errors():
-    c, x = _var(np.ones((2, 3))), _var(np.ones((2, 3)))
+    c, x = var(np.ones((2, 3))), var(np.ones((2, 3)))
     with pytest.raises(ValueError, match="where"):
-        F.where(c, x, _var(np.ones((2, 4))))
+        F.where(c, x, var(np.ones((2, 4))))
     with pytest.raises(ValueError, match="where"):
-        F.where(_var(np.ones((3,))), x, x)
+        F.where(var(np.ones((3,))), x, x)
     with pytest.raises(ValueError, match="where"):
-        F.where(_var(np.ones((2, 3, 4))), x, x)
+        F.where(var(np.ones((2, 3, 4))), x, x)
 
 
 # ---------------------------------------------------------------- searchsorted
@@ -381,12 +380,12 @@ def test_searchsorted():
         assert outs[0].parent.info.type_name == "SearchSorted"
         assert outs[0].parent.info.args == {"right": right}
         assert outs[0].d.dtype == np.float32
-    s = _var(np.arange(3))
+    s = var(np.arange(3))
     assert F.searchsorted(s, s).parent.info.args == {"right": False}
 
 
 def test_searchsorted_errors():
     with pytest.raises(ValueError, match="searchsorted"):
-        F.searchsorted(_var(np.ones((2, 3))), _var(np.ones((3,))))
+        F.searchsorted(var(np.ones((2, 3))), var(np.ones((3,))))
     with pytest.raises(ValueError, match="searchsorted"):
-        F.searchsorted(_var(np.ones((2, 3))), _var(np.ones((3, 2))))
+        F.searchsorted(var(np.ones((2, 3))), var(np.ones((3, 2))))

@@ -6,8 +6,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from batched_check import _numeric_grad, _outs, _var, check_cases  # noqa: F401
+from function_check import check_cases, check_grad, var
 
 pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
 
@@ -54,7 +53,7 @@ def test_reshape_transpose_broadcast_tile():
 
 
 def test_reshape_transpose_broadcast_errors():
-    x = _var(np.ones((2, 3)))
+    x = var(np.ones((2, 3)))
     with pytest.raises(ValueError, match="reshape"):
         F.reshape(x, (4, -1))
     with pytest.raises(ValueError, match="reshape"):
@@ -90,11 +89,11 @@ def test_broadcast_to():
     assert _info(built[0][2][0]) == ("BroadcastTo", {"axis": -1})
     assert _info(built[1][2][0]) == ("BroadcastTo", {"axis": 0})
     with pytest.raises(ValueError, match="broadcast_to"):
-        F.broadcast_to(_var(x), _var(np.ones((4, 3))))
+        F.broadcast_to(var(x), var(np.ones((4, 3))))
     with pytest.raises(ValueError, match="broadcast_to"):
-        F.broadcast_to(_var(x), _var(np.ones(3)), axis=2)
+        F.broadcast_to(var(x), var(np.ones(3)), axis=2)
     with pytest.raises(ValueError, match="broadcast_to"):
-        F.broadcast_to(_var(np.ones(3)), _var(x))
+        F.broadcast_to(var(np.ones(3)), var(x))
 
 
 # ---------------------------------------------------------------- joins and splits
@@ -122,9 +121,9 @@ def test_concatenate_stack_split():
 
 
 def test_join_split_errors():
-    a = _var(np.ones((2, 3)))
+    a = var(np.ones((2, 3)))
     with pytest.raises(ValueError, match="concatenate"):
-        F.concatenate(a, _var(np.ones((3, 3))))
+        F.concatenate(a, var(np.ones((3, 3))))
     with pytest.raises(ValueError, match="concatenate"):
         F.concatenate()
     with pytest.raises(ValueError, match="concatenate"):
@@ -132,7 +131,7 @@ def test_join_split_errors():
     with pytest.raises(TypeError, match="concatenate"):
         F.concatenate(a, a, axes=0)
     with pytest.raises(ValueError, match="stack"):
-        F.stack(a, _var(np.ones((3, 2))))
+        F.stack(a, var(np.ones((3, 2))))
     with pytest.raises(ValueError, match="stack"):
         F.stack(a, a, axis=3)
     with pytest.raises(ValueError, match="split"):
@@ -154,7 +153,7 @@ def test_meshgrid():
     assert _info(built[1][2][1]) == ("Meshgrid", {"ij_indexing": True})
     assert [o.shape for o in built[2][2]] == [(2, 3, 4)] * 3
     with pytest.raises(ValueError, match="meshgrid"):
-        F.meshgrid(_var(np.ones((2, 2))))
+        F.meshgrid(var(np.ones((2, 2))))
 
 
 # ---------------------------------------------------------------- slice, pad, flip, shift
@@ -192,13 +191,13 @@ def test_slice():
     assert _info(built[3][2][0]) == ("Slice", {"start": [4, -1], "stop": [-6, -5],
                                                "step": [-2, -1]})
     with pytest.raises(ValueError, match="slice"):
-        F.slice(_var(np.ones((2, 3))), [0, 0], [1, 1], [1, 0])
+        F.slice(var(np.ones((2, 3))), [0, 0], [1, 1], [1, 0])
     with pytest.raises(ValueError, match="slice"):
-        F.slice(_var(np.ones((2, 3))), [0, 0], [1], [1, 1])
+        F.slice(var(np.ones((2, 3))), [0, 0], [1], [1, 1])
     with pytest.raises(ValueError, match="slice"):
-        F.slice(_var(np.ones((2,))), [0, 0], [1, 1], [1, 1])
+        F.slice(var(np.ones((2,))), [0, 0], [1, 1], [1, 1])
     with pytest.raises(TypeError, match="slice"):
-        F.slice(_var(np.ones((2,))), [0.5], [1], [1])
+        F.slice(var(np.ones((2,))), [0.5], [1], [1])
 
 
 def test_pad():
@@ -223,7 +222,7 @@ def test_pad():
     np.testing.assert_array_equal(ys[0].d, [-1, -1, -1, 1, 2, 3, 4, -1, -1, -1])
     np.testing.assert_array_equal(ys[1].d, [4, 3, 2, 1, 2, 3, 4, 3, 2, 1])
     np.testing.assert_array_equal(ys[2].d, [1, 1, 1, 1, 2, 3, 4, 4, 4, 4])
-    xv = _var(x)
+    xv = var(x)
     assert F.pad(xv, (0, 1, 2, 1, 3, 3)).shape == (3, 6, 10)
     for bad in [(1,), (1, 1) * 4, (-1, 1)]:
         with pytest.raises(ValueError, match="pad"):
@@ -266,15 +265,15 @@ def test_flip_and_shift():
     assert _info(built[1][2][0]) == ("Flip", {"axes": [0, 2]})
     assert _info(built[3][2][0]) == ("Shift", {"shifts": [1, -2], "border_mode": "nearest"})
     assert _info(built[6][2][0]) == ("Shift", {"shifts": [0, 0, 0], "border_mode": "nearest"})
-    y = F.shift(_var(np.array([1, 2, 3, 4], np.float32)), (1,))
+    y = F.shift(var(np.array([1, 2, 3, 4], np.float32)), (1,))
     y.forward()
     np.testing.assert_array_equal(y.d, [1, 1, 2, 3])  # shifts to the right, edge repeated
     with pytest.raises(ValueError, match="flip"):
-        F.flip(_var(x), (3,))
+        F.flip(var(x), (3,))
     with pytest.raises(ValueError, match="shift"):
-        F.shift(_var(x), (1, 1), "wrap")
+        F.shift(var(x), (1, 1), "wrap")
     with pytest.raises(ValueError, match="shift"):
-        F.shift(_var(x), (1, 1, 1, 1))
+        F.shift(var(x), (1, 1, 1, 1))
 
 
 # ---------------------------------------------------------------- sort, one-hot, shape
@@ -291,7 +290,7 @@ def test_sort():
                                               "only_index": False})
     assert np.issubdtype(built[2][2][1].d.dtype, np.integer)
     with pytest.raises(ValueError, match="sort"):
-        F.sort(_var(x), axis=3)
+        F.sort(var(x), axis=3)
 
 
 def test_one_hot():
@@ -312,7 +311,7 @@ def test_one_hot():
 
 
 def test_shape():
-    x = _var(np.ones((2, 3, 4, 5)))
+    x = var(np.ones((2, 3, 4, 5)))
     ys = [F.shape(x), F.shape(x, 1), F.shape(x, 1, 3), F.shape(x, -2), F.shape(x, 0, -1),
           F.shape(x, 3, 1)]
     nn.forward_all(ys)
@@ -321,7 +320,7 @@ def test_shape():
     for y, ref in zip(ys, [[2, 3, 4, 5], [3, 4, 5], [3, 4], [4, 5], [2, 3, 4], []]):
         np.testing.assert_array_equal(y.d, ref)
     with pytest.raises(ValueError, match="shape"):
-        F.shape(_var(np.float32(1)))
+        F.shape(var(np.float32(1)))
 
 
 # ---------------------------------------------------------------- matrices
@@ -342,11 +341,11 @@ def test_matrix_diag_and_part_and_trilu():
     assert _info(built[0][2][0]) == ("MatrixDiag", {})
     assert _info(built[2][2][0]) == ("MatrixDiagPart", {})
     assert _info(built[3][2][0]) == ("Trilu", {"k": -4, "upper": True})
-    assert _info(F.trilu(_var(m))) == ("Trilu", {"k": 0, "upper": True})
+    assert _info(F.trilu(var(m))) == ("Trilu", {"k": 0, "upper": True})
     with pytest.raises(ValueError, match="matrix_diag_part"):
-        F.matrix_diag_part(_var(np.ones((2, 3))))
+        F.matrix_diag_part(var(np.ones((2, 3))))
     with pytest.raises(ValueError, match="trilu"):
-        F.trilu(_var(np.ones(3)))
+        F.trilu(var(np.ones(3)))
 
 
 def test_batch_det_inv_logdet():
@@ -359,16 +358,16 @@ def test_batch_det_inv_logdet():
     assert built[0][2][0].shape == (2,)
     for f in [F.batch_det, F.batch_inv, F.batch_logdet, F.batch_cholesky]:
         with pytest.raises(ValueError, match=f.__name__):
-            f(_var(np.ones((2, 3, 4))))
+            f(var(np.ones((2, 3, 4))))
         with pytest.raises(ValueError, match=f.__name__):
-            f(_var(np.ones((3, 3))))
+            f(var(np.ones((3, 3))))
 
 
 @pytest.mark.parametrize("upper", [False, True])
 def test_batch_cholesky(upper):
     b = _n((2, 3, 3))
     a = np.einsum("bij,bkj->bik", b, b) + 2 * np.eye(3, dtype=np.float32)
-    v = _var(a)
+    v = var(a)
     y = F.batch_cholesky(v, upper)
     assert _info(y) == ("BatchCholesky", {"upper": upper})
     y.forward()
@@ -393,7 +392,7 @@ def test_batch_cholesky(upper):
 
 # ---------------------------------------------------------------- assign
 def test_assign():
-    dst, src = _var(np.zeros((2, 3))), _var(_n((2, 3)))
+    dst, src = var(np.zeros((2, 3))), var(_n((2, 3)))
     y = F.assign(dst, src)
     assert _info(y) == ("Assign", {})
     y.forward()
@@ -405,7 +404,7 @@ def test_assign():
     np.testing.assert_allclose(dst.g, g)
     np.testing.assert_array_equal(src.g, 0)
     with pytest.raises(ValueError, match="assign"):
-        F.assign(dst, _var(np.zeros((3, 2))))
+        F.assign(dst, var(np.zeros((3, 2))))
 
 
 # ---------------------------------------------------------------- gather and scatter
@@ -427,11 +426,11 @@ def test_gather():
     assert built[0][2][0].shape == (2, 2, 2, 4)
     assert built[2][2][0].shape == (2, 4, 4)
     with pytest.raises(ValueError, match="gather"):
-        F.gather(_var(x), idx0, axis=3)
+        F.gather(var(x), idx0, axis=3)
     with pytest.raises(ValueError, match="gather"):
-        F.gather(_var(x), idx_b, axis=0, batch_dims=1)
+        F.gather(var(x), idx_b, axis=0, batch_dims=1)
     with pytest.raises(ValueError, match="gather"):
-        F.gather(_var(x), np.zeros((3, 2), int), axis=1, batch_dims=1)
+        F.gather(var(x), np.zeros((3, 2), int), axis=1, batch_dims=1)
 
 
 def test_gather_nd():
@@ -448,14 +447,14 @@ def test_gather_nd():
     assert built[0][2][0].shape == (3, 5) and built[1][2][0].shape == (3,)
     # indices as a Variable can change after the graph is built
     ind = _ivar(np.array([[0], [0]]))
-    y = F.gather_nd(_var(np.arange(1, 11).reshape(2, 5)), ind)
+    y = F.gather_nd(var(np.arange(1, 11).reshape(2, 5)), ind)
     y.forward()
     np.testing.assert_array_equal(y.d, [1])
     ind.d = np.array([[1], [4]])
     y.forward()
     np.testing.assert_array_equal(y.d, [10])
     with pytest.raises(ValueError, match="gather_nd"):
-        F.gather_nd(_var(data), np.zeros((3, 1), int))
+        F.gather_nd(var(data), np.zeros((3, 1), int))
 
 
 def test_scatter_nd():
@@ -477,7 +476,7 @@ def test_scatter_nd():
              (lambda v: F.scatter_nd(v, idx2, shape=[3, 3]), ref2, [slab])]
     built = check_cases(cases)
     assert _info(built[0][2][0]) == ("ScatterNd", {"shape": [8], "add": False})
-    y = F.scatter_nd(_var([9, 10, 11, 12]), [[4, 3, 1, 7]], shape=(8,))
+    y = F.scatter_nd(var([9, 10, 11, 12]), [[4, 3, 1, 7]], shape=(8,))
     g = F.gather_nd(y, [[4, 3, 1, 7]])
     nn.forward_all([y, g])
     np.testing.assert_array_equal(y.d, [0, 11, 0, 10, 9, 0, 0, 12])
@@ -503,22 +502,22 @@ def test_scatter_nd_out_and_add():
               [base, upd])]
     check_cases(cases)
     # duplicates accumulate with add=True
-    y = F.scatter_nd(_var([1.0, 2.0, 3.0]), [[1, 1, 0]], shape=(3,), add=True)
+    y = F.scatter_nd(var([1.0, 2.0, 3.0]), [[1, 1, 0]], shape=(3,), add=True)
     y.forward()
     np.testing.assert_array_equal(y.d, [3, 3, 0])
     # a leaf `out` is updated in place on forward
-    leaf = _var(np.zeros((3, 4)))
-    z = F.scatter_nd(_var(upd), idx, out=leaf)
+    leaf = var(np.zeros((3, 4)))
+    z = F.scatter_nd(var(upd), idx, out=leaf)
     z.forward()
     np.testing.assert_allclose(leaf.d, ref_set(np.zeros((3, 4)), upd))
     with pytest.raises(TypeError, match="scatter_nd"):
-        F.scatter_nd(_var(upd), idx)
+        F.scatter_nd(var(upd), idx)
     with pytest.raises(TypeError, match="scatter_nd"):
-        F.scatter_nd(_var(upd), idx, shape=(3, 4), out=leaf)
+        F.scatter_nd(var(upd), idx, shape=(3, 4), out=leaf)
     with pytest.raises(ValueError, match="scatter_nd"):
-        F.scatter_nd(_var(upd), idx, shape=(3, 5))
+        F.scatter_nd(var(upd), idx, shape=(3, 5))
     with pytest.raises(ValueError, match="scatter_nd"):
-        F.scatter_nd(_var(upd), [2, 0], shape=(3, 4))
+        F.scatter_nd(var(upd), [2, 0], shape=(3, 4))
 
 
 def test_scatter_add():
@@ -546,9 +545,9 @@ def test_scatter_add():
     assert _info(built[0][2][0]) == ("ScatterAdd", {"axis": 1})
     assert _info(built[1][2][0]) == ("ScatterAdd", {"axis": 0})
     with pytest.raises(ValueError, match="scatter_add"):
-        F.scatter_add(_var(x0), np.zeros((2, 3), int), _var(x1))
+        F.scatter_add(var(x0), np.zeros((2, 3), int), var(x1))
     with pytest.raises(ValueError, match="scatter_add"):
-        F.scatter_add(_var(x0), np.zeros((2, 4, 4), int), _var(x1), axis=0)
+        F.scatter_add(var(x0), np.zeros((2, 4, 4), int), var(x1), axis=0)
 
 
 def test_bool_gather_scatter_fill():
@@ -573,7 +572,7 @@ def test_bool_gather_scatter_fill():
          lambda v, w: np.where(mask[..., None].astype(bool), ref_scatter(v), w), [sdata, g]),
         (lambda v: F.bool_fill(v, _ivar(fill_mask), -1.5),
          lambda v: np.where(np.broadcast_to(fill_mask, v.shape) != 0, -1.5, v), [data]),
-        (lambda v: F.bool_fill(v, _var(m2[0])),
+        (lambda v: F.bool_fill(v, var(m2[0])),
          lambda v: np.where(m2[0] != 0, 0.0, v), [x2]),
     ]
     built = check_cases(cases)
@@ -583,30 +582,30 @@ def test_bool_gather_scatter_fill():
     assert _info(built[5][2][0]) == ("BoolFill", {"value": 0.0})
     assert built[0][2][0].shape == (int(mask.sum()), 2)
     # the in-place form writes into a leaf gdata on forward
-    leaf = _var(np.zeros((2, 3, 2)))
-    y = F.bool_scatter(_var(sdata), _ivar(mask), leaf)
+    leaf = var(np.zeros((2, 3, 2)))
+    y = F.bool_scatter(var(sdata), _ivar(mask), leaf)
     y.forward()
     np.testing.assert_allclose(leaf.d, ref_scatter(sdata))
     with pytest.raises(ValueError, match="bool_gather"):
-        F.bool_gather(_var(g), _ivar(np.ones((3, 2))))
+        F.bool_gather(var(g), _ivar(np.ones((3, 2))))
     with pytest.raises(ValueError, match="bool_scatter"):
-        F.bool_scatter(_var(sdata), _ivar(mask), _var(np.zeros((2, 3))))
+        F.bool_scatter(var(sdata), _ivar(mask), var(np.zeros((2, 3))))
     with pytest.raises(ValueError, match="bool_fill"):
-        F.bool_fill(_var(x2), _var(np.ones((4, 3))))
+        F.bool_fill(var(x2), var(np.ones((4, 3))))
 
 
 def test_bool_gather_reads_mask_values_of_a_computed_variable():
     x = _n((4, 3))
-    m = F.greater_scalar(_var(x[:, 0]), 0.0)  # computed when the graph is built
-    y = F.bool_gather(_var(x), m)
+    m = F.greater_scalar(var(x[:, 0]), 0.0)  # computed when the graph is built
+    y = F.bool_gather(var(x), m)
     y.forward()
     np.testing.assert_allclose(y.d, x[x[:, 0] > 0])
 
 
 def test_nonzero():
     a = np.array([[0, 1, 0], [2, 0, 3]], np.float32)
-    y = F.nonzero(_var(a))
-    z = F.nonzero(_var(np.zeros((2, 2))))
+    y = F.nonzero(var(a))
+    z = F.nonzero(var(np.zeros((2, 2))))
     nn.forward_all([y, z])
     assert _info(y) == ("NonZero", {})
     np.testing.assert_array_equal(y.d, np.stack(np.nonzero(a)))
@@ -615,18 +614,18 @@ def test_nonzero():
     r = F.nonzero(nn.NdArray.from_numpy_array(np.array([0.0, 5.0, 0.0, 1.0], np.float32)))
     np.testing.assert_array_equal(r.data, [[1, 3]])
     with pytest.raises(ValueError, match="nonzero"):
-        F.nonzero(_var(np.float32(1)))
+        F.nonzero(var(np.float32(1)))
 
 
 def test_data_dependent_graph_keeps_its_count():
-    mask = _var([1.0, 0.0, 1.0])
+    mask = var([1.0, 0.0, 1.0])
     y = F.nonzero(mask)
     y.forward()
     np.testing.assert_array_equal(y.d, [[0, 2]])
     mask.d = [0.0, 1.0, 1.0]  # same count: the recorded node stays valid
     y.forward()
     np.testing.assert_array_equal(y.d, [[1, 2]])
-    z = F.nonzero(_var([1.0, 1.0, 1.0]))  # a new count needs a new graph
+    z = F.nonzero(var([1.0, 1.0, 1.0]))  # a new count needs a new graph
     z.forward()
     assert z.shape == (1, 3)
 
@@ -674,7 +673,7 @@ def test_pack_and_pad_sequences(batch_first):
 
 
 def test_pack_pad_errors():
-    p = _var(np.ones((3, 2)))
+    p = var(np.ones((3, 2)))
     with pytest.raises(ValueError, match="pack_padded_sequence"):
         F.pack_padded_sequence(p, _ivar([1, 2]))  # not sorted
     with pytest.raises(ValueError, match="pack_padded_sequence"):
@@ -682,9 +681,9 @@ def test_pack_pad_errors():
     with pytest.raises(ValueError, match="pack_padded_sequence"):
         F.pack_padded_sequence(p, _ivar([2, 1, 1]))
     with pytest.raises(ValueError, match="pad_packed_sequence"):
-        F.pad_packed_sequence(_var(np.ones((3, 2))), _ivar([2, 2]))
+        F.pad_packed_sequence(var(np.ones((3, 2))), _ivar([2, 2]))
     with pytest.raises(ValueError, match="pad_packed_sequence"):
-        F.pad_packed_sequence(_var(np.ones((3, 2))), _ivar([2, 1]), total_length=1)
+        F.pad_packed_sequence(var(np.ones((3, 2))), _ivar([2, 1]), total_length=1)
 
 
 def test_project_gradcheck_on_array_functions():

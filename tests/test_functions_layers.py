@@ -6,8 +6,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from test_functions_activation import check_cases
+from function_check import check_grad, check_named_cases
 
 
 # ---------------------------------------------------------------- numpy references
@@ -265,7 +264,7 @@ def test_affine(rng):
         cases.append(dict(name=f"affine {x_shape} {w_shape} {base_axis}", ba=ba, ref=ref,
                           fn=lambda *v, base_axis=base_axis: F.affine(*v, base_axis=base_axis),
                           inputs=inputs))
-    for case, (y,) in zip(cases, check_cases(cases)):
+    for case, (y,) in zip(cases, check_named_cases(cases)):
         assert y.parent.info.type_name == "Affine"
         assert y.parent.info.args == {"base_axis": case["ba"]}
 
@@ -292,7 +291,7 @@ def test_convolution(rng):
                           ref=lambda x, w, b, kw=kw: np_conv(x, w, b, **kw),
                           inputs=[rng.randn(*x_shape), rng.randn(*w_shape),
                                   rng.randn(w_shape[0])], rtol=1e-4, atol=1e-4))
-    for case, (y,) in zip(cases, check_cases(cases)):
+    for case, (y,) in zip(cases, check_named_cases(cases)):
         args = y.parent.info.args
         assert y.parent.info.type_name == "Convolution"
         n = len(case["inputs"][1].shape) - 2
@@ -330,7 +329,7 @@ def test_deconvolution(rng):
                           ref=lambda x, w, b, kw=kw: np_deconv(x, w, b, **kw),
                           inputs=[rng.randn(*x_shape), rng.randn(*w_shape), rng.randn(c_out)],
                           rtol=1e-4, atol=1e-4))
-    for case, (y,) in zip(cases, check_cases(cases)):
+    for case, (y,) in zip(cases, check_named_cases(cases)):
         assert y.parent.info.type_name == "Deconvolution"
         n = len(case["inputs"][1].shape) - 2
         assert y.parent.info.args["output_padding"] == list(
@@ -367,7 +366,7 @@ def test_depthwise_convolution_and_deconvolution(rng):
                 x, w.reshape((w.shape[0], 1) + w.shape[1:]), b, group=c // d, **ckw),
             inputs=[rng.randn(*x_shape), rng.randn(c, *k), rng.randn(c // d)],
             rtol=1e-4, atol=1e-4))
-    for case, (y,) in zip(cases, check_cases(cases)):
+    for case, (y,) in zip(cases, check_named_cases(cases)):
         assert y.parent.info.type_name == case["type_name"]
     y = F.depthwise_convolution(nn.Variable((2, 3, 5)), nn.Variable((6, 3)), multiplier=2)
     assert y.parent.info.args == {"base_axis": 1, "pad": [0], "stride": [1], "dilation": [1],
@@ -405,7 +404,7 @@ def test_fused_convolution(rng):
              fn=lambda x, w: F.fused_convolution(x, w, stride=(2, 2), nonlinearity="leaky_relu",
                                                  nonlinearity_args=[0.2]), rtol=1e-4, atol=1e-4),
     ]
-    (y, ), (y2, ) = check_cases(cases)
+    (y, ), (y2, ) = check_named_cases(cases)
     assert y.parent.info.type_name == "FusedConvolution"
     args = y.parent.info.args
     assert args["nonlinearity"] == "relu" and args["decay_rate"] == 0.9
@@ -453,7 +452,7 @@ def test_deformable_convolution(rng):
             x.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), o.transpose(0, 3, 1, 2), None, b,
             pad=(1, 1)).transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4, grad_rtol=2e-3,
         grad_atol=2e-4))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     y = outs[1][0]
     assert y.parent.info.type_name == "DeformableConvolution"
     assert y.parent.info.args == {"base_axis": 1, "pad": [0, 0], "stride": [2, 2],
@@ -476,7 +475,7 @@ def test_adaptive_separable_convolution(rng):
     cases = [dict(name="asc", fn=F.adaptive_separable_convolution, ref=ref,
                   inputs=[rng.randn(2, 2, 5, 6), rng.randn(2, 3, 4, 6), rng.randn(2, 2, 3, 5)],
                   rtol=1e-4, atol=1e-4)]
-    (y,), = check_cases(cases)
+    (y,), = check_named_cases(cases)
     assert y.shape == (2, 2, 3, 5)
     assert y.parent.info.type_name == "AdaptiveSeparableConvolution"
     assert y.parent.info.args == {}
@@ -515,7 +514,7 @@ def test_pooling(mode, rng):
                           wrt=None if n in (3, 4) else [],
                           kernel=kernel, inputs=[rng.permutation(np.prod(x_shape)).reshape(
                               x_shape) * 0.1 + rng.uniform(0, 0.01, size=x_shape)]))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     type_name = {"max": "MaxPooling", "sum": "SumPooling"}.get(mode, "AveragePooling")
     for case, (y,) in zip(cases, outs):
         args = y.parent.info.args
@@ -556,7 +555,7 @@ def test_global_average_pooling_unpooling_embed(rng):
         dict(name="embed", fn=F.embed, inputs=[idx, rng.randn(4, 2, 3)],
              ref=lambda i, w: w[i.astype(int)], wrt=[1]),
     ]
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     assert [o[0].parent.info.type_name for o in outs] == [
         "GlobalAveragePooling", "GlobalAveragePooling", "Unpooling", "Unpooling", "Unpooling",
         "Embed"]
@@ -583,7 +582,7 @@ def test_roi_align(rng):
                       ref=lambda a, b: np_roi_align(a.transpose(0, 3, 1, 2), b, (2, 2),
                                                     sampling_ratio=0).transpose(0, 2, 3, 1),
                       rtol=1e-4, atol=1e-5))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     y = outs[1][0]
     assert y.shape == (4, 2, 3, 2)
     assert y.parent.info.type_name == "RoiAlign"
@@ -627,7 +626,7 @@ def test_recurrent(rng):
                           wrt=None if (kind, L) in (("lstm", 2), ("gru", 2)) else [],
                           kind=kind, ref=ref, inputs=[x] + states + [w0, w, b], rtol=1e-4,
                           atol=1e-5))
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     for case, ys in zip(cases, outs):
         kind = case["kind"]
         assert ys[0].parent.info.type_name == {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[kind]
@@ -692,7 +691,7 @@ def test_multi_head_attention(rng):
              ref=lambda *a: np_mha(*a[:3], H, *a[3:11], abk=a[11], abv=a[12], amask=a[13],
                                    kpm=a[14]), rtol=1e-4, atol=1e-5),
     ]
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     assert outs[0][0].shape == (LT, B, 5)
     assert outs[0][1].shape == (B * H, LT, LS)
     assert outs[1][1].shape == (B * H, LT, LS + 1)

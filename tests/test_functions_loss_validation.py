@@ -5,7 +5,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
+from function_check import check_grad
 
 f32 = np.float32
 TINY = np.finfo(np.float32).tiny

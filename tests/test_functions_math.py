@@ -8,8 +8,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from batched_check import _numeric_grad, _outs, _var, check_cases  # noqa: F401
+from function_check import check_cases, check_grad, var
 
 
 
@@ -58,7 +57,7 @@ def test_unary(fname, type_name, ref, rng):
 
 
 def test_unary_empty_input():
-    ys = [getattr(F, name)(_var(np.zeros((0, 2)))) for name, _, _, _ in UNARY]
+    ys = [getattr(F, name)(var(np.zeros((0, 2)))) for name, _, _, _ in UNARY]
     nn.forward_all(ys)
     assert all(y.shape == (0, 2) for y in ys)
 
@@ -68,8 +67,8 @@ def test_project_gradcheck_on_math():
 
 
 def test_abs_log_special_values():
-    y = F.log(_var([0.0, 1.0, -1.0]))
-    z = F.abs(_var([-0.0, -3.0, 2.0]))
+    y = F.log(var([0.0, 1.0, -1.0]))
+    z = F.abs(var([-0.0, -3.0, 2.0]))
     nn.forward_all([y, z])
     assert y.d[0] == -np.inf and y.d[1] == 0 and np.isnan(y.d[2])
     np.testing.assert_array_equal(z.d, [0, 3, 2])
@@ -86,7 +85,7 @@ def _round_half_away(x):
 def test_rounding_forward_and_straight_through(fname, type_name, ref):
     x = np.array([[-2.5, -1.5, -0.5, 0.5], [1.5, 2.5, 0.2, -0.7], [3.0, -3.0, 0.0, 1.49]],
                  np.float32)
-    v = _var(x)
+    v = var(x)
     y = getattr(F, fname)(v)
     assert y.parent.info.type_name == type_name and y.parent.info.args == {}
     y.forward()
@@ -98,7 +97,7 @@ def test_rounding_forward_and_straight_through(fname, type_name, ref):
 
 
 def test_round_halves_away_from_zero():
-    y = F.round(_var([0.5, 1.5, 2.5, -0.5, -2.5]))
+    y = F.round(var([0.5, 1.5, 2.5, -0.5, -2.5]))
     y.forward()
     np.testing.assert_array_equal(y.d, [1, 2, 3, -1, -3])
 
@@ -110,7 +109,7 @@ def test_atan2():
     for case, xs, outs, _ in check_cases(cases, fwd_rtol=2e-5):
         assert outs[0].parent.info.type_name == "ATan2" and outs[0].parent.info.args == {}
     with pytest.raises(ValueError, match="atan2"):
-        F.atan2(_var(np.ones((2, 3))), _var(np.ones((3, 2))))
+        F.atan2(var(np.ones((2, 3))), var(np.ones((3, 2))))
 
 
 # ---------------------------------------------------------------- generators
@@ -206,15 +205,15 @@ def test_batch_matmul(ta, tb):
 
 
 def test_batch_matmul_errors_and_defaults():
-    a, b = _var(np.ones((2, 3, 4))), _var(np.ones((2, 4, 5)))
+    a, b = var(np.ones((2, 3, 4))), var(np.ones((2, 4, 5)))
     assert F.batch_matmul(a, b).parent.info.args == {"transpose_a": False, "transpose_b": False}
     assert F.batch_matmul(a, b).shape == (2, 3, 5)
     with pytest.raises(ValueError, match="batch_matmul"):
-        F.batch_matmul(a, _var(np.ones((2, 3, 5))))
+        F.batch_matmul(a, var(np.ones((2, 3, 5))))
     with pytest.raises(ValueError, match="batch_matmul"):
-        F.batch_matmul(_var(np.ones(3)), b)
+        F.batch_matmul(var(np.ones(3)), b)
     with pytest.raises(ValueError, match="batch_matmul"):
-        F.batch_matmul(_var(np.ones((2, 3, 4))), _var(np.ones((3, 4, 5))))
+        F.batch_matmul(var(np.ones((2, 3, 4))), var(np.ones((3, 4, 5))))
 
 
 def test_unary_wrong_input_type():

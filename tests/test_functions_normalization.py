@@ -6,8 +6,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from test_functions_activation import check_cases
+from function_check import check_grad, check_named_cases
 
 EPS = 1e-5
 
@@ -80,7 +79,7 @@ def test_batch_normalization_family(rng):
                                                                   batch_stat=False),
              ref=lambda x, b, g, m, v: np.maximum((x - m) / np.sqrt(v + EPS) * g + b, 0)),
     ]
-    outs = check_cases(cases, probes=2)
+    outs = check_named_cases(cases, probes=2)
     for case, ys in zip(cases, outs):
         fn = ys[0].parent
         assert fn.info.type_name in ("BatchNormalization", "FusedBatchNormalization",
@@ -141,7 +140,7 @@ def test_tensor_normalization_composite_and_lowering(rng):
                                      dict(axes=[1], eps=1e-5, no_scale=False, no_bias=True)),
              ref=lambda a, b, g: np_tn(a, [1])[0] * g),
     ]
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     # NNabla's Python tensor_normalization is batch normalization with decay_rate 0
     assert outs[0][0].parent.info.type_name == "BatchNormalization"
     assert outs[0][0].parent.info.args["decay_rate"] == 0.0
@@ -207,7 +206,7 @@ def test_layer_instance_group_normalization(rng):
              ref=lambda w: np_tn(w, [1]), type_name="WeightStandardization",
              args={"channel_axis": 1, "eps": 1e-5}),
     ]
-    outs = check_cases(cases, probes=2)
+    outs = check_named_cases(cases, probes=2)
     for case, ys in zip(cases, outs):
         assert ys[0].parent.info.type_name == case["type_name"], case["name"]
         assert ys[0].parent.info.args == case["args"], case["name"]
@@ -277,7 +276,7 @@ def test_norm_weight_spectral_normalization(rng):
             case["ref"] = lambda w, u, fixed=fixed, u_end=u_end: (fixed(w, u), u_end)
         else:
             case["ref"] = fixed
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     assert outs[0][0].parent.info.type_name == "NormNormalization"
     assert outs[0][0].parent.info.args == {"p": 2.0, "axes": [0, 1], "eps": 1e-12}
     assert outs[2][0].parent.info.args == {"p": 3.0, "axes": [0, 2], "eps": 1e-3}
@@ -310,7 +309,7 @@ def test_mean_subtraction(rng):
              fn=lambda a, m, t: F.mean_subtraction(a, m, t, base_axis=2),
              ref=lambda a, m, t: a - (m + (a.mean(axis=(0, 1)) - m) / 4)),
     ]
-    outs = check_cases(cases)
+    outs = check_named_cases(cases)
     fn = outs[1][0].parent
     assert fn.info.type_name == "MeanSubtraction"
     assert fn.info.args == {"base_axis": 2, "update_running_mean": True}
@@ -374,7 +373,7 @@ def test_clip_by_value_and_norm(rng):
         dict(name="clip_by_norm axis", inputs=[x * 0.3], fn=lambda a: F.clip_by_norm(a, 1.0, axis=1),
              ref=lambda a: a / np.maximum(np.sqrt((a ** 2).sum(axis=1, keepdims=True)), 1.0)),
     ]
-    check_cases(cases)
+    check_named_cases(cases)
 
 
 # ---------------------------------------------------------------- errors

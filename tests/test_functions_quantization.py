@@ -6,7 +6,7 @@ import pytest
 import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
-from gradcheck import check_grad
+from function_check import check_grad
 
 f32 = np.float32
 

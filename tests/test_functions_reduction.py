@@ -6,8 +6,7 @@ import pytest
 
 import nnabla as nn
 import nnabla.functions as F
-from gradcheck import check_grad
-from batched_check import _numeric_grad, _outs, _var, check_cases  # noqa: F401
+from function_check import check_cases, check_grad, var
 
 pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
 
@@ -70,7 +69,7 @@ def test_prod_gradient_with_zeros():
 
 def test_sum_with_empty_axes_list_reduces_all():
     x = _n((2, 3))
-    y = F.sum(_var(x), axis=[])
+    y = F.sum(var(x), axis=[])
     y.forward()
     assert y.parent.info.args == {"axes": [], "keep_dims": False}
     np.testing.assert_allclose(y.d, x.sum(), rtol=1e-5)
@@ -98,7 +97,7 @@ def test_max_min(fname, np_fn, np_arg):
 def test_max_min_with_index(fname, np_fn, np_arg):
     fn = getattr(F, fname)
     x = np.asarray(RS.permutation(24).reshape(2, 3, 4), np.float32)
-    v = _var(x)
+    v = var(x)
     val, idx = fn(v, axis=1, with_index=True)
     only = fn(v, axis=1, only_index=True)
     multi = fn(v, axis=(0, 2), keepdims=True, only_index=True)
@@ -118,7 +117,7 @@ def test_max_min_with_index(fname, np_fn, np_arg):
 @pytest.mark.parametrize("fname", ["max", "min"])
 def test_max_min_ties_gradient_to_first(fname):
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], np.float32) * (1 if fname == "max" else -1)
-    v = _var(x)
+    v = var(x)
     y = getattr(F, fname)(v, axis=1)
     y.forward()
     v.g = 0
@@ -127,11 +126,11 @@ def test_max_min_ties_gradient_to_first(fname):
 
 
 def test_max_min_errors():
-    x = _var(np.ones((2, 3)))
+    x = var(np.ones((2, 3)))
     with pytest.raises(ValueError, match="max"):
         F.max(x, axis=2)
     with pytest.raises(ValueError, match="min"):
-        F.min(_var(np.ones((2, 0))), axis=1)
+        F.min(var(np.ones((2, 0))), axis=1)
     with pytest.raises(ValueError, match="sum"):
         F.sum(x, axis=(0, 0))
     with pytest.raises(ValueError, match="mean"):
@@ -161,9 +160,9 @@ def test_norm(p):
 
 def test_norm_errors():
     with pytest.raises(ValueError, match="norm"):
-        F.norm(_var(np.ones(3)), p=0.5)
+        F.norm(var(np.ones(3)), p=0.5)
     with pytest.raises(TypeError, match="norm"):
-        F.norm(_var(np.ones(3)), p="2")
+        F.norm(var(np.ones(3)), p="2")
 
 
 def _np_cum(op, identity):
@@ -198,11 +197,11 @@ def test_cumulative(fname, type_name, ref):
     for (case, xs, outs, _), args in zip(built, expected):
         assert outs[0].parent.info.type_name == type_name
         assert outs[0].parent.info.args == args
-    assert fn(_var(x)).parent.info.args == {"axis": 0, "exclusive": False, "reverse": False}
+    assert fn(var(x)).parent.info.args == {"axis": 0, "exclusive": False, "reverse": False}
     with pytest.raises(ValueError, match=fname):
-        fn(_var(x), 3)
+        fn(var(x), 3)
     with pytest.raises(TypeError, match=fname):
-        fn(_var(x), (0, 1))
+        fn(var(x), (0, 1))
 
 
 def test_cumprod_gradient_with_zero():
@@ -219,11 +218,11 @@ def test_reduce_sum_mean():
     assert built[1][2][0].parent.info.type_name == "ReduceMean"
     assert built[0][2][0].shape == () and built[0][2][0].parent.info.args == {}
     with pytest.warns(DeprecationWarning):
-        y = F.reduce(_var(x), op="mean")
+        y = F.reduce(var(x), op="mean")
     assert y.parent.info.type_name == "ReduceMean"
     with pytest.raises(ValueError, match="reduce"):
         with pytest.warns(DeprecationWarning):
-            F.reduce(_var(x), op="max")
+            F.reduce(var(x), op="max")
 
 
 def test_project_gradcheck_on_reductions():

@@ -8,7 +8,7 @@ import pytest
 import nnabla as nn
 import nnabla.functions as F
 import nnabla.numpy_compat_functions as NCF
-from batched_check import _numeric_grad, _outs, _var, check_cases  # noqa: F401
+from function_check import check_cases, var
 
 pytestmark = pytest.mark.filterwarnings("ignore:nnjax. the same graph structure")
 
@@ -68,20 +68,20 @@ def test_boolean_mask_getitem():
     built = check_cases(cases)
     assert built[0][2][0].parent.info.type_name == "GatherNd"
     with pytest.raises(IndexError):
-        _var(A)[np.ones((2, 2), bool)]
+        var(A)[np.ones((2, 2), bool)]
 
 
 def test_index_with_integer_variables():
     i = nn.Variable.from_numpy_array(np.array([2, 0]))
     j = nn.Variable.from_numpy_array(np.array([1, 3]))
     check_cases([(lambda v: v[i, j], lambda v: v[[2, 0], [1, 3]], [A])])
-    y = _var(A)[i, j]
+    y = var(A)[i, j]
     assert [p.info.type_name for p in (y.parent, y.parent.inputs[1].parent)] == ["GatherNd",
                                                                                  "Stack"]
 
 
 def test_getitem_errors():
-    x = _var(A)
+    x = var(A)
     with pytest.raises(IndexError):
         x[3]
     with pytest.raises(IndexError):
@@ -144,23 +144,23 @@ def test_setitem_constant_and_boolean_mask():
 
 
 def test_setitem_leaf():
-    leaf = _var(np.zeros((2, 3)))
+    leaf = var(np.zeros((2, 3)))
     leaf[1] = 5
     leaf[0, ::2] = [1, 2]
     np.testing.assert_array_equal(leaf.d, [[1, 0, 2], [5, 5, 5]])
     assert leaf.parent is None
     # a Variable value records ScatterNd(out=leaf), which writes into the leaf when run
     with nn.auto_forward():
-        leaf[:, 1] = _var([7.0, 8.0])
+        leaf[:, 1] = var([7.0, 8.0])
     np.testing.assert_array_equal(leaf.d, [[1, 7, 2], [5, 8, 5]])
     with pytest.raises(ValueError):
         leaf[0] = np.ones(4)
 
 
 def test_setitem_errors():
-    h = _var(A) * 1.0
+    h = var(A) * 1.0
     with pytest.raises(ValueError, match="setitem"):
-        h[0] = _var(np.ones((3, 5)))
+        h[0] = var(np.ones((3, 5)))
     with pytest.raises(IndexError):
         h[4] = 1.0
 
@@ -177,12 +177,12 @@ def test_dot():
     built = check_cases(cases, fwd_rtol=1e-4, fwd_atol=1e-5)
     assert built[0][2][0].parent.info.type_name == "Sum"
     assert built[1][2][0].parent.info.type_name == "Affine"
-    s = F.dot(_var(np.float32(2.0)), _var([1.0, 3.0]))
+    s = F.dot(var(np.float32(2.0)), var([1.0, 3.0]))
     s.forward()
     assert s.parent.info.type_name == "MulScalar" and s.parent.info.args["val"] == 2.0
     np.testing.assert_allclose(s.d, [2, 6])
     out = nn.Variable((2, 4))
-    a, b = _var(_n((2, 3))), _var(_n((3, 4)))
+    a, b = var(_n((2, 3))), var(_n((3, 4)))
     assert F.dot(a, b, out) is None
     out.forward()
     np.testing.assert_allclose(out.d, a.d @ b.d, rtol=1e-5)
@@ -191,7 +191,7 @@ def test_dot():
     np.testing.assert_allclose(nd.data, a.d @ b.d, rtol=1e-5)
     np.testing.assert_allclose(F.dot(np.ones(2), np.ones(2)), 2.0)
     with pytest.raises(ValueError, match="dot"):
-        F.dot(a, _var(np.ones((4, 3))))
+        F.dot(a, var(np.ones((4, 3))))
     with pytest.raises(ValueError, match="dot"):
         F.dot(a, b, nn.Variable((3, 3)))
 
@@ -207,14 +207,14 @@ def test_matmul():
     built = check_cases(cases, fwd_rtol=1e-4, fwd_atol=1e-5)
     assert built[0][2][0].parent.info.type_name == "BatchMatmul"
     assert built[1][2][0].shape == ()
-    x, y = _var(_n((2, 3))), _var(_n((3, 2)))
+    x, y = var(_n((2, 3))), var(_n((3, 2)))
     z = x @ y
     z.forward()
     np.testing.assert_allclose(z.d, x.d @ y.d, rtol=1e-5)
     with pytest.raises(ValueError, match="matmul"):
         F.matmul(x, x)
     with pytest.raises(ValueError, match="matmul"):
-        F.matmul(_var(np.float32(1)), x)
+        F.matmul(var(np.float32(1)), x)
 
 
 # ---------------------------------------------------------------- nn.grad

@@ -104,7 +104,6 @@ def test_every_lowering_takes_its_nnabla_arguments():
     """Each registered function accepts the fields of its *Parameter message (so files load)."""
     import inspect
     from nnjax._registry import REGISTRY
-    from nnjax.utils.nnp_graph import _IMPLIED_ARGS
     for type_name, field in nnabla_pb2.FUNCTION_PARAMS.items():
         spec = REGISTRY.get(type_name)
         if spec is None:
@@ -114,7 +113,7 @@ def test_every_lowering_takes_its_nnabla_arguments():
             continue
         msg = getattr(nnabla_pb2.Function(), field)
         for f in msg.DESCRIPTOR.fields:
-            assert f.name in params or f.name in _IMPLIED_ARGS.get(type_name, {}), \
+            assert f.name in params or f.name in spec.implied_args(), \
                 (type_name, f.name)
 
 

@@ -15,7 +15,7 @@ import nnabla.parametric_functions as PF
 import nnabla.solvers as S
 from nnabla.function import PythonFunction
 
-from gradcheck import check_grad
+from function_check import check_grad
 
 
 # ---------------------------------------------------------------- modules

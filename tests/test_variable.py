@@ -7,7 +7,7 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 
-from gradcheck import check_grad
+from function_check import check_grad
 
 
 def sigmoid(a):

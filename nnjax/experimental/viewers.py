@@ -19,6 +19,8 @@ import sys
 import warnings
 from collections import defaultdict
 
+from .. import parameter as _parameter
+
 __all__ = ["SimpleGraph"]
 
 
@@ -223,7 +225,6 @@ class SimpleGraph(object):
             graphviz.Digraph (a minimal object with ``source`` and ``save``
             when the ``graphviz`` package is not installed).
         """
-        from .. import parameter as _parameter
         graph = _digraph(format or self._format)
         graph.attr("node", style="filled")
         if params is None:

@@ -55,6 +55,7 @@ import numpy
 
 from ..config import nnabla_config
 from ..logger import logger
+from .data_source_loader import FileReader
 from .progress import progress, progress_bar
 
 __all__ = ['DataSource', 'DataSourceWithFileCache', 'DataSourceWithFileCacheError',
@@ -362,7 +363,6 @@ class DataSourceWithFileCache(DataSource):
         source = self._data_source
         uri = getattr(source, '_original_source_uri', None)
         if uri is not None:
-            from .data_source_loader import FileReader
             with FileReader(uri).open() as src:
                 content = src.read()
             with open(os.path.join(self._cache_dir, 'original.csv'), 'wb') as dst:

@@ -100,14 +100,6 @@ class SimpleDataSource(DataSource):
         pass
 
 
-def _is_number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 class CsvDataSource(DataSource):
     """Examples listed in an NNabla CSV dataset file.
 

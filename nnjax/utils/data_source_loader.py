@@ -19,10 +19,13 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+import wave
 
 import numpy
 
 from ..logger import logger
+from .image_utils import imread, imresize
+from .progress import progress_bar
 
 __all__ = ['FileReader', 'load', 'register_load_function', 'load_image',
            'load_image_imread', 'load_csv', 'load_npy', 'load_wav',
@@ -163,7 +166,6 @@ def load_image_imread(file, shape=None, max_range=1.0):
         max_range (float): Output range.  Negative returns the raw integer
             pixels; otherwise values are scaled to ``[0, max_range]``.
     """
-    from .image_utils import imread, imresize
     img = imread(file)
     if img.ndim == 2:
         img = img[..., None]
@@ -214,7 +216,6 @@ def load_npy(path, shape=None, normalize=False):
 
 def load_wav(path, shape=None, normalize=False):
     """Load a PCM ``.wav`` file as an ``(n, channels)`` integer array."""
-    import wave
     with wave.open(path, 'rb') as w:
         n_channels = w.getnchannels()
         width = w.getsampwidth()
@@ -276,7 +277,6 @@ def download(url, output_file=None, open_file=True, allow_overwrite=False):
         open_file (bool): Return the file opened in ``'rb'`` mode.
         allow_overwrite (bool): Download again even when the file exists.
     """
-    from .progress import progress_bar
     filename = url.split('/')[-1]
     target = output_file or os.path.join(get_data_home(), filename)
     if os.path.exists(target) and not allow_overwrite:

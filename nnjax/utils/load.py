@@ -35,6 +35,11 @@ import itertools
 import re
 from collections import OrderedDict
 
+from .. import initializer as I
+from .. import parameter as P
+from .. import solvers as S
+from ..context import Context, get_current_context
+from ..functions import sink
 from ..logger import logger
 from . import get_file_handle as fh
 from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
@@ -58,7 +63,6 @@ class _Component:
 
 
 def _context(proto_ctx):
-    from ..context import Context, get_current_context
     if proto_ctx is None:
         return get_current_context()
     backends = list(proto_ctx.backends) or ([proto_ctx.backend] if proto_ctx.backend else [])
@@ -67,7 +71,6 @@ def _context(proto_ctx):
 
 
 def _generator(g):
-    from .. import initializer as I
     if g.type == "Normal":
         return I.NormalInitializer(sigma=g.multiplier)
     if g.type == "Uniform":
@@ -95,7 +98,6 @@ def _lookup(network, name, what):
 
 
 def _sink(pvs):
-    from ..functions import sink
     variables = [pv.variable for pv in pvs if pv.variable is not None]
     if not variables:
         return None
@@ -128,7 +130,6 @@ def _network_of(networks, name, what):
 
 
 def _solver(o):
-    from .. import solvers as S
     s = o.solver
     kind = s.type
     cls = getattr(S, kind, None)
@@ -260,7 +261,6 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
         exclude_parameter (bool): do not load parameters.
         parameter_only (bool): only load parameters (no networks are built).
     """
-    from .. import parameter as P
     if context is not None:
         logger.info("load: context is ignored by nnjax")
     where = fh.describe(filenames) if not isinstance(filenames, (list, tuple)) \

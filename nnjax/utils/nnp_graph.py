@@ -27,19 +27,18 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import initializer as I
+from .. import parameter as P
+from .._apply import apply_function
+from .._registry import REGISTRY
+from .._variable import Variable
 from ..logger import logger
+from . import get_file_handle as fh
 from . import nnabla_pb2
 
 __all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
 
 _LOOP_CONTROL = ("RepeatStart", "RepeatEnd", "RecurrentInput", "RecurrentOutput", "Delay")
-
-# NNabla arguments nnjax's lowering does not take, with the values nnjax
-# computes (an argument holding another value cannot be rebuilt).
-_IMPLIED_ARGS = {
-    "TopKData": {"largest": (True,), "with_index": (False,)},
-    "FusedConvolution": {"pad_mode": ("constant", ""), "constant_value": (0.0,)},
-}
 
 # normalizations whose no_bias / no_scale flags tell which of beta (input 1)
 # and gamma (input 2) a file leaves out
@@ -117,8 +116,9 @@ def _lowering_args(spec, f, args):
         if k in accepted:
             out[k] = v
             continue
-        allowed = _IMPLIED_ARGS.get(f.type, {}).get(k)
-        if allowed is not None and v in allowed:
+        implied = spec.implied_args()
+        # NNabla's default, or an unset string field (read as "")
+        if k in implied and (v == implied[k] or v == ""):
             continue
         raise NotImplementedError(f"function {f.name!r} ({f.type}): argument {k}={v!r} is "
                                   "not supported by nnjax")
@@ -357,11 +357,6 @@ class ProtoNetwork:
     # ------------------------------------------------------------ building
     def build(self, batch_size=None, param_scope=None, rng=None):
         """Create the nnabla graph; returns {name: Variable} of every variable."""
-        from .. import parameter as P
-        from .._apply import apply_function
-        from .._registry import REGISTRY
-        from .._variable import Variable
-
         if batch_size is None:
             batch_size = self.batch_size if self.batch_size > 0 else 1
         batch_size = int(batch_size)
@@ -442,7 +437,6 @@ class ProtoNetwork:
 
 def _initializer(var_proto, rng):
     """An initializer callable from a Variable proto's ``initializer`` (or None)."""
-    from .. import initializer as I
     if not var_proto.HasField("initializer"):
         return None
     kind = var_proto.initializer.type
@@ -474,7 +468,6 @@ _FANS = {
 
 def _fan_initializer(kind):
     """``shape, rng -> array`` for NNabla's Normal*He*/Normal*Glorot/Uniform*Glorot names."""
-    from .. import initializer as I
     for layout, fans in _FANS.items():
         for dist in ("Normal", "Uniform"):
             prefix = dist + layout
@@ -510,7 +503,6 @@ class NnpNetwork:
     """
 
     def __init__(self, proto_network, batch_size, callback=None, param_scope=None):
-        from .. import parameter as P
         network = ProtoNetwork(proto_network.proto if isinstance(proto_network, ProtoNetwork)
                                else proto_network)
         network.apply_pass(callback)
@@ -563,7 +555,6 @@ class NnpLoader:
     """
 
     def __init__(self, filepath, scope=None, extension=".nntxt"):
-        from . import get_file_handle as fh
         self._params = scope if scope is not None else OrderedDict()
         where = repr(list(map(str, filepath))) if isinstance(filepath, (list, tuple)) \
             else fh.describe(filepath)
@@ -594,7 +585,6 @@ class NnpLoader:
 
 def load_parameter_entries(entries, scope, where):
     """Put (name, array, need_grad) entries into parameter ``scope`` (checked first)."""
-    from .. import parameter as P
     with P.parameter_scope("", scope):
         for name, value, _ in entries:
             existing = P.get_parameter(name)

@@ -37,6 +37,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .. import __version__
 from .._backward import function_backward_op, need_grad_slots
 from .._forward import function_op
 from .._plan import get_plan, single_function_plan
@@ -57,11 +58,6 @@ def convert_time_scale(sec, format="m"):
         raise ValueError(f"convert_time_scale: format must be one of "
                                   f"{list(_SCALES)}, got {format!r}")
     return sec * _SCALES[format]
-
-
-def _version():
-    from .. import __version__
-    return __version__
 
 
 def _leaves(graph):
@@ -120,7 +116,7 @@ class GraphProfilerCsvWriter:
         w.writerow(["device id", self.gb.device_id])
         w.writerow(["ext name", self.gb.ext_name])
         w.writerow(["time scale", self.gb.time_scale])
-        w.writerow(["nnabla version", _version()])
+        w.writerow(["nnabla version", __version__])
         w.writerow([])
         w.writerow(self.fields)
 

@@ -14,13 +14,14 @@ Two facilities are provided:
 
 import time
 
+from ..config import nnabla_config
+
 __all__ = ['progress_bar', 'show_progress', 'configure_progress', 'progress']
 
 
 def show_progress():
     """Return the ``[MISC] misc_show_progress`` flag (default True)."""
     try:
-        from ..config import nnabla_config
         value = nnabla_config.get('MISC', 'misc_show_progress')
     except Exception:
         return True

@@ -27,18 +27,15 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .._plan import functions_in_order
+from .._variable import Variable
+from .._registry import REGISTRY
 from ..logger import logger
+from ..parameter import get_parameters
 from . import get_file_handle as fh
 from . import nnabla_pb2
 
 __all__ = ["save", "create_proto"]
-
-# Arguments NNabla has and nnjax's lowering does not take: the value the
-# nnjax function always computes with.
-_IMPLIED_ARGS = {
-    "TopKData": {"largest": True, "with_index": False},
-    "FusedConvolution": {"pad_mode": "constant", "constant_value": 0.0},
-}
 
 # Functions whose absent optional inputs may sit before present ones: NNabla
 # infers those positions from arguments on loading (no_bias / no_scale of the
@@ -112,7 +109,8 @@ def set_function_args(f, type_name, args):
         return
     message = getattr(f, field_name)
     message.SetInParent()
-    implied = _IMPLIED_ARGS.get(type_name, {})
+    spec = REGISTRY.get(type_name)
+    implied = spec.implied_args() if spec is not None else {}
     for field in message.DESCRIPTOR.fields:
         if field.name in args:
             value = args[field.name]
@@ -191,8 +189,6 @@ class _GraphRecord:
     """The proto network of one ``contents['networks']`` entry, plus what it knows."""
 
     def __init__(self, net, variable_batch_size, scope_params):
-        from .._plan import functions_in_order
-        from .._variable import Variable
         for key in ("name", "outputs"):
             if key not in net:
                 raise ValueError(f"save: a network entry needs {key!r}, got keys {sorted(net)}")
@@ -510,7 +506,6 @@ def _executor(d, records):
 
 
 def _scope_parameters():
-    from ..parameter import get_parameters
     return get_parameters(grad_only=False)
 
 
