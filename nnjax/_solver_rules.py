@@ -45,6 +45,21 @@ def _adam_correction(h, t):
     return jnp.sqrt(1 - _pow(h["beta2"], t)) / (1 - _pow(h["beta1"], t))
 
 
+def _ema(beta, prev, x):
+    """Running average ``beta prev + (1 - beta) x``, in NNabla's operation order."""
+    return beta * prev + (1 - beta) * x
+
+
+def _ema_sq(beta, prev, x):
+    """Running average of squares ``beta prev + (1 - beta) x x``, in NNabla's operation order."""
+    return beta * prev + (1 - beta) * x * x
+
+
+def _adam_moments(h, g, m, v):
+    """Adam's first and second moments of ``g``: (ema of g with beta1, ema of g^2 with beta2)."""
+    return _ema(h["beta1"], m, g), _ema_sq(h["beta2"], v, g)
+
+
 def _norm(x):
     return jnp.sqrt(jnp.sum(x * x))
 
@@ -129,8 +144,8 @@ def adabelief(amsgrad=False, weight_decouple=False, fixed_decay=False, rectify=F
         b1_t, b2_t = _pow(b1, t), _pow(b2, t)
         corr1 = 1 - b1_t
         corr2 = jnp.sqrt(1 - b2_t)
-        m = b1 * state["mean"] + (1 - b1) * g
-        s = b2 * state["var"] + (1 - b2) * (g - m) * (g - m)
+        m = _ema(b1, state["mean"], g)
+        s = _ema_sq(b2, state["var"], g - m)
         if weight_decouple:
             ratio = h["wd"] if fixed_decay else h["wd"] * alpha
             p = p - p * ratio
@@ -167,8 +182,8 @@ def rmsprop():
 def rmsprop_graves():
     def update(p, g, state, t, h):
         decay = h["decay"]
-        n = decay * state["n"] + (1 - decay) * g * g
-        gm = decay * state["g"] + (1 - decay) * g
+        n = _ema_sq(decay, state["n"], g)
+        gm = _ema(decay, state["g"], g)
         d = h["momentum"] * state["d"] - h["lr"] * g / jnp.sqrt(n - gm * gm + h["eps"])
         return p + d, {"n": n, "g": gm, "d": d}
     return SolverRule(("n", "g", "d"), update)
@@ -176,9 +191,7 @@ def rmsprop_graves():
 
 def adam():
     def update(p, g, state, t, h):
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["mean"] + (1 - b1) * g
-        v = b2 * state["var"] + (1 - b2) * g * g
+        m, v = _adam_moments(h, g, state["mean"], state["var"])
         alpha_t = h["alpha"] * _adam_correction(h, t)
         return p - alpha_t * m / (jnp.sqrt(v) + h["eps"]), {"mean": m, "var": v}
     return SolverRule(("mean", "var"), update)
@@ -187,9 +200,7 @@ def adam():
 def adamw():
     """Adam, then w <- w - (alpha / alpha_0) wd w_prev (decoupled, fused)."""
     def update(p, g, state, t, h):
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["mean"] + (1 - b1) * g
-        v = b2 * state["var"] + (1 - b2) * g * g
+        m, v = _adam_moments(h, g, state["mean"], state["var"])
         alpha_t = h["alpha"] * _adam_correction(h, t)
         eta_wd = h["wd"] * (h["alpha"] / h["init_alpha"])
         new_p = p - alpha_t * m / (jnp.sqrt(v) + h["eps"]) - eta_wd * p
@@ -211,9 +222,7 @@ def _bound_step(h, t, alpha_t, root_v, upper_as_nnabla_amsbound):
 
 def adabound():
     def update(p, g, state, t, h):
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["mean"] + (1 - b1) * g
-        v = b2 * state["var"] + (1 - b2) * g * g
+        m, v = _adam_moments(h, g, state["mean"], state["var"])
         alpha_t = h["alpha"] * _adam_correction(h, t)
         eta = _bound_step(h, t, alpha_t, jnp.sqrt(v), False)
         return p - eta * m, {"mean": m, "var": v}
@@ -222,19 +231,16 @@ def adabound():
 
 def adamax():
     def update(p, g, state, t, h):
-        b1 = h["beta1"]
-        m = b1 * state["m"] + (1 - b1) * g
+        m = _ema(h["beta1"], state["m"], g)
         u = jnp.maximum(h["beta2"] * state["u"], jnp.abs(g))
-        alpha_t = h["alpha"] / (1 - _pow(b1, t))
+        alpha_t = h["alpha"] / (1 - _pow(h["beta1"], t))
         return p - alpha_t * m / (u + h["eps"]), {"m": m, "u": u}
     return SolverRule(("m", "u"), update)
 
 
 def amsgrad(bias_correction=False):
     def update(p, g, state, t, h):
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["m"] + (1 - b1) * g
-        v = b2 * state["v"] + (1 - b2) * g * g
+        m, v = _adam_moments(h, g, state["m"], state["v"])
         v_hat = jnp.maximum(state["v_hat"], v)
         alpha_t = h["alpha"] * _adam_correction(h, t) if bias_correction else h["alpha"]
         return (p - alpha_t * m / (jnp.sqrt(v_hat) + h["eps"]),
@@ -244,9 +250,7 @@ def amsgrad(bias_correction=False):
 
 def amsbound(bias_correction=False):
     def update(p, g, state, t, h):
-        b1, b2 = h["beta1"], h["beta2"]
-        m = b1 * state["m"] + (1 - b1) * g
-        v = b2 * state["v"] + (1 - b2) * g * g
+        m, v = _adam_moments(h, g, state["m"], state["v"])
         v_hat = jnp.maximum(state["v_hat"], v)
         alpha_t = h["alpha"] * _adam_correction(h, t) if bias_correction else h["alpha"]
         eta = _bound_step(h, t, alpha_t, jnp.sqrt(v_hat), True)
@@ -257,11 +261,10 @@ def amsbound(bias_correction=False):
 def lamb(bias_correction=False):
     """LAMB: Adam direction plus fused decay, scaled by clip(||w||) / ||r|| per parameter."""
     def update(p, g, state, t, h):
-        b1, b2, eps = h["beta1"], h["beta2"], h["eps"]
-        m = b1 * state["mean"] + (1 - b1) * g
-        v = b2 * state["var"] + (1 - b2) * g * g
+        eps = h["eps"]
+        m, v = _adam_moments(h, g, state["mean"], state["var"])
         if bias_correction:
-            corr1, corr2 = 1 - _pow(b1, t), 1 - _pow(b2, t)
+            corr1, corr2 = 1 - _pow(h["beta1"], t), 1 - _pow(h["beta2"], t)
             r = (m / corr1) / (jnp.sqrt(v / corr2) + eps)
         else:
             r = m / (jnp.sqrt(v) + eps)

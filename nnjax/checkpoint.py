@@ -21,13 +21,17 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import parameter
+from ._solver_files import SolverState
+from ._variable import Variable
+from .solvers import Solver
+
 MARKER = "NNJAX_CHECKPOINT_COMPLETE"
 _FORMAT = "nnjax-checkpoint"
 _VERSION = 1
 
 
 def _solver_map(solvers):
-    from .solvers import Solver
     if solvers is None:
         return OrderedDict()
     if isinstance(solvers, Solver):
@@ -50,8 +54,6 @@ def _solver_map(solvers):
 
 
 def _param_map(params):
-    from . import parameter
-    from ._variable import Variable
     if params is None:
         return parameter.get_parameters(grad_only=False)
     if not hasattr(params, "items"):
@@ -176,7 +178,6 @@ def load_checkpoint(directory, solvers, params=None, iteration=None):
     value is written: on an error nothing changes.
     """
     import orbax.checkpoint as ocp
-    from . import parameter
     directory = os.path.abspath(os.fspath(directory))
     if iteration is None:
         iteration = latest_iteration(directory)
@@ -213,7 +214,6 @@ def load_checkpoint(directory, solvers, params=None, iteration=None):
         if entry["type"] != solver.name:
             raise ValueError(f"load_checkpoint: solver {skey!r} was a {entry['type']}, "
                              f"given a {solver.name}")
-        from .solvers import SolverState
         states = OrderedDict()
         for pi, p in enumerate(entry["params"]):
             prefix = f"solver_{si:03d}_{pi:06d}"

@@ -6,13 +6,15 @@ with attributes ``need_grad`` and ``index`` (creation order), as NNabla
 writes them, so files move between NNabla and nnjax both ways.
 """
 import os
-import tempfile
 from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
 
+from . import _modes
 from ._variable import Variable
+from .logger import logger
+from .utils import get_file_handle as fh
 
 current_scope = OrderedDict()
 root_scope = current_scope
@@ -60,7 +62,6 @@ def parameter_scope(name, scope=None):
 @contextmanager
 def no_grad(no_grad_=True):
     """Build without gradients: parameters and outputs get need_grad=False."""
-    from . import _modes
     prev = _no_grad_state["on"]
     _no_grad_state["on"] = bool(no_grad_)
     try:
@@ -192,97 +193,21 @@ def clear_parameters():
 
 
 # ---------------------------------------------------------------- files
-def _atomic_write(path, write):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_parameters(path, params=None, extension=None):
     """Save parameters (default: all under the current scope) to ``.h5`` or ``.protobuf``.
 
-    The file is written to a temporary name and renamed, so an interrupted
-    save never leaves a half-written file in place of a good one.
+    ``path``: a file name, or a file object with ``extension`` giving the
+    format. A file name is written to a temporary name and renamed, so an
+    interrupted save never leaves a half-written file in place of a good one.
     """
-    from .logger import logger
     if params is None:
         params = get_parameters(grad_only=False)
     ext = os.path.splitext(path)[1] if isinstance(path, (str, os.PathLike)) else extension
-    if ext == ".h5":
-        import h5py
-
-        def write(target):
-            with h5py.File(target, "w") as hd:
-                for i, (k, v) in enumerate(params.items()):
-                    hd[k] = v.d
-                    hd[k].attrs["need_grad"] = v.need_grad
-                    hd[k].attrs["index"] = i
-    elif ext == ".protobuf":
-        from .utils import nnabla_pb2
-
-        def write(target):
-            proto = nnabla_pb2.NNablaProtoBuf()
-            for k, v in params.items():
-                p = proto.parameter.add()
-                p.variable_name = k
-                p.shape.dim.extend(v.shape)
-                p.data.extend(np.asarray(v.d, np.float32).ravel().tolist())
-                p.need_grad = v.need_grad
-            if hasattr(target, "write"):  # a file object
-                target.write(proto.SerializeToString())
-                return
-            with open(target, "wb") as f:
-                f.write(proto.SerializeToString())
-    else:
+    if ext not in fh.PARAMETER_EXTENSIONS:
         raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
                          "use .h5 or .protobuf")
-    if isinstance(path, (str, os.PathLike)):
-        _atomic_write(os.fspath(path), write)
-    else:
-        write(path)
+    fh.save_parameters_file(path, params, ext)
     logger.info(f"Parameter save ({ext}): {path}")
-
-
-def _read_h5(path):
-    import h5py
-    entries = []
-    try:
-        with h5py.File(path, "r") as hd:
-            found = []
-
-            def collect(name, obj):
-                if isinstance(obj, h5py.Dataset):
-                    found.append((obj.attrs.get("index", None), name))
-            hd.visititems(collect)
-            found.sort(key=lambda t: (t[0] is None, -1 if t[0] is None else int(t[0]), t[1]))
-            for _, name in found:
-                ds = hd[name]
-                entries.append((name, np.asarray(ds[...]),
-                                bool(ds.attrs.get("need_grad", True))))
-    except OSError as e:
-        raise ValueError(f"load_parameters: cannot read {path!r} as an HDF5 parameter "
-                         f"file ({e})") from None
-    return entries
-
-
-def _read_protobuf(path):
-    from .utils import nnabla_pb2
-    proto = nnabla_pb2.NNablaProtoBuf()
-    try:
-        with open(path, "rb") as f:
-            proto.MergeFromString(f.read())
-    except Exception as e:
-        raise ValueError(f"load_parameters: cannot parse {path!r} as an NNabla protobuf "
-                         f"parameter file ({e})") from None
-    return [(p.variable_name, np.reshape(np.asarray(p.data, np.float32), tuple(p.shape.dim)),
-             bool(p.need_grad)) for p in proto.parameter]
 
 
 def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
@@ -291,21 +216,18 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
     Every entry is checked against existing parameters before any value is
     written: on a shape mismatch nothing is changed.
     """
-    from .logger import logger
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError("load_parameters: path must be a file name")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_parameters: no such file {path!r}")
     ext = os.path.splitext(path)[1]
-    if ext == ".h5":
-        entries = _read_h5(path)
-    elif ext == ".protobuf":
-        entries = _read_protobuf(path)
-    elif ext == ".nnp":
-        entries = _read_nnp(path)
-    else:
+    if ext not in fh.PARAMETER_EXTENSIONS + (".nnp",):
         raise ValueError(f"load_parameters: unsupported extension {ext!r} of {path!r}")
+    try:
+        entries = fh.read_parameters(path, ext)
+    except ValueError as e:
+        raise ValueError(f"load_parameters: {e}") from None
     for name, value, _ in entries:
         existing = get_parameter(name)
         if existing is not None and existing.shape != value.shape:
@@ -316,23 +238,3 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
         var.data.cast(value.dtype)[...] = value
     logger.info(f"Parameter load ({ext}): {path}")
     return proto
-
-
-def _read_nnp(path):
-    import zipfile
-    entries = []
-    try:
-        with zipfile.ZipFile(path, "r") as z, tempfile.TemporaryDirectory() as tmp:
-            for name in z.namelist():
-                sub = os.path.splitext(name)[1]
-                if sub in (".h5", ".protobuf"):
-                    z.extract(name, tmp)
-                    full = os.path.join(tmp, name)
-                    try:
-                        entries += _read_h5(full) if sub == ".h5" else _read_protobuf(full)
-                    except ValueError:
-                        raise ValueError(f"load_parameters: cannot read member {name!r} of "
-                                         f"{path!r} as a parameter file") from None
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"load_parameters: {path!r} is not a valid .nnp (zip) file ({e})") from None
-    return entries

@@ -17,13 +17,16 @@ import json
 import os
 from collections import OrderedDict, deque
 
+from .. import parameter
+from .._solver_files import read_states_h5
 from ..logger import logger
+from ..solvers import Solver
+from . import get_file_handle as fh
 
 _kept = deque()
 
 
 def _as_solver_dict(solvers, where):
-    from ..solvers import Solver
     if isinstance(solvers, Solver):
         return OrderedDict([("", solvers)])
     if not isinstance(solvers, dict) or not all(isinstance(s, Solver) for s in solvers.values()):
@@ -43,7 +46,6 @@ def save_checkpoint(path, current_iter, solvers, n_keeps=-1, split_h5_per_solver
         split_h5_per_solver (bool): save each solver's parameters into its own
             ``<name>_params_<iter>.h5`` instead of one file of all parameters.
     """
-    from .. import parameter
     solvers = _as_solver_dict(solvers, "save_checkpoint")
     os.makedirs(path, exist_ok=True)
     info = OrderedDict()
@@ -75,7 +77,7 @@ def save_checkpoint(path, current_iter, solvers, n_keeps=-1, split_h5_per_solver
     def write(target):
         with open(target, "w") as f:
             json.dump(info, f)
-    parameter._atomic_write(json_path, write)
+    fh.atomic_write(json_path, write)
     written.append(json_path)
     logger.info(f"Checkpoint save (.json): {json_path}")
     if n_keeps > 0:
@@ -102,8 +104,6 @@ def load_checkpoint(path, solvers):
     saving. Every solver-state file is read and checked before anything is
     written.
     """
-    from .. import parameter
-    from ..solvers import _read_states_h5
     solvers = _as_solver_dict(solvers, "load_checkpoint")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_checkpoint: checkpoint file {path!r} not found")
@@ -124,7 +124,7 @@ def load_checkpoint(path, solvers):
             logger.warning("Detected parameters do not match.")
         states_path = _full_path(entry["states_path"], base)
         where = f"load_checkpoint ({states_path})"
-        states = _read_states_h5(states_path, where)
+        states = read_states_h5(states_path, where)
         plans.append((solver, solver._validated_states(states, where), entry))
     if "params_path" in info:
         parameter.load_parameters(_full_path(info["params_path"], base))

@@ -21,14 +21,13 @@ import zipfile
 from collections import OrderedDict
 
 import numpy as np
+from google.protobuf import text_format
+
+from . import nnabla_pb2
 
 NNP_VERSION = "0.1"
 TEXT_EXTENSIONS = (".nntxt", ".prototxt")
-
-
-def _pb():
-    from . import nnabla_pb2
-    return nnabla_pb2
+PARAMETER_EXTENSIONS = (".h5", ".protobuf")
 
 
 def file_extension(filename, extension=None):
@@ -65,8 +64,7 @@ def _read_bytes(filename):
 # ---------------------------------------------------------------- parsing
 def parse_text(data, where):
     """An ``NNablaProtoBuf`` from protobuf text (bytes or str); ValueError naming ``where``."""
-    from google.protobuf import text_format
-    proto = _pb().NNablaProtoBuf()
+    proto = nnabla_pb2.NNablaProtoBuf()
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -79,13 +77,13 @@ def parse_text(data, where):
     return proto
 
 
-def parse_binary(data, where):
-    """An ``NNablaProtoBuf`` from its binary encoding; ValueError naming ``where``."""
-    proto = _pb().NNablaProtoBuf()
+def parse_binary(data, where, what="an NNabla protobuf file"):
+    """An ``NNablaProtoBuf`` from its binary encoding; ValueError naming ``where``, ``what``."""
+    proto = nnabla_pb2.NNablaProtoBuf()
     try:
         proto.MergeFromString(data)
     except Exception as e:  # DecodeError and friends
-        raise ValueError(f"cannot parse {where} as an NNabla protobuf file ({e})") from None
+        raise ValueError(f"cannot parse {where} as {what} ({e})") from None
     return proto
 
 
@@ -127,7 +125,7 @@ class Contents:
     """What files hold: one merged ``proto`` (no parameters) and the parameters."""
 
     def __init__(self):
-        self.proto = _pb().NNablaProtoBuf()
+        self.proto = nnabla_pb2.NNablaProtoBuf()
         self.parameters = []       # (name, array, need_grad) in file order
         self.nnp_version = None
         self.skipped = []          # members of .nnp files that were not read
@@ -176,35 +174,83 @@ def read_files(filenames, extension=".nntxt", exclude_parameter=False, parameter
     return contents
 
 
-def _read_nnp(contents, data, where, exclude_parameter, parameter_only):
+def nnp_members(data, where, wanted=None):
+    """(name, bytes) of the members of an .nnp archive (bytes), in archive order.
+
+    wanted: a predicate on member names (default: every member); the others
+    are not read. ValueError naming ``where`` for a bad archive or member.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data), "r")
     except zipfile.BadZipFile as e:
         raise ValueError(f"{where} is not a valid .nnp (zip) file ({e})") from None
     with archive:
         for name in archive.namelist():
+            if wanted is not None and not wanted(name):
+                continue
             try:
                 member = archive.read(name)
             except (zipfile.BadZipFile, OSError, EOFError) as e:
                 raise ValueError(f"{where}: cannot read member {name!r} ({e})") from None
-            inner = f"{name!r} in {where}"
-            if name == "nnp_version.txt":
-                contents.nnp_version = member.decode("utf-8", "replace").strip()
-                continue
-            ext = os.path.splitext(name)[1].lower()
-            if not _read_one(contents, member, ext, inner, exclude_parameter, parameter_only):
-                contents.skipped.append(name)
+            yield name, member
+
+
+def _read_nnp(contents, data, where, exclude_parameter, parameter_only):
+    for name, member in nnp_members(data, where):
+        inner = f"{name!r} in {where}"
+        if name == "nnp_version.txt":
+            contents.nnp_version = member.decode("utf-8", "replace").strip()
+            continue
+        ext = os.path.splitext(name)[1].lower()
+        if not _read_one(contents, member, ext, inner, exclude_parameter, parameter_only):
+            contents.skipped.append(name)
+
+
+def parameters_of_file(data, ext, where):
+    """(name, array, need_grad) entries of a ``.h5`` or ``.protobuf`` parameter file's bytes."""
+    if ext == ".h5":
+        return parameters_of_h5(data, where)
+    proto = parse_binary(data, where, "an NNabla protobuf parameter file")
+    return parameters_of_proto(proto, where)
+
+
+def read_parameters(path, ext):
+    """The parameter entries of a ``.h5`` / ``.protobuf`` file, or of a ``.nnp``'s members.
+
+    ``ext``: the file's extension, as the caller dispatched on it (``.h5``,
+    ``.protobuf`` or ``.nnp``). In an ``.nnp`` only the ``.h5`` and
+    ``.protobuf`` members are read, in archive order. ValueError naming the file.
+    """
+    where = describe(path)
+    data = _read_bytes(path)
+    if ext != ".nnp":
+        return parameters_of_file(data, ext, where)
+    entries = []
+    for name, member in nnp_members(
+            data, where, lambda n: os.path.splitext(n)[1] in PARAMETER_EXTENSIONS):
+        entries += parameters_of_file(member, os.path.splitext(name)[1], f"{name!r} in {where}")
+    return entries
 
 
 # ---------------------------------------------------------------- writing
 def atomic_write(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temporary file and a rename."""
+    """Write ``path`` through a temporary file in its directory and a rename.
+
+    ``data``: the bytes to write, or a callable ``write(temporary_path)``
+    that writes the file itself (h5py, json ...). On any error the temporary
+    file is removed and ``path`` is left as it was: an interrupted save never
+    leaves a half-written file in place of a good one.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -235,19 +281,30 @@ def _as_entries(parameters):
     return entries
 
 
-def parameters_to_h5(parameters):
+def write_parameters_h5(target, parameters):
+    """Write parameters into ``target`` (a path or a binary file object) as NNabla's .h5.
+
+    One dataset per parameter name, attributes ``need_grad`` and ``index``
+    (the order of ``parameters``).
+    """
     import h5py
-    bio = io.BytesIO()
-    with h5py.File(bio, "w") as hd:
+    with h5py.File(target, "w") as hd:
         for i, (name, value, need_grad) in enumerate(_as_entries(parameters)):
             hd[name] = value
             hd[name].attrs["need_grad"] = need_grad
             hd[name].attrs["index"] = i
+
+
+def parameters_to_h5(parameters):
+    """NNabla's .h5 parameter file of ``parameters``, as bytes."""
+    bio = io.BytesIO()
+    write_parameters_h5(bio, parameters)
     return bio.getvalue()
 
 
 def parameters_to_proto(parameters, proto=None):
-    proto = _pb().NNablaProtoBuf() if proto is None else proto
+    """Add ``parameters`` to ``proto.parameter`` (a new ``NNablaProtoBuf`` if None)."""
+    proto = nnabla_pb2.NNablaProtoBuf() if proto is None else proto
     for name, value, need_grad in _as_entries(parameters):
         p = proto.parameter.add()
         p.variable_name = name
@@ -258,7 +315,7 @@ def parameters_to_proto(parameters, proto=None):
 
 
 def proto_to_text(proto):
-    from google.protobuf import text_format
+    """``proto`` in protobuf text format (utf-8 bytes), as .nntxt files hold it."""
     return text_format.MessageToString(proto).encode("utf-8")
 
 
@@ -283,6 +340,27 @@ def nnp_bytes(proto, parameters, parameter_format=".h5"):
         if params is not None:
             z.writestr("parameter" + parameter_format, params)
     return bio.getvalue()
+
+
+def save_parameters_file(filename, parameters, ext):
+    """Write {name: Variable} to a ``.h5`` or ``.protobuf`` parameter file.
+
+    ``filename``: a path (written atomically) or a binary file object.
+    """
+    if ext == ".h5":
+        def data(target):
+            write_parameters_h5(target, parameters)
+    elif ext == ".protobuf":
+        data = parameters_to_proto(parameters).SerializeToString()
+    else:
+        raise ValueError(f"{describe(filename)}: unsupported parameter file extension "
+                         f"{ext!r} (use .h5 or .protobuf)")
+    if isinstance(filename, (str, os.PathLike)):
+        atomic_write(filename, data)
+    elif callable(data):
+        data(filename)
+    else:
+        filename.write(data)
 
 
 def save_model_file(filename, proto, parameters=None, extension=".nnp", parameter_format=".h5"):

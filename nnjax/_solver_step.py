@@ -1,0 +1,221 @@
+"""Solver ops on the execution queue: update, gradient operations, inf/NaN checks.
+
+The only solver code that touches the queue. A solver keeps one ``Slot``
+per parameter: ``param`` (a Variable), ``states`` ({state name: NdArray})
+and ``t`` (an int32 NdArray), the arrays the ops read and write. It hands
+over its "active" slots: ``(name, slot)`` pairs of the parameters whose
+gradient was written since ``zero_grad``.
+
+Without hooks every call queues ONE op covering all active parameters, which
+runs inside the same compiled program as the step's forward and backward.
+With hooks each parameter's op runs at once, between its pre and post hook.
+"""
+from collections import OrderedDict
+
+import jax.numpy as jnp
+import numpy as np
+
+from ._queue import Op, Template, enqueue, flush, run_now
+from ._ndarray import NdArray
+
+T_MAX = np.iinfo(np.int32).max - 1
+"""The largest step count: ``t`` stops advancing there (it is stored as int32)."""
+
+_MAX_UPDATE_TEMPLATES = 64
+
+
+class Slot:
+    """One registered parameter: the Variable, its state arrays and step count."""
+
+    __slots__ = ("param", "states", "t")
+
+    def __init__(self, param, states, t):
+        self.param = param
+        self.states = states
+        self.t = t
+
+
+def _device_zeros(shape, dtype=np.float32):
+    return NdArray._from_device(jnp.zeros(shape, dtype), np.dtype(dtype))
+
+
+def new_slot(param, state_names):
+    """A Slot for ``param`` with zero float32 states (param's shape) and ``t = 0``."""
+    states = OrderedDict((n, _device_zeros(param.shape)) for n in state_names)
+    return Slot(param, states, _device_zeros((), np.int32))
+
+
+def _per_parameter(active, make_op, pre_hook, post_hook):
+    """Run ``make_op([item])`` at once for each active item, between the hooks."""
+    for item in active:
+        flush()
+        if pre_hook is not None:
+            pre_hook()
+        run_now(make_op([item]))
+        if post_hook is not None:
+            post_hook()
+
+
+# ---------------------------------------------------------------- update
+def update(active, rule, key, hyper_operand, templates, pre_hook=None, post_hook=None):
+    """Queue (or, with hooks, run) the update ``rule`` (a SolverRule) on the active parameters.
+
+    key: what identifies the solver's program besides the arrays (its name
+    and static switches); hyper_operand: a callable giving the hyperparameter
+    (names, float32 values) when each op is made: they are a program
+    argument, so changing one never recompiles; templates: the solver's dict
+    caching one template per set of active parameters.
+    """
+    if not active:
+        return
+
+    def make_op(items):
+        hyper_names, hyper = hyper_operand()
+        template = _update_template(items, rule, key, hyper_names, templates)
+        return Op(template=template, operands=(hyper,))
+    if pre_hook is None and post_hook is None:
+        enqueue(make_op(active))
+    else:
+        _per_parameter(active, make_op, pre_hook, post_hook)
+
+
+def _update_template(active, rule, key, hyper_names, templates):
+    """The cached template for these active parameters: the step's flush layout is then cached."""
+    ckey = (hyper_names,) + tuple((k, id(s), id(s.param)) for k, s in active)
+    template = templates.get(ckey)
+    if template is None:
+        if len(templates) > _MAX_UPDATE_TEMPLATES:
+            templates.clear()
+        template = templates[ckey] = _new_update_template(active, rule, key, hyper_names)
+    return template
+
+
+def _new_update_template(active, rule, key, hyper_names):
+    names = rule.state_names
+    reads, writes = [], []
+    for _, s in active:
+        reads += [s.param._buffers.data, s.param._buffers.grad, s.t]
+        reads += [s.states[n] for n in names]
+        writes += [s.param._buffers.data, s.t] + [s.states[n] for n in names]
+    tkey = ("update",) + tuple(key) + (hyper_names, names, len(active))
+
+    def build():
+        return _update_program(rule.update, names, hyper_names)
+    return Template(tkey, reads, writes, build, "update", reusable=True)
+
+
+def _update_program(rule_update, names, hyper_names):
+    """The traced update: per parameter, advance ``t`` and apply the rule."""
+    per = 3 + len(names)
+
+    def run(values, operands):
+        h = {n: operands[0][i] for i, n in enumerate(hyper_names)}
+        out = []
+        for i in range(len(values) // per):
+            p, g, t = values[i * per:i * per + 3]
+            st = dict(zip(names, values[i * per + 3:(i + 1) * per]))
+            t = jnp.where(t < T_MAX, t + 1, t)
+            new_p, new_st = rule_update(p, g.astype(p.dtype), st, t, h)
+            out += [new_p.astype(p.dtype), t]
+            out += [new_st[n].astype(st[n].dtype) for n in names]
+        return out
+    return run
+
+
+# ---------------------------------------------------------------- gradients
+def _decay(g, c, p):
+    return g + c * p
+
+
+def _clip(g, c, p):
+    sq = jnp.sum(g * g)
+    scaled = c * g / jnp.sqrt(jnp.where(sq > 0, sq, 1))
+    return jnp.where((sq > 0) & (sq > c * c), scaled, g)
+
+
+def _scale(g, c, p):
+    return g * c
+
+
+# tag -> (g <- fn(g, c, p), whether fn reads the parameter p)
+_GRAD_FNS = {"weight_decay": (_decay, True), "clip_grad_by_norm": (_clip, False),
+             "scale_grad": (_scale, False)}
+
+
+def grad_op(tag, scalar, active, pre_hook=None, post_hook=None):
+    """Queue (or, with hooks, run) a gradient operation on each active gradient.
+
+    tag: ``weight_decay`` (g + c w), ``clip_grad_by_norm`` (g rescaled to norm
+    c if its norm exceeds c) or ``scale_grad`` (c g), with ``c = scalar``, a
+    float32 operand (no recompilation when it changes).
+    """
+    if not active:
+        return
+    fn, with_param = _GRAD_FNS[tag]
+
+    def make_op(items):
+        return _grad_op(tag, fn, scalar, with_param, items)
+    if pre_hook is None and post_hook is None:
+        enqueue(make_op(active))
+    else:
+        _per_parameter(active, make_op, pre_hook, post_hook)
+
+
+def _grad_op(tag, fn, scalar, with_param, active):
+    reads, writes = [], []
+    for _, s in active:
+        if with_param:
+            reads.append(s.param._buffers.data)
+        reads.append(s.param._buffers.grad)
+        writes.append(s.param._buffers.grad)
+    key = (tag, len(active), with_param)
+    step = 2 if with_param else 1
+
+    def build():
+        def run(values, operands):
+            c = operands[0]
+            if with_param:
+                return [fn(g, c.astype(g.dtype), p.astype(g.dtype))
+                        for p, g in zip(values[0::step], values[1::step])]
+            return [fn(g, c.astype(g.dtype), None) for g in values]
+        return run
+    return Op(key, reads, writes, build, (np.float32(scalar),), kind="update")
+
+
+# ---------------------------------------------------------------- checks
+_TESTS = {"inf": jnp.isinf, "nan": jnp.isnan, "inf_or_nan": lambda g: ~jnp.isfinite(g)}
+
+
+def check_grads(kind, active, pre_hook=None, post_hook=None):
+    """True if an active gradient holds an inf / a NaN (``kind``: inf, nan, inf_or_nan).
+
+    Without hooks: one fused device-side reduction; only a scalar comes back
+    to the host. With hooks: each gradient is read back in turn.
+    """
+    test = _TESTS[kind]
+    if not active:
+        return False
+    if pre_hook is not None or post_hook is not None:
+        for _, s in active:
+            flush()
+            if pre_hook is not None:
+                pre_hook()
+            g = np.asarray(s.param.grad.get_data("r"))
+            if post_hook is not None:
+                post_hook()
+            if bool(np.any(np.asarray(test(g)))):
+                return True
+        return False
+    flag = NdArray((), np.int32)
+    reads = [s.param._buffers.grad for _, s in active]
+
+    def build():
+        def run(values, operands):
+            hit = jnp.zeros((), bool)
+            for g in values:
+                if jnp.issubdtype(g.dtype, jnp.inexact):
+                    hit = hit | jnp.any(test(g))
+            return [hit.astype(jnp.int32)]
+        return run
+    enqueue(Op(("check_grad", kind, len(reads)), reads, [flag], build, (), kind="update"))
+    return bool(np.asarray(flag.data))
