@@ -65,16 +65,18 @@ def _as_ndarray(x, type_name, i):
                     f"got {type(x).__name__}")
 
 
-def _host_values(x):
-    """The current values of an input as numpy (computing a Variable if needed), for
-    the sizes rule of a data-dependent function."""
+def host_values(x):
+    """The current values of an input as numpy (a copy; a Variable is computed first
+    if needed): what a data-dependent function reads when it is recorded."""
     if x is None:
         return None
     if isinstance(x, Variable):
         if x.parent is not None:
             x.forward()
         return np.array(x.d)
-    return np.array(x.data)
+    if isinstance(x, NdArray):
+        return np.array(x.data)
+    return np.array(x)
 
 
 def apply_function(type_name, inputs, args, outputs=None, python_function=None, spec=None):
@@ -92,7 +94,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     meta = [None if x is None else _meta(x) for x in inputs]
     lower_args = args
     if spec.data_dependent:
-        lower_args = dict(args, **spec.sizes([_host_values(x) for x in inputs], **args))
+        lower_args = dict(args, **spec.sizes([host_values(x) for x in inputs], **args))
     elif python_function is None:
         spec = _reduced_precision(spec, meta)
     out_meta = infer_outputs(spec, lower_args, meta, python_function)

@@ -19,6 +19,7 @@ a constant value is written into ``x.d`` at once; a Variable value records
 import numpy as np
 
 from . import functions as F
+from ._apply import host_values
 from ._ndarray import NdArray
 from ._plan import bump_graph
 from ._variable import Variable
@@ -40,16 +41,6 @@ def _is_bool_mask(k):
     if isinstance(k, NdArray):
         return k.dtype == np.bool_
     return False
-
-
-def _mask_values(k):
-    if isinstance(k, Variable):
-        if k.parent is not None:
-            k.forward()
-        return np.asarray(k.d)
-    if isinstance(k, NdArray):
-        return np.asarray(k.data)
-    return np.asarray(k)
 
 
 def _normalize_key(key):
@@ -128,7 +119,7 @@ def _basic_getitem(x, key):
 def _advanced_indices(x, idx):
     """GatherNd indices (numpy or Variable) for the advanced index list ``idx``."""
     if len(idx) == 1 and _is_bool_mask(idx[0]):
-        mask = _mask_values(idx[0]).astype(bool)
+        mask = host_values(idx[0]).astype(bool)
         if mask.ndim > len(x.shape) or mask.shape != tuple(x.shape[:mask.ndim]):
             raise IndexError(f"boolean index of shape {mask.shape} does not match the "
                              f"leading dimensions of {tuple(x.shape)}")

@@ -201,25 +201,21 @@ def _make_layout(ops):
     written = []
     written_set = set()
     op_sigs = []
+
+    def slot(array, source):
+        s = slot_of.get(id(array))
+        if s is None:
+            s = slot_of[id(array)] = len(sources)
+            sources.append(source)
+            if not source[1]:  # first seen as a read: a program input
+                input_slots.append(s)
+        return s
+
     for i, op in enumerate(ops):
         t = op.template
-        rs = []
-        for j, a in enumerate(t.reads):
-            s = slot_of.get(id(a))
-            if s is None:
-                s = len(sources)
-                slot_of[id(a)] = s
-                sources.append((i, 0, j))
-                input_slots.append(s)
-            rs.append(s)
-        ws = []
-        for j, a in enumerate(t.writes):
-            s = slot_of.get(id(a))
-            if s is None:
-                s = len(sources)
-                slot_of[id(a)] = s
-                sources.append((i, 1, j))
-            ws.append(s)
+        rs = [slot(a, (i, 0, j)) for j, a in enumerate(t.reads)]
+        ws = [slot(a, (i, 1, j)) for j, a in enumerate(t.writes)]
+        for s in ws:
             if s not in written_set:
                 written_set.add(s)
                 written.append(s)

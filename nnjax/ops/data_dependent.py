@@ -14,23 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._ndarray import NdArray
-from .._variable import Variable
+from .._apply import host_values
 from ._common import call, int_list, lowering
 from .arithmetic import _broadcast_shape, _check_scalar, _shape
 
-
-
-# ---------------------------------------------------------------- helpers
-def _host_values(v):
-    """The current values of an input as numpy (computing a Variable if needed)."""
-    if isinstance(v, Variable):
-        if v.parent is not None:
-            v.forward()
-        return np.array(v.d)
-    if isinstance(v, NdArray):
-        return np.array(v.data)
-    return np.asarray(v)
 
 
 # ---------------------------------------------------------------- boolean masks
@@ -174,7 +161,7 @@ def pack_padded_sequence(padded_sequence, lengths, batch_first=False, n_outputs=
     if ls[0] != n_batch:
         raise ValueError(f"pack_padded_sequence: lengths {ls} do not match the batch "
                          f"size of padded_sequence {ps}")
-    values = [int(v) for v in _host_values(lengths).reshape(-1)]
+    values = [int(v) for v in host_values(lengths).reshape(-1)]
     if any(v < 0 or v > n_time for v in values):
         raise ValueError(f"pack_padded_sequence: lengths {values} must be within 0..{n_time}")
     if any(a < b for a, b in zip(values, values[1:])):
@@ -217,7 +204,7 @@ def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding
     if len(ps) < 1 or len(bs) != 1:
         raise ValueError(f"pad_packed_sequence: packed_sequence {ps} needs at least 1 "
                          f"dimension and batch_sizes {bs} must be 1-D")
-    sizes = [int(v) for v in _host_values(batch_sizes).reshape(-1)]
+    sizes = [int(v) for v in host_values(batch_sizes).reshape(-1)]
     if any(a < b for a, b in zip(sizes, sizes[1:])) or any(s < 0 for s in sizes):
         raise ValueError(f"pad_packed_sequence: batch_sizes {sizes} must be non-negative "
                          "and non-increasing")
