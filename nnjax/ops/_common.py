@@ -67,3 +67,54 @@ def check_base_axis(fname, x, base_axis, spare=0):
         raise ValueError(f"{fname}: base_axis={base_axis} is out of range for an input of "
                          f"shape {int_shape(x)}")
     return b
+
+
+def as_axes(fname, axes, ndim, arg="axes"):
+    """A list of distinct non-negative axes (an int is one axis), or an error naming the
+    function."""
+    if isinstance(axes, (int, np.integer)):
+        axes = [axes]
+    out = []
+    for a in axes:
+        a = norm_axis(a, ndim, fname, arg)
+        if a in out:
+            raise ValueError(f"{fname}: {arg} {list(axes)} repeats axis {a}")
+        out.append(a)
+    return out
+
+
+def as_shape(shape, fname):
+    """A shape argument (None, an int or a sequence) as a list of non-negative ints."""
+    if shape is None:
+        return []
+    if isinstance(shape, (int, np.integer)):
+        shape = [shape]
+    shape = [int(s) for s in shape]
+    if any(s < 0 for s in shape):
+        raise ValueError(f"{fname}: shape must not have negative dimensions, got {shape}")
+    return shape
+
+
+def check_seed(seed, fname):
+    """The ``seed`` of a random function as an int (-1 or non-negative)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"{fname}: seed must be an int, got {type(seed).__name__}")
+    if seed < -1:
+        raise ValueError(f"{fname}: seed must be -1 or non-negative, got {seed}")
+    return int(seed)
+
+
+def batch_size(shape, base_axis):
+    """The number of samples: the product of ``shape[:base_axis]``."""
+    return int(np.prod(shape[:base_axis], dtype=np.int64))
+
+
+def check_base_axis_index(base_axis, ndim, fname):
+    """base_axis as an int in [0, ndim) (no negative values), or an error naming the
+    function."""
+    if not isinstance(base_axis, (int, np.integer)):
+        raise TypeError(f"{fname}: base_axis must be an int, got {type(base_axis).__name__}")
+    if not 0 <= base_axis < max(ndim, 1):
+        raise ValueError(f"{fname}: base_axis={base_axis} is out of range for an input of rank "
+                         f"{ndim}")
+    return int(base_axis)

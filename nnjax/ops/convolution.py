@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._common import as_list, call, check_base_axis, int_shape, lowering, prod
-from .normalization import _bn_core
+from .batch_norm import _bn_core
 
 
 
