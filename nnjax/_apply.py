@@ -7,6 +7,8 @@ Every ``nnabla.functions`` wrapper ends in ``apply_function``:
   computation.
 - NdArray inputs (imperative mode): the function runs now and NdArrays
   come back.
+``info.args`` are completed from the registry: every NNabla argument the wrapper
+left out gets NNabla's default, and an argument NNabla does not have is an error.
 A data-dependent function (``spec.data_dependent``) reads its inputs' values
 first: its ``sizes`` rule turns them into extra keyword args of the lowering
 (kept in ``Function.lower_args``; ``info.args`` stays NNabla's args).
@@ -92,7 +94,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     else:
         inputs = [_as_variable(x, type_name, i) for i, x in enumerate(inputs)]
     meta = [None if x is None else _meta(x) for x in inputs]
-    lower_args = args
+    args, lower_args = spec.complete_args(args)
     if spec.data_dependent:
         lower_args = dict(args, **spec.sizes([host_values(x) for x in inputs], **args))
     elif python_function is None:

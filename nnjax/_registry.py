@@ -47,10 +47,35 @@ class FunctionSpec:
             raise KeyError(f"{self.type_name}: argument {arg_name!r} has no literal default")
         return value
 
+    def complete_args(self, args):
+        """(NNabla's full args, the lowering's args) of a node recorded with ``args``.
+
+        Arguments left out get NNabla's literal default; an argument NNabla does not
+        declare, or a required one left out, is a TypeError naming the function. The
+        lowering's args leave out those it always computes with the default
+        (``implied_args``). Nodes of types nnjax adds (Grad, PythonFunction) keep
+        ``args`` as given."""
+        if self.declared is None:
+            return args, args
+        unknown = [k for k in args if k not in self.declared.arg_names]
+        if unknown:
+            raise TypeError(f"{self.type_name}: unknown argument(s) {unknown}; NNabla's "
+                            f"arguments are {list(self.declared.arg_names)}")
+        full = dict(args)
+        for a in self.declared.args:
+            if a.name not in full:
+                if a.default is REQUIRED or a.default is COMPUTED:
+                    raise TypeError(f"{self.type_name}: argument {a.name!r} is required")
+                full[a.name] = a.default
+        implied = self.implied_args()
+        if len(full) == len(args) and not implied:
+            return args, args
+        return full, {k: v for k, v in full.items() if k not in implied}
+
     def implied_args(self):
         """NNabla's arguments the lowering does not take, with NNabla's default:
-        the lowering always computes with that value (files write it, and a file
-        holding another value cannot be loaded)."""
+        the lowering always computes with that value (nodes record it in
+        ``info.args``; the NNP loader refuses a file holding another value)."""
         return _implied_args(self)
 
 

@@ -150,3 +150,29 @@ def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
     assert REGISTRY["FusedConvolution"].implied_args() == {"pad_mode": "constant",
                                                            "constant_value": 0}
     assert REGISTRY["Affine"].implied_args() == {}
+
+def test_recorded_args_are_completed_from_the_declaration():
+    """A node's info.args hold every NNabla argument: the wrapper's, plus NNabla's
+    defaults for those it leaves out (F.mul2 passes no ``inplace``)."""
+    import numpy as np
+    import nnabla as nn
+    x = nn.Variable.from_numpy_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    y = F.mul2(x, x)
+    assert y.parent.info.args == {"inplace": False}
+    t = F.top_k_data(x, 2)
+    assert list(t.parent.info.args) == list(DECLARED["TopKData"].arg_names)
+    assert t.parent.info.args["largest"] is True and t.parent.info.args["with_index"] is False
+    t.forward()
+    np.testing.assert_allclose(t.d, [[2, 1], [5, 4]])   # the k largest, in order
+
+
+def test_an_argument_nnabla_does_not_have_is_a_type_error():
+    import numpy as np
+    import nnabla as nn
+    from nnjax._apply import apply_function
+    x = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32))
+    w = nn.Variable.from_numpy_array(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match=r"Affine: unknown argument\(s\) \['base_axs'\]"):
+        apply_function("Affine", [x, w], {"base_axs": 1})
+    with pytest.raises(TypeError, match="Slice: argument 'start' is required"):
+        apply_function("Slice", [x], {"stop": [2, 3], "step": [1, 1]})

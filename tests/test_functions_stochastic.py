@@ -107,7 +107,8 @@ def test_top_k_data_forward_backward(rng):
     np.put_along_axis(expected, order, g, 1)
     np.testing.assert_allclose(v.g.reshape(3, -1), expected)
     assert y.parent.info.type_name == "TopKData"
-    assert y.parent.info.args == dict(k=3, abs=False, reduce=True, base_axis=1)
+    assert y.parent.info.args == dict(k=3, abs=False, reduce=True, base_axis=1, largest=True,
+                                      with_index=False)
 
 
 def test_top_k_data_unreduced_abs(rng):

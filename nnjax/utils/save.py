@@ -29,7 +29,6 @@ import numpy as np
 
 from .._plan import functions_in_order
 from .._variable import Variable
-from .._registry import REGISTRY
 from ..logger import logger
 from ..parameter import get_parameters
 from . import get_file_handle as fh
@@ -109,13 +108,9 @@ def set_function_args(f, type_name, args):
         return
     message = getattr(f, field_name)
     message.SetInParent()
-    spec = REGISTRY.get(type_name)
-    implied = spec.implied_args() if spec is not None else {}
     for field in message.DESCRIPTOR.fields:
         if field.name in args:
             value = args[field.name]
-        elif field.name in implied:
-            value = implied[field.name]
         else:
             logger.warning(f"save: {type_name} ({f.name}) has no argument {field.name!r}; "
                            "NNabla's default of the file format is used")
