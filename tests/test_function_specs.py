@@ -176,3 +176,39 @@ def test_an_argument_nnabla_does_not_have_is_a_type_error():
         apply_function("Affine", [x, w], {"base_axs": 1})
     with pytest.raises(TypeError, match="Slice: argument 'start' is required"):
         apply_function("Slice", [x], {"stop": [2, 3], "step": [1, 1]})
+
+
+# F wrappers whose default differs from the type's declaration because NNabla's own
+# hand-written nnabla.functions wrapper has that default too (or computes it).
+_F_DEFAULTS_AS_NNABLAS_F = {
+    ("BatchNormalization", "axes"), ("FusedBatchNormalization", "axes"),
+    ("SyncBatchNormalization", "axes"), ("GroupNormalization", "num_groups"),
+    ("GroupNormalization", "batch_axis"), ("InstanceNormalization", "batch_axis"),
+    ("LayerNormalization", "batch_axis"), ("NormNormalization", "p"), ("Norm", "p"),
+    ("TensorNormalization", "axes"), ("ScatterAdd", "axis"), ("Interpolate", "output_size"),
+    ("Interpolate", "mode"), ("Interpolate", "align_corners"), ("QuantizeLinear", "dtype"),
+    ("Einsum", "equation"),
+}
+
+
+def test_f_wrapper_defaults_are_nnablas():
+    """Every default an F wrapper gives a declared argument is NNabla's literal default
+    (compared by value, so 1 and 1.0 agree), apart from the listed wrappers."""
+    wrong = []
+    for t, decl in DECLARED.items():
+        fn = getattr(F, decl.snake_name, None)
+        if fn is None:
+            continue
+        for name, p in inspect.signature(fn).parameters.items():
+            if name not in decl.arg_names or (t, name) in _F_DEFAULTS_AS_NNABLAS_F:
+                continue
+            default = decl.arg(name).default
+            if default is COMPUTED:
+                continue
+            given = p.default if p.default is not p.empty else REQUIRED
+            same = given is default if REQUIRED in (given, default) else (
+                list(given) == list(default) if isinstance(default, (list, tuple))
+                and isinstance(given, (list, tuple)) else given == default)
+            if not same:
+                wrong.append(f"F.{decl.snake_name}({name}={given!r}), NNabla {default!r}")
+    assert not wrong, "\n".join(wrong)

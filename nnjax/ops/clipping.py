@@ -65,7 +65,7 @@ def _clip_grad_by_norm(x, clip_norm=1.0, axes=None):
     return _make_clip_grad_norm(clip_norm, tuple(axes))(x)
 
 
-def clip_grad_by_norm(x, clip_norm=None, axes=None, n_outputs=-1, outputs=None):
+def clip_grad_by_norm(x, clip_norm=1.0, axes=None, n_outputs=-1, outputs=None):
     """Identity forward; backward ``g_x = clip_norm * g_y / ||g_y||`` with the L2 norm
     over ``axes`` (default: all)."""
     fname = "clip_grad_by_norm"
