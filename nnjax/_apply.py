@@ -26,7 +26,8 @@ from ._plan import infer_outputs
 from ._queue import enqueue
 from .context import get_current_context
 from ._registry import get_spec
-from ._variable import Function, Variable, _Buffers
+from ._function import Function
+from ._variable import Variable, _Buffers
 
 
 def _meta(x):

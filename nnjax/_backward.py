@@ -143,7 +143,13 @@ def _rebuild_backward(plan, info, slot):
 def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
              function_post_hook=None):
     """Queue the backward from ``output`` (seeded with ``grad``; None: its ``.g``)."""
-    if output._parent is None:
+    parent = output._parent
+    if parent is None:
+        return
+    if parent.info.type_name == "Sink" and not parent.info.args.get("one_input_grad", True):
+        # NNabla's Sink(one_input_grad=False): each input's own grad is its seed
+        for v in parent.inputs:
+            backward(v, None, clear_buffer, function_pre_hook, function_post_hook)
         return
     plan = get_plan([output])
     if function_pre_hook is not None or function_post_hook is not None:
@@ -209,14 +215,16 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook):
             post_hook(fn)
 
 
-def function_backward_op(fn, targets, stop, step):
+def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
     """The op writing (or, where ``targets`` says accumulate, adding) the grads of
     one function's inputs ``targets`` [(input index, accumulate)] from its
-    outputs' grads."""
+    outputs' grads. ``inputs`` (positional) and ``outputs``: other Variables
+    than the node's to run it on."""
     spec = fn.spec
     args = fn.lower_args
     pyfunc = fn.python_function
-    inputs = fn._inputs
+    inputs = fn._inputs if inputs is None else inputs
+    outputs = fn.outputs if outputs is None else outputs
     n_in = len(inputs)
     present = tuple(i for i, v in enumerate(inputs) if v is not None)
     out_stop = tuple(s in stop for s in step.outs)
@@ -225,13 +233,13 @@ def function_backward_op(fn, targets, stop, step):
     group_acc = tuple(next(acc for (i, acc), g in zip(targets, group_of) if g == k)
                       for k in range(len(grad_arrays)))
     reads = ([inputs[i]._buffers.data for i in present]
-             + [o._buffers.grad for o in fn.outputs]
+             + [o._buffers.grad for o in outputs]
              + [a for a, acc in zip(grad_arrays, group_acc) if acc])
     rng = rng_operands([fn] if spec.rng else [], fresh=False)
     key = ("backward_function", step.type_name, step.args, step.host_id, present, targets,
            group_of, out_stop, n_in)
     n_present = len(present)
-    n_out = len(fn.outputs)
+    n_out = len(outputs)
     target_idx = tuple(i for i, _ in targets)
 
     def build():

@@ -134,9 +134,10 @@ def _forward_by_function(plan, pre_hook, post_hook):
             post_hook(fn)
 
 
-def function_op(fn):
-    """The op computing one function's outputs from its inputs' current data."""
-    plan = single_function_plan(fn)
+def function_op(fn, inputs=None, outputs=None):
+    """The op computing one function's outputs from its inputs' current data
+    (or ``outputs`` from ``inputs``: positional, None where absent)."""
+    plan = single_function_plan(fn, inputs, outputs)
     n_in = len(plan.roots)
     return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function")
 

@@ -21,11 +21,16 @@ from jax import lax
 # Incremented whenever a graph's structure changes; cached plans compare it.
 _graph_epoch = itertools.count()
 graph_version = [0]
+# Set once some variable's shape was changed in place (Variable.reset_shape): from
+# then on a new plan first re-infers the shapes its functions compute.
+_reshaped = [False]
 
 
-def bump_graph():
-    """Invalidate cached plans (a graph's structure or flags changed)."""
+def bump_graph(reshaped=False):
+    """Invalidate cached plans (a graph's structure, flags or shapes changed)."""
     graph_version[0] = next(_graph_epoch) + 1
+    if reshaped:
+        _reshaped[0] = True
 
 
 def functions_in_order(outputs):
@@ -103,12 +108,18 @@ class Plan:
         self.rng_functions = rng_functions
 
 
-def _assemble(functions, outputs):
-    """The plan of ``functions`` (in forward order) computing ``outputs``."""
+def _node_wiring(fn):
+    return fn._inputs, fn.outputs
+
+
+def _assemble(functions, outputs, wiring=_node_wiring):
+    """The plan of ``functions`` (in forward order) computing ``outputs``;
+    ``wiring(fn)`` gives a function's (positional inputs, outputs)."""
     index, roots, steps, variables, rng_functions = {}, [], [], [], []
     for fn in functions:
+        fn_inputs, fn_outputs = wiring(fn)
         ins = []
-        for v in fn._inputs:
+        for v in fn_inputs:
             if v is None:
                 ins.append(-1)
                 continue
@@ -120,7 +131,7 @@ def _assemble(functions, outputs):
                 roots.append(v)
             ins.append(slot)
         outs = []
-        for o in fn.outputs:
+        for o in fn_outputs:
             slot = len(variables)
             index[id(o)] = slot
             variables.append(o)
@@ -142,9 +153,15 @@ def build_plan(outputs):
     return _assemble(functions_in_order(outputs), outputs)
 
 
-def single_function_plan(fn):
-    """The plan of one function node, its inputs being the roots."""
-    return _assemble([fn], fn.outputs)
+def single_function_plan(fn, inputs=None, outputs=None):
+    """The plan of one function node, its inputs being the roots. ``inputs``
+    (positional, None where absent) and ``outputs``: other Variables to run the
+    node's function on (``Function.forward(inputs, outputs)``)."""
+    if inputs is None and outputs is None:
+        return _assemble([fn], fn.outputs)
+    inputs = fn._inputs if inputs is None else inputs
+    outputs = fn.outputs if outputs is None else outputs
+    return _assemble([fn], outputs, wiring=lambda _: (inputs, outputs))
 
 
 def get_plan(outputs):
@@ -155,9 +172,27 @@ def get_plan(outputs):
     if cached is not None and cached[0] == version and len(outputs) == 1:
         return cached[1]
     plan = build_plan(outputs)
+    if _reshaped[0] and _resetup(plan):
+        version = graph_version[0]
+        plan = build_plan(outputs)
     if len(outputs) == 1:
         head._plan_cache = (version, plan)
     return plan
+
+
+def _resetup(plan):
+    """Give each function's outputs the shapes its inputs now imply (NNabla's setup
+    after an input was reshaped). Returns whether any output changed."""
+    changed = False
+    for fn in plan.functions:
+        meta = [None if v is None else (tuple(v.shape), v._buffers.data.dtype)
+                for v in fn._inputs]
+        out_meta = infer_outputs(fn.spec, fn.lower_args, meta, fn.python_function)
+        for o, (shape, _) in zip(fn.outputs, out_meta):
+            if tuple(o.shape) != shape:
+                o.reset_shape(shape, force=True)
+                changed = True
+    return changed
 
 
 def step_callables(plan):

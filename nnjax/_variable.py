@@ -14,6 +14,7 @@ import numpy as np
 from . import _modes
 from ._backward import backward as _queue_backward
 from ._forward import forward as _queue_forward
+from ._function import Function
 from ._ndarray import NdArray, _as_shape
 from ._plan import bump_graph as _bump_graph, functions_in_order
 
@@ -24,67 +25,6 @@ class _Buffers:
     def __init__(self, data, grad):
         self.data = data
         self.grad = grad
-
-
-class FunctionInfo:
-    """``Function.info``: NNabla's type name and args of a function node."""
-
-    __slots__ = ("type_name", "args", "tags")
-
-    def __init__(self, type_name, args):
-        self.type_name = type_name
-        self.args = args
-        self.tags = {}
-
-    def __repr__(self):
-        return f"FunctionInfo(type_name={self.type_name!r}, args={self.args!r})"
-
-
-class Function:
-    """A function node of the graph (``nnabla.function.Function`` as seen from a Variable)."""
-
-    __slots__ = ("info", "_inputs", "outputs", "spec", "need_grad", "rank",
-                 "rng_source", "rng_key_data", "python_function", "lower_args", "__weakref__")
-
-    def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
-        self.info = FunctionInfo(spec.type_name, args)
-        # the lowering's keyword args: NNabla's args, plus the sizes a data-dependent
-        # function read from its inputs' values when it was recorded
-        self.lower_args = args if lower_args is None else lower_args
-        self.spec = spec
-        self._inputs = inputs  # positional, None where an optional input is absent
-        self.outputs = []
-        self.need_grad = False
-        self.rank = 0
-        self.rng_source = None
-        self.rng_key_data = None
-        self.python_function = python_function
-
-    @property
-    def inputs(self):
-        """The input Variables (absent optional inputs left out, as NNabla lists them)."""
-        return [v for v in self._inputs if v is not None]
-
-    @property
-    def name(self):
-        return self.info.type_name
-
-    @property
-    def args(self):
-        return self.info.args
-
-    @property
-    def tags(self):
-        return self.info.tags
-
-    def __repr__(self):
-        return f"<Function {self.info.type_name}>"
-
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
 
 
 class Variable:
@@ -198,7 +138,7 @@ class Variable:
             elif same_size:
                 new._fill = arr._const_fill()
             setattr(self._buffers, attr, new)
-        _bump_graph()
+        _bump_graph(reshaped=True)
 
     # ------------------------------------------------------------ flags
     @property

@@ -1,4 +1,9 @@
-"""``nnabla.function``: the Function node class and user-defined PythonFunction.
+"""``nnabla.function``: the Function class, its per-type constructors, and PythonFunction.
+
+``nnabla.function.Affine(ctx, base_axis=1)`` (one constructor per registered
+type, NNabla's argument names, order and defaults) makes a function object not
+yet connected to a graph; calling it on Variables (or NdArrays) records it, and
+it can also be driven directly (``setup``/``forward``/``backward``).
 
 A PythonFunction subclass defines ``name``, ``min_outputs``, ``setup_impl``,
 ``forward_impl`` and ``backward_impl`` as in NNabla; calling an instance on
@@ -9,10 +14,13 @@ backward), so the rest of the graph stays in one XLA program.
 import jax
 import numpy as np
 
+from . import functions as _functions
 from ._apply import apply_function
+from ._function import Function, FunctionInfo  # noqa: F401  (public: nnabla.function.*)
 from ._ndarray import NdArray
-from ._registry import internal_spec
-from ._variable import Function, Variable  # noqa: F401  (public: nnabla.function.Function)
+from ._registry import REGISTRY, internal_spec
+from ._specs import COMPUTED, REQUIRED
+from ._variable import Variable
 
 
 class PythonFunction:
@@ -107,5 +115,73 @@ class PythonFunction:
         ys = self._lower_fn(*xs)
         return ys if len(ys) > 1 else ys[0]
 
+
+
+# ---------------------------------------------------------------- per-type constructors
+class ConstructedFunction(Function):
+    """A function made by a constructor (``nnabla.function.Affine(ctx, ...)``): callable
+    on inputs, which records it (its outputs' parent is this object)."""
+
+    __slots__ = ()
+
+    def __call__(self, *inputs, n_outputs=-1, auto_forward=None, outputs=None):
+        wrapper = getattr(_functions, self.spec.declared.snake_name)
+        args = {k: v for k, v in self.info.args.items() if v is not None}
+        kwargs = {"outputs": outputs} if outputs is not None else {}
+        result = wrapper(*inputs, **args, **kwargs)
+        first = result[0] if isinstance(result, (tuple, list)) else result
+        node = getattr(first, "parent", None)
+        if node is not None:
+            self._adopt(node)
+        return result
+
+    def _adopt(self, node):
+        """Become the node the wrapper recorded (same inputs, outputs and state)."""
+        for name in ("_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
+                     "rng_key_data", "python_function", "lower_args"):
+            setattr(self, name, getattr(node, name))
+        self.info.args = node.info.args
+        for o in self.outputs:
+            o._parent = self
+
+
+def _constructor(spec):
+    declared = spec.declared
+    names = declared.arg_names
+
+    def construct(ctx=None, *args, **kwargs):
+        if len(args) > len(names):
+            raise TypeError(f"{declared.type_name}: takes at most {len(names)} arguments "
+                            f"after ctx ({list(names)}), got {len(args)}")
+        given = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{declared.type_name}: unknown argument {k!r}; NNabla's "
+                                f"arguments are {list(names)}")
+            if k in given:
+                raise TypeError(f"{declared.type_name}: argument {k!r} given twice")
+            given[k] = v
+        full = {}
+        for a in declared.args:
+            if a.name in given:
+                full[a.name] = given[a.name]
+            elif a.default is not REQUIRED and a.default is not COMPUTED:
+                full[a.name] = a.default
+            else:
+                full[a.name] = None  # computed from the inputs when called
+        fn = ConstructedFunction(spec, full, None)
+        if ctx is not None:
+            fn._context = ctx
+        return fn
+
+    construct.__name__ = construct.__qualname__ = declared.type_name
+    construct.__doc__ = (f"A ``{declared.type_name}`` function object "
+                         f"(arguments: {', '.join(names) or 'none'}).")
+    return construct
+
+
+for _type_name, _spec in REGISTRY.items():
+    globals()[_type_name] = _constructor(_spec)
+del _type_name, _spec
 
 _ = NdArray

@@ -61,9 +61,10 @@ def test_sink(rng):
     np.testing.assert_allclose(a.g, 2 * a.d, rtol=1e-6)
     np.testing.assert_allclose(b.g, 3 * np.ones(4))
     s2 = F.sink(la, lb, one_input_grad=False)
-    a.g = 0
-    s2.backward()
-    np.testing.assert_array_equal(a.g, 0)
+    la.g, lb.g, a.g, b.g = 2.0, 0.0, 0.0, 0.0
+    s2.backward()  # each input's own grad is its seed
+    np.testing.assert_allclose(a.g, 2 * 2 * a.d, rtol=1e-6)
+    np.testing.assert_array_equal(b.g, 0)
     with pytest.raises(ValueError, match="sink"):
         F.sink()
 

@@ -22,11 +22,13 @@ ENGINE_LAYERS = [
     ["nnjax._records"],
     ["nnjax._forward"],
     ["nnjax._backward"],
+    ["nnjax._function"],
     ["nnjax._variable"],
     ["nnjax._apply"],
     ["nnjax.ops"],              # and every nnjax.ops.* module
-    ["nnjax._grad", "nnjax.function"],
+    ["nnjax._grad"],
     ["nnjax.functions"],
+    ["nnjax.function"],
     ["nnjax._indexing"],
     ["nnjax._operators"],
 ]
