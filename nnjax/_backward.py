@@ -4,12 +4,13 @@ As in NNabla, gradients accumulate into the grads of leaf variables that
 need them (``backward()`` twice doubles them) while intermediate grads are
 overwritten; ``need_grad=False`` cuts propagation. Intermediate grads nobody
 has read are left out of the step and computed from a ``Record`` when read.
-With hooks, the backward runs one function at a time.
+With hooks (or function observers), the backward runs one function at a time.
 """
 import numpy as np
 import jax
 import jax.numpy as jnp
 
+from . import _modes
 from ._forward import rng_operands
 from ._ndarray import NdArray
 from ._plan import get_plan, group_by_buffer, jax_dtype, run_steps, step_callables, sum_groups
@@ -152,8 +153,10 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
             backward(v, None, clear_buffer, function_pre_hook, function_post_hook)
         return
     plan = get_plan([output])
-    if function_pre_hook is not None or function_post_hook is not None:
-        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook)
+    observers = _modes.function_observers()
+    if function_pre_hook is not None or function_post_hook is not None or observers:
+        _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook,
+                              observers)
         return
     seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
     cacheable = grad is None or seed_key[0] != "read"
@@ -186,8 +189,8 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
     enqueue(Op(template=template, operands=operands, record=record))
 
 
-def _backward_by_function(plan, output, grad, pre_hook, post_hook):
-    """Unfused backward: one function at a time, hooks around each."""
+def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=()):
+    """Unfused backward: one function at a time, hooks (then observers) around each."""
     flush()
     need, stop = need_grad_slots(plan)
     if grad is not None:
@@ -213,6 +216,8 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook):
             run_now(function_backward_op(fn, tuple(targets), stop, step))
         if post_hook is not None:
             post_hook(fn)
+        for observer in observers:
+            observer(fn)
 
 
 def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):

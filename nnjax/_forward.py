@@ -8,6 +8,7 @@ statistics) is written back to the roots that hold it.
 """
 import numpy as np
 
+from . import _modes
 from . import random as _random
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
 from ._queue import Op, Template, cached_template, enqueue, flush, run_now
@@ -108,8 +109,9 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     plan = get_plan(outputs)
     if not plan.functions:
         return
-    if function_pre_hook is not None or function_post_hook is not None:
-        _forward_by_function(plan, function_pre_hook, function_post_hook)
+    observers = _modes.function_observers()
+    if function_pre_hook is not None or function_post_hook is not None or observers:
+        _forward_by_function(plan, function_pre_hook, function_post_hook, observers)
         return
     observed = plan.observed_data
     mkey = ("materialize", tuple(map(id, outputs)), len(observed))
@@ -123,8 +125,8 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     enqueue(forward_op(plan, materialize))
 
 
-def _forward_by_function(plan, pre_hook, post_hook):
-    """Unfused forward: one function at a time, hooks around each."""
+def _forward_by_function(plan, pre_hook, post_hook, observers=()):
+    """Unfused forward: one function at a time, hooks (then observers) around each."""
     flush()
     for fn in plan.functions:
         if pre_hook is not None:
@@ -132,6 +134,8 @@ def _forward_by_function(plan, pre_hook, post_hook):
         run_function(fn)
         if post_hook is not None:
             post_hook(fn)
+        for observer in observers:
+            observer(fn)
 
 
 def function_op(fn, inputs=None, outputs=None):

@@ -1,4 +1,4 @@
-"""Global execution modes: auto-forward, no-grad, recompute."""
+"""Global execution modes: auto-forward, no-grad, recompute; function observers."""
 from contextlib import contextmanager
 
 _state = {"auto_forward": False, "no_grad": False, "global_recompute": False,
@@ -53,3 +53,27 @@ def get_global_recompute():
 def prefer_cached_array(prefer):
     """Kept for NNabla compatibility; XLA manages the memory of compiled programs."""
     _state["prefer_cached_array"] = bool(prefer)
+
+
+# Callables ``observer(function_node)`` run after each function of a graph's
+# forward and backward; while any is registered, forward and backward run one
+# function at a time (as with hooks). ``nnabla.testing.clear_called_flag_recorder``
+# registers one.
+_function_observers = []
+
+
+def add_function_observer(observer):
+    """Call ``observer(function_node)`` after each function of forward and backward."""
+    if observer not in _function_observers:
+        _function_observers.append(observer)
+
+
+def remove_function_observer(observer):
+    """Stop calling ``observer`` (no error if it is not registered)."""
+    if observer in _function_observers:
+        _function_observers.remove(observer)
+
+
+def function_observers():
+    """The registered observers, in registration order."""
+    return tuple(_function_observers)

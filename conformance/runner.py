@@ -1,0 +1,297 @@
+"""Run NNabla's test files one pytest process each and collect the results."""
+import argparse
+import collections
+import concurrent.futures
+import datetime
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+from . import report
+from .report import DEFAULT_GROUPS, TOP_LEVEL
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+KEYWORDS = "not cuda and not cudnn"
+MAX_REASONS = 5
+
+_EXC_LINE = re.compile(r"^E\s+((?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Warning|"
+                       r"Interrupt|Failed|Skipped)\b.*)$")
+_NUMPY_DETAIL = ("Mismatched", "(shapes", "x and y", "Max ", "ACTUAL", "DESIRED", "First ")
+_PROGRESS = re.compile(r"^([.FEsxX]+)\s*(\[\s*\d+%\])?\s*$")
+
+
+# ---------------------------------------------------------------- discovery
+def test_root(checkout):
+    return pathlib.Path(checkout).resolve() / "python" / "test"
+
+
+def group_of(relpath):
+    """The report group of a test file path relative to the test root."""
+    parts = pathlib.PurePosixPath(relpath).parts
+    return parts[0] if len(parts) > 1 else TOP_LEVEL
+
+
+def files_of_group(root, group):
+    """The test files of a group, as paths relative to the test root, sorted."""
+    if group == TOP_LEVEL:
+        found = root.glob("test_*.py")
+    else:
+        found = (root / group).rglob("test_*.py")
+    return sorted(p.relative_to(root).as_posix() for p in found if p.is_file())
+
+
+def select_files(root, targets):
+    """Test files named by ``targets`` (groups, subfolders or files), in order."""
+    chosen = []
+    for target in targets or DEFAULT_GROUPS:
+        target = target.rstrip("/") or TOP_LEVEL
+        path = root / target
+        if target == TOP_LEVEL:
+            chosen += files_of_group(root, TOP_LEVEL)
+        elif path.is_file():
+            chosen.append(path.resolve().relative_to(root).as_posix())
+        elif path.is_dir():
+            chosen += sorted(p.relative_to(root).as_posix() for p in path.rglob("test_*.py"))
+        else:
+            raise SystemExit(f"conformance: no test file or folder {target!r} under {root}")
+    seen = set()
+    return [f for f in chosen if not (f in seen or seen.add(f))]
+
+
+# ---------------------------------------------------------------- one file
+def reason_of(message, text):
+    """One line saying why a test failed: the exception's first line."""
+    message = (message or "").strip()
+    lines = [ln.rstrip() for ln in (text or "").splitlines()]
+    generic = (not message or message == "collection failure"
+               or message.startswith("failed on setup") or message.startswith("failed on teardown"))
+    if generic:
+        excs = [m.group(1) for m in map(_EXC_LINE.match, lines) if m]
+        if excs:
+            message = excs[-1]
+        elif message.startswith("failed on"):
+            message = message.partition(" with ")[2].strip('"') or message
+        else:
+            e_lines = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+            message = e_lines[-1] if e_lines else (message or "unknown")
+    first, *rest = [ln.strip() for ln in message.splitlines() if ln.strip()] or ["unknown"]
+    if first.endswith(":") and rest:          # "AssertionError: " then the real text
+        first = f"{first} {rest.pop(0)}"
+    if "Not equal to tolerance" in first and rest and not rest[0].startswith(_NUMPY_DETAIL):
+        first = f"{first}: {rest[0]}"         # numpy's message, then the test's err_msg
+    first = re.sub(r"0x[0-9a-fA-F]{6,}", "0x…", first)
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
+def parse_junit(path):
+    """Counts and failure reasons from a pytest JUnit XML report."""
+    counts = dict(tests=0, passed=0, failed=0, errors=0, skipped=0)
+    reasons = collections.Counter()
+    collection_error = False
+    for case in ET.parse(path).getroot().iter("testcase"):
+        counts["tests"] += 1
+        failure, error = case.find("failure"), case.find("error")
+        if failure is not None or error is not None:
+            bad = failure if failure is not None else error
+            kind = "failed" if failure is not None else "errors"
+            counts[kind] += 1
+            if bad.get("message") == "collection failure":
+                collection_error = True
+            reasons[reason_of(bad.get("message"), bad.text)] += 1
+        elif case.find("skipped") is not None:
+            counts["skipped"] += 1
+        else:
+            counts["passed"] += 1
+    return counts, reasons, collection_error
+
+
+def _partial_counts(stdout_text):
+    """Counts from pytest's -q progress characters (for a run that was killed)."""
+    counts = dict(tests=0, passed=0, failed=0, errors=0, skipped=0)
+    for line in stdout_text.splitlines():
+        m = _PROGRESS.match(line.strip())
+        if not m:
+            continue
+        for ch in m.group(1):
+            counts["tests"] += 1
+            key = {".": "passed", "F": "failed", "E": "errors", "s": "skipped",
+                   "x": "skipped", "X": "passed"}[ch]
+            counts[key] += 1
+    return counts
+
+
+def _env():
+    env = dict(os.environ)
+    env.pop("NNJAX_NO_ALIAS", None)
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return env
+
+
+def run_file(root, relpath, timeout):
+    """Run one test file; return its result entry."""
+    with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
+        junit = pathlib.Path(tmp) / "report.xml"
+        out_path = pathlib.Path(tmp) / "out.txt"
+        cmd = [sys.executable, "-m", "pytest", relpath, "-p", "no:cacheprovider", "-q",
+               "-k", KEYWORDS, f"--junit-xml={junit}"]
+        start = time.monotonic()
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(cmd, cwd=root, env=_env(), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+            timed_out = False
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        seconds = round(time.monotonic() - start, 1)
+        output = out_path.read_text(errors="replace")
+        entry = {"file": relpath, "group": group_of(relpath), "seconds": seconds,
+                 "returncode": proc.returncode,
+                 "date": datetime.datetime.now().isoformat(timespec="seconds")}
+        if timed_out:
+            entry.update(_partial_counts(output), status="timeout", timeout=timeout,
+                         reasons=[[f"timeout after {timeout:g} s", 1]])
+            return entry
+        if junit.exists():
+            try:
+                counts, reasons, collection_error = parse_junit(junit)
+            except ET.ParseError as exc:
+                counts, reasons, collection_error = None, None, False
+                parse_problem = str(exc)
+        else:
+            counts = None
+            parse_problem = "no JUnit report written"
+        if counts is None:
+            tail = [ln for ln in output.splitlines() if ln.strip()][-3:]
+            entry.update(tests=0, passed=0, failed=0, errors=1, skipped=0, status="crash",
+                         reasons=[[f"pytest exited {proc.returncode}: {parse_problem}; "
+                                   + " | ".join(tail)[:200], 1]])
+            return entry
+        if collection_error:
+            status = "collection error"
+        elif counts["failed"] or counts["errors"]:
+            status = "failures"
+        elif proc.returncode not in (0, 5):
+            status = "crash"
+        else:
+            status = "ok"
+        entry.update(counts, status=status,
+                     reasons=[[r, n] for r, n in reasons.most_common(MAX_REASONS)])
+        return entry
+
+
+# ---------------------------------------------------------------- whole run
+def _commit(checkout):
+    try:
+        return subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def load_results(json_path):
+    try:
+        with open(json_path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", merge=False,
+        log=sys.stderr):
+    """Run the selected test files and write the report; return the results dict."""
+    root = test_root(checkout)
+    if not root.is_dir():
+        raise SystemExit(f"conformance: {root} is not a folder (expected <checkout>/python/test)")
+    files = select_files(root, targets)
+    out = pathlib.Path(out)
+    json_path = out.with_name("conformance.json")
+    previous = load_results(json_path) if merge else None
+    results = {
+        "checkout": str(pathlib.Path(checkout).resolve()),
+        "commit": _commit(checkout),
+        "keywords": KEYWORDS,
+        "files": dict(previous["files"]) if previous else {},
+        "runs": list(previous.get("runs", [])) if previous else [],
+    }
+    this_run = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "targets": list(targets) or list(DEFAULT_GROUPS), "files": len(files),
+                "timeout": timeout, "jobs": jobs, "cores": os.cpu_count(),
+                "python": sys.version.split()[0]}
+    results["runs"].append(this_run)
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def save():
+        this_run["seconds"] = round(time.monotonic() - start, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(json_path, "w") as f:
+            json.dump(results, f, indent=1, sort_keys=True)
+            f.write("\n")
+        groups = {e["group"] for e in results["files"].values()}
+        out.write_text(report.render(results, {g: files_of_group(root, g) for g in groups}))
+
+    def one(relpath):
+        entry = run_file(root, relpath, timeout)
+        with lock:
+            results["files"][relpath] = entry
+            save()
+            done.append(relpath)
+            print(f"[{len(done)}/{len(files)}] {relpath}: {entry['status']}, "
+                  f"{entry['passed']}/{entry['tests']} passed, {entry['seconds']} s",
+                  file=log, flush=True)
+        return entry
+
+    done = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, files))
+    with lock:
+        save()
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description="Run NNabla's Python test suite against nnjax, one pytest process per file.")
+    parser.add_argument("checkout", help="an NNabla source checkout (holding python/test)")
+    parser.add_argument("targets", nargs="*",
+                        help="subfolders or files of python/test ('.' for the top-level "
+                             f"test files); default: {' '.join(DEFAULT_GROUPS)}")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="wall-clock seconds per test file (default 300)")
+    parser.add_argument("--jobs", type=int, default=1, help="test files run at once")
+    parser.add_argument("--out", default="docs/CONFORMANCE.md",
+                        help="the Markdown report; conformance.json is written next to it")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the results of files not re-run from the existing JSON")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only re-write the Markdown from the existing JSON")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        out = pathlib.Path(args.out)
+        results = load_results(out.with_name("conformance.json"))
+        if results is None:
+            raise SystemExit(f"conformance: no results next to {out}")
+        root = test_root(args.checkout)
+        groups = {e["group"] for e in results["files"].values()}
+        out.write_text(report.render(results, {g: files_of_group(root, g) for g in groups}))
+        return 0
+    run(args.checkout, args.targets, timeout=args.timeout, jobs=args.jobs, out=args.out,
+        merge=args.merge)
+    return 0

@@ -1,0 +1,120 @@
+"""The conformance runner (``python -m conformance``) on a small fake NNabla
+checkout whose outcomes are planted: counts, failure reasons, the timeout of
+a file that sleeps past the limit, ``--merge`` and the not-run list."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+CONFTEST = """
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("planted setup error")
+"""
+
+PASSING = """
+import nnabla
+
+def test_alias():
+    import nnjax
+    assert nnabla is nnjax
+
+def test_two():
+    assert 1 + 1 == 2
+
+def test_on_cuda():          # deselected by -k "not cuda and not cudnn"
+    raise AssertionError("must not run")
+"""
+
+MIXED = """
+import pytest
+
+def test_ok():
+    pass
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_fails(n):
+    raise ValueError("planted failure")
+
+def test_errors(broken):
+    pass
+
+@pytest.mark.skip(reason="planted skip")
+def test_skipped():
+    pass
+"""
+
+SLEEPY = """
+import time
+
+def test_quick():
+    pass
+
+def test_sleeps():
+    time.sleep(60)
+"""
+
+
+def _checkout(tmp_path):
+    test = tmp_path / "nnabla" / "python" / "test"
+    (test / "sub").mkdir(parents=True)
+    (test / "conftest.py").write_text(textwrap.dedent(CONFTEST))
+    (test / "sub" / "test_pass.py").write_text(textwrap.dedent(PASSING))
+    (test / "sub" / "test_mixed.py").write_text(textwrap.dedent(MIXED))
+    (test / "sub" / "test_unrun.py").write_text("def test_x():\n    pass\n")
+    (test / "test_sleepy.py").write_text(textwrap.dedent(SLEEPY))
+    return tmp_path / "nnabla"
+
+
+def _run(checkout, out, *args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "conformance", str(checkout), *args,
+                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((out.parent / "conformance.json").read_text()), out.read_text()
+
+
+def test_runner_counts_reasons_timeout_and_merge(tmp_path):
+    checkout = _checkout(tmp_path)
+    out = tmp_path / "docs" / "CONFORMANCE.md"
+
+    results, _ = _run(checkout, out, "sub/test_pass.py")
+    passing = results["files"]["sub/test_pass.py"]
+    assert (passing["tests"], passing["passed"], passing["failed"], passing["errors"],
+            passing["skipped"], passing["status"]) == (2, 2, 0, 0, 0, "ok")
+
+    results, md = _run(checkout, out, "sub/test_mixed.py", ".", "--timeout", "2",
+                       "--jobs", "2", "--merge")
+    files = results["files"]
+    assert set(files) == {"sub/test_pass.py", "sub/test_mixed.py", "test_sleepy.py"}
+    assert files["sub/test_pass.py"] == passing            # kept by --merge
+
+    mixed = files["sub/test_mixed.py"]
+    assert (mixed["tests"], mixed["passed"], mixed["failed"], mixed["errors"],
+            mixed["skipped"]) == (5, 1, 2, 1, 1)
+    assert mixed["status"] == "failures" and mixed["group"] == "sub"
+    reasons = dict((r, n) for r, n in mixed["reasons"])
+    assert reasons == {"ValueError: planted failure": 2,
+                       "RuntimeError: planted setup error": 1}
+    assert mixed["reasons"][0] == ["ValueError: planted failure", 2]   # most common first
+
+    sleepy = files["test_sleepy.py"]
+    assert sleepy["status"] == "timeout" and sleepy["group"] == "."
+    assert sleepy["passed"] == 1                            # reached before the kill
+    assert 2 <= sleepy["seconds"] < 30
+
+    assert "| `sub/test_mixed.py` | 5 | 1 | 2 | 1 | 1 |" in md
+    assert "`ValueError: planted failure` ×2" in md
+    assert "`RuntimeError: planted setup error` ×1" in md
+    assert "| `test_sleepy.py` | ≥1 (timeout) |" in md
+    assert "timeout after 2 s" in md
+    assert "**Total** (2 files): 7 tests, 3 passed (42.9%)" in md
+    assert "Not run yet (1 files): `test_unrun.py`" in md
+    assert len(results["runs"]) == 2
