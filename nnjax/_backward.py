@@ -39,6 +39,10 @@ def need_grad_slots(plan):
 
 def _seed_spec(output, grad):
     """(kind, extra read arrays, operands) describing the backward seed."""
+    parent = output._parent
+    if parent.info.type_name == "Sink" and not parent.info.args.get("one_input_grad", True):
+        # NNabla's Sink(one_input_grad=False): each input's own grad is its seed
+        return ("sink",), [v._buffers.grad for v in parent.inputs], ()
     if grad is None:
         return ("read",), [output._buffers.grad], ()
     if isinstance(grad, NdArray):
@@ -55,19 +59,23 @@ class BackwardInfo:
     """Need-grad analysis of a plan for a backward from ``out_slot``."""
 
     __slots__ = ("need", "stop", "out_slot", "diff_roots", "grad_arrays", "group_of",
-                 "inter_all", "seed_key", "seed_reads")
+                 "inter_all", "seed_key", "seed_reads", "seeded_slots")
 
     def __init__(self, plan, output, seed_key, seed_reads):
         need, stop = need_grad_slots(plan)
         self.need, self.stop = need, stop
         self.out_slot = plan.index[id(output)]
+        # slots whose own grads seed the backward (a Sink's inputs): not written
+        self.seeded_slots = (tuple(plan.index[id(v)] for v in output._parent.inputs)
+                             if seed_key[0] == "sink" else ())
         root_slots = [plan.index[id(r)] for r in plan.roots]
         root_set = set(root_slots)
         self.diff_roots = tuple(s for s in root_slots if need[s])
         self.grad_arrays, self.group_of = group_by_buffer(
             [plan.variables[s]._buffers.grad for s in self.diff_roots])
         self.inter_all = tuple(s for s in range(len(plan.variables))
-                               if need[s] and s not in root_set and s != self.out_slot)
+                               if need[s] and s not in root_set and s != self.out_slot
+                               and s not in self.seeded_slots)
         self.seed_key = seed_key
         self.seed_reads = seed_reads
 
@@ -89,6 +97,7 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
         callables = step_callables(plan)
         stop = info.stop
         out_slot = info.out_slot
+        seeded_slots = info.seeded_slots
         reads = [r._buffers.data for r in plan.roots] + grad_arrays + info.seed_reads
         writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
         n_roots = len(root_slots)
@@ -101,8 +110,11 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
                 root_values = read_values[:n_roots]
                 old_grads = read_values[n_roots:n_roots + n_groups]
                 keys = ops[0] if has_rng else None
+                seed_grads = read_values[n_roots + n_groups:]
                 if seed_key[0] == "read":
                     seed = read_values[n_roots + n_groups]
+                elif seed_key[0] == "sink":
+                    seed = 1.0
                 elif seed_key[0] == "const":
                     seed = seed_key[1]
                 else:
@@ -116,6 +128,10 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
                     for s, v in zip(diff_roots, diff_values):
                         env[s] = v
                     run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
+                    if seeded_slots:  # sum of <input, its grad>: the vjp seeds each input
+                        return sum(jnp.vdot(env[s].astype(jnp.float32),
+                                            jax.lax.stop_gradient(g).astype(jnp.float32))
+                                   for s, g in zip(seeded_slots, seed_grads))
                     return env[out_slot]
 
                 diff_values = tuple(fixed[s] for s in diff_roots) if leaves else ()
@@ -146,11 +162,6 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
     """Queue the backward from ``output`` (seeded with ``grad``; None: its ``.g``)."""
     parent = output._parent
     if parent is None:
-        return
-    if parent.info.type_name == "Sink" and not parent.info.args.get("one_input_grad", True):
-        # NNabla's Sink(one_input_grad=False): each input's own grad is its seed
-        for v in parent.inputs:
-            backward(v, None, clear_buffer, function_pre_hook, function_post_hook)
         return
     plan = get_plan([output])
     observers = _modes.function_observers()

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._backward import function_backward_op
 from ._forward import function_op
-from ._plan import infer_outputs, single_function_plan
+from ._plan import bump_graph, infer_outputs, single_function_plan
 from ._queue import run_now
 from .context import get_current_context
 
@@ -109,7 +109,10 @@ class Function:
         return False
 
     def set_active_input_mask(self, mask):
+        """Switch inputs off (False) or on: the function computes as if the inputs
+        switched off were not given, and they get no gradient."""
         self._active_input_mask = [bool(m) for m in mask]
+        bump_graph()
 
     def __repr__(self):
         return self.info.type_name

@@ -81,11 +81,16 @@ def freeze(value):
     return value
 
 
+# An input slot of a function whose input is switched off (Function.set_active_input_mask):
+# the lowering does not see it at all.
+INACTIVE = -2
+
+
 class Step(NamedTuple):
     """One function of a plan, as data (part of compile keys)."""
     type_name: str
     args: tuple        # frozen args
-    ins: tuple         # input slots, -1 where an optional input is absent
+    ins: tuple         # input slots, -1 where an optional input is absent, INACTIVE
     outs: tuple        # output slots
     host_id: object    # id of the node's own lowering object, or None
 
@@ -118,8 +123,12 @@ def _assemble(functions, outputs, wiring=_node_wiring):
     index, roots, steps, variables, rng_functions = {}, [], [], [], []
     for fn in functions:
         fn_inputs, fn_outputs = wiring(fn)
+        mask = getattr(fn, "_active_input_mask", None)
         ins = []
-        for v in fn_inputs:
+        for k, v in enumerate(fn_inputs):
+            if mask is not None and k < len(mask) and not mask[k]:
+                ins.append(INACTIVE)
+                continue
             if v is None:
                 ins.append(-1)
                 continue
@@ -232,7 +241,8 @@ def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=No
             key = rng_keys[rng_i]
             rng_i += 1
         result, states = call_lowering(spec, args, pyfunc, key,
-                                       [env[i] if i >= 0 else None for i in ins])
+                                       [env[i] if i >= 0 else None for i in ins
+                                        if i != INACTIVE])
         for k, value in zip(spec.state_inputs, states):
             if k < len(ins) and ins[k] >= 0:
                 state_updates[ins[k]] = lax.stop_gradient(value)

@@ -3,11 +3,12 @@
 ``registry[type_name](grad_inputs, inputs, input_shapes, outputs, output_shapes,
 **args)`` takes the output grads and the forward inputs (Variables) and returns
 one Variable per forward input: its gradient, as the output of a
-``<Type>Backward`` node (None for inputs without a gradient, such as integer
-indices). The node's lowering is ``jax.vjp`` of the type's own lowering, so it
+``<Type>Backward`` node (None for inputs that do not need one: ``need_grad=False``
+or integer indices). The node's lowering is ``jax.vjp`` of the type's own lowering, so it
 is differentiable again (``nn.grad`` of ``nn.grad``) and gives exactly the
 gradients ``backward()`` computes, custom ones (straight-through estimators)
-included.
+included. The gradient functions of ``nnabla.backward_function`` (``AffineDataGrad``
+...) are in the registry too; their backward is found from the node itself.
 """
 import numpy as np
 import jax
@@ -18,30 +19,27 @@ from ._plan import call_lowering, freeze
 from ._registry import REGISTRY, internal_spec
 
 
-class _VjpLowering:
+class VjpLowering:
     """Lowering of one backward node: (output grads, inputs) -> input grads.
 
+    ``lower(xs)`` is the forward computation (positional inputs -> outputs).
     Interned per structure: the object's identity is part of compile keys."""
 
     _interned = {}
 
-    def __init__(self, spec, lower_args, n_grads, positions, n_inputs, wrt, rng_key):
-        self.spec = spec
-        self.lower_args = lower_args
+    def __init__(self, lower, n_grads, positions, n_inputs, wrt):
+        self.lower = lower
         self.n_grads = n_grads
         self.positions = positions  # positional index of each given input
         self.n_inputs = n_inputs
         self.wrt = wrt              # positions differentiated
-        self.rng_key = rng_key
 
     @classmethod
-    def get(cls, spec, lower_args, n_grads, positions, n_inputs, wrt, rng_key):
-        key = (spec.type_name, freeze(lower_args), n_grads, positions, n_inputs, wrt,
-               None if rng_key is None else rng_key.tobytes())
+    def get(cls, key, lower, n_grads, positions, n_inputs, wrt):
+        key = (key, n_grads, positions, n_inputs, wrt)
         obj = cls._interned.get(key)
         if obj is None:
-            obj = cls._interned[key] = cls(spec, lower_args, n_grads, positions, n_inputs,
-                                           wrt, rng_key)
+            obj = cls._interned[key] = cls(lower, n_grads, positions, n_inputs, wrt)
         return obj
 
     def _lower(self, *values):
@@ -49,13 +47,12 @@ class _VjpLowering:
         base = [None] * self.n_inputs
         for p, v in zip(self.positions, given):
             base[p] = v
-        key = None if self.rng_key is None else jnp.asarray(self.rng_key)
 
         def forward(*diff):
             xs = list(base)
             for p, v in zip(self.wrt, diff):
                 xs[p] = v
-            return call_lowering(self.spec, self.lower_args, None, key, xs)[0]
+            return self.lower(xs)
 
         outs, vjp = jax.vjp(forward, *[base[p] for p in self.wrt])
         cot = tuple(jnp.broadcast_to(jnp.asarray(g, o.dtype), o.shape)
@@ -64,40 +61,72 @@ class _VjpLowering:
         return tuple(result) if len(result) > 1 else result[0]
 
 
+def _forward_of(spec, lower_args, python_function, rng_key):
+    """The forward computation of a node as ``lower(xs) -> outputs tuple``, and a
+    hashable key of it."""
+    key = None if rng_key is None else jnp.asarray(rng_key)
+
+    def lower(xs):
+        return call_lowering(spec, lower_args, python_function, key, xs)[0]
+    ident = (spec.type_name, freeze(lower_args), id(python_function),
+             None if rng_key is None else bytes(np.asarray(rng_key).tobytes()))
+    return lower, ident
+
+
+def record_backward(type_name, lower, ident, grad_inputs, inputs, args):
+    """Record the ``<type_name>Backward`` node: grads of ``inputs`` given the
+    output grads; returns one Variable (or None) per input."""
+    inputs = list(inputs)
+    positions = tuple(i for i, v in enumerate(inputs) if v is not None)
+    wrt = tuple(i for i in positions if inputs[i].need_grad
+                and np.issubdtype(inputs[i].data.dtype, np.inexact))
+    if not wrt:
+        return [None] * len(inputs)
+    grads = list(grad_inputs)
+    lowering = VjpLowering.get(ident, lower, len(grads), positions, len(inputs), wrt)
+    result = apply_function(f"{type_name}Backward", grads + [inputs[i] for i in positions],
+                            dict(args), python_function=lowering,
+                            spec=internal_spec(f"{type_name}Backward"))
+    result = list(result) if isinstance(result, tuple) else [result]
+    out = [None] * len(inputs)
+    for p, r in zip(wrt, result):
+        out[p] = r
+    return out
+
+
+def _node_of(outputs):
+    return next((o.parent for o in outputs or () if o is not None and o.parent is not None),
+                None)
+
+
 def _backward_of(type_name):
     spec = REGISTRY[type_name]
 
     def backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **args):
         full, lower_args = spec.complete_args(args)
-        inputs = list(inputs)
-        positions = tuple(i for i, v in enumerate(inputs) if v is not None)
-        wrt = tuple(i for i in positions
-                    if np.issubdtype(inputs[i].data.dtype, np.inexact))
-        if not wrt:
-            return [None] * len(inputs)
-        node = next((o.parent for o in outputs if o is not None and o.parent is not None),
-                    None)
+        node = _node_of(outputs)
         rng_key = None
         if spec.rng:
             rng_key = node.rng_key_data if node is not None and node.rng_key_data is not None \
                 else np.zeros(2, np.uint32)
-        grads = [g for g in grad_inputs]
-        lowering = _VjpLowering.get(spec, lower_args, len(grads), positions, len(inputs),
-                                    wrt, rng_key)
-        result = apply_function(f"{type_name}Backward", grads + [inputs[i] for i in positions],
-                                dict(full), python_function=lowering,
-                                spec=internal_spec(f"{type_name}Backward"))
-        result = list(result) if isinstance(result, tuple) else [result]
-        out = [None] * len(inputs)
-        for p, r in zip(wrt, result):
-            out[p] = r
-        return out
+        lower, ident = _forward_of(spec, lower_args, None, rng_key)
+        return record_backward(type_name, lower, ident, grad_inputs, inputs, full)
 
     snake = spec.declared.snake_name
     backward.__name__ = backward.__qualname__ = f"{snake}_backward"
     backward.__doc__ = (f"Gradients of {type_name}'s inputs as Variables (``jax.vjp`` of its "
                         "lowering).")
     return backward
+
+
+def node_backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **args):
+    """The backward of a node found from its ``outputs`` (gradient functions such as
+    ``AffineDataGrad``, whose computation lives on the node)."""
+    node = _node_of(outputs)
+    if node is None:
+        raise ValueError("backward of a gradient function: give the outputs of its node")
+    lower, ident = _forward_of(node.spec, node.lower_args, node.python_function, None)
+    return record_backward(node.info.type_name, lower, ident, grad_inputs, inputs, args)
 
 
 registry = {type_name: _backward_of(type_name) for type_name in REGISTRY}

@@ -1,0 +1,194 @@
+"""Function objects as NNabla drives them: the recorded node's setup/forward/backward
+(with and without accumulation), per-type constructors, the backward-function
+registry (double backward) and the gradient functions of linear types.
+
+Written the way NNabla users test their functions (NNabla's ``function_tester``
+style): build the node, drive ``y.parent`` directly, compare with a numpy
+reference and with central differences of it.
+"""
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.function as Fn
+import nnabla.functions as F
+from nnabla.backward_functions import registry
+
+
+def _var(a, need_grad=True):
+    return nn.Variable.from_numpy_array(np.asarray(a, np.float32), need_grad=need_grad)
+
+
+def _numeric_grad(ref, inputs, i, dy, eps=1e-3):
+    """d(sum(dy * ref(inputs)))/d inputs[i] by central differences (float64)."""
+    base = [np.asarray(a, np.float64) for a in inputs]
+    g = np.zeros_like(base[i])
+    for idx in np.ndindex(base[i].shape):
+        for sign in (1, -1):
+            xs = [a.copy() for a in base]
+            xs[i][idx] += sign * eps
+            g[idx] += sign * np.sum(dy * ref(*xs)) / (2 * eps)
+    return g
+
+
+def _gated_affine_ref(x, w):
+    """The composite under test: tanh(x @ w) * sigmoid(x @ w)."""
+    h = x @ w
+    return np.tanh(h) / (1 + np.exp(-h))
+
+
+def _gated_affine(x, w):
+    h = F.affine(x, w)
+    return F.tanh(h) * F.sigmoid(h)
+
+
+def check_function_object(fn, ref, arrays, rng, atol=2e-3):
+    """Drive the last node of ``fn(*variables)`` as NNabla's function tester does."""
+    xs = [_var(a) for a in arrays]
+    y = fn(*xs)
+    y.forward()
+    np.testing.assert_allclose(y.d, ref(*arrays), rtol=1e-5, atol=1e-6)
+    node = y.parent
+    # forward on other Variables than the recorded ones (same shapes)
+    xs2 = [_var(a) for a in arrays]
+    inner = node.inputs
+    for v2, v in zip(xs2, xs):
+        v2.d = v.d
+    dy = rng.randn(*y.shape).astype(np.float32)
+    # backward of the last node: accumulate vs overwrite
+    for v in inner:
+        v.g = 1.0
+    y.g = dy
+    node.forward(inner, [y])
+    node.backward(inner, [y])
+    accumulated = [v.g.copy() for v in inner]
+    for v in inner:
+        v.g = np.nan
+    node.backward(inner, [y], [False] * len(inner))
+    for v, acc in zip(inner, accumulated):
+        assert not np.isnan(v.g).any()
+        np.testing.assert_allclose(v.g + 1.0, acc, rtol=1e-5, atol=1e-5)
+    # the whole composite against central differences of the reference
+    for v in xs:
+        v.g = 0
+    y.backward(dy)
+    for i, v in enumerate(xs):
+        np.testing.assert_allclose(v.g, _numeric_grad(ref, arrays, i, dy), atol=atol, rtol=atol)
+
+
+def test_composite_in_function_tester_style(rng):
+    arrays = [rng.randn(3, 4), rng.randn(4, 2)]
+    check_function_object(_gated_affine, _gated_affine_ref, arrays, rng)
+
+
+def test_need_grad_false_input_is_left_alone(rng):
+    x, w = _var(rng.randn(3, 4)), _var(rng.randn(4, 2), need_grad=False)
+    y = F.affine(x, w)
+    y.forward()
+    y.g = 1.0
+    x.g, w.g = 0.0, 7.0
+    y.parent.backward([x, w], [y])
+    np.testing.assert_allclose(x.g, np.ones((3, 2)) @ w.d.T, rtol=1e-6)
+    np.testing.assert_array_equal(w.g, 7.0)
+
+
+def test_constructor_records_itself_and_computes(rng):
+    f = Fn.Affine(nn.Context(), base_axis=1)
+    assert f.info.args == {"base_axis": 1} and f.name == "Affine"
+    x, w = _var(rng.randn(2, 3)), _var(rng.randn(3, 4))
+    y = f(x, w)
+    assert y.parent is f and f.inputs[0] is x
+    y.forward()
+    np.testing.assert_allclose(y.d, x.d @ w.d, rtol=1e-5)
+    parts = Fn.Split(None, 0)(x)
+    assert len(parts) == 2 and parts[0].shape == (3,)
+    with pytest.raises(TypeError, match="Affine: unknown argument 'axes'"):
+        Fn.Affine(None, axes=1)
+
+
+def test_setup_reshapes_outputs(rng):
+    x = _var(rng.randn(2, 3))
+    y = F.tanh(x)
+    x2, y2 = _var(rng.randn(4, 5)), nn.Variable((1,))
+    y.parent.setup([x2], [y2])
+    assert y2.shape == (4, 5)
+    y.parent.forward([x2], [y2])
+    np.testing.assert_allclose(y2.d, np.tanh(x2.d), rtol=1e-6)
+
+
+def test_graph_follows_reset_shape_of_an_input(rng):
+    x = _var(rng.randn(2, 3))
+    y = F.sum(F.tanh(x) * 2, axis=1)
+    y.forward()
+    x.reset_shape((4, 5), force=True)
+    x.d = rng.randn(4, 5)
+    y.forward()
+    assert y.shape == (4,)
+    np.testing.assert_allclose(y.d, np.sum(2 * np.tanh(x.d), axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_backward_function_equals_backward_and_differentiates_again(rng):
+    xv = rng.randn(2, 3).astype(np.float32)
+    x = _var(xv)
+    y = F.tanh(x)
+    dy = _var(rng.randn(2, 3))
+    (gx,) = registry["Tanh"]([dy], [x], [x.shape], [y], [y.shape])
+    gx.forward()
+    np.testing.assert_allclose(gx.d, dy.d * (1 - np.tanh(xv) ** 2), rtol=1e-5)
+    # d/dx sum(gx) = dy * d/dx (1 - tanh^2) = -2 dy tanh sech^2
+    x.g = 0
+    F.sum(gx).backward()
+    t = np.tanh(xv)
+    np.testing.assert_allclose(x.g, -2 * dy.d * t * (1 - t ** 2), rtol=1e-4, atol=1e-6)
+    from nnabla.backward_function.tanh import tanh_backward
+    assert tanh_backward is registry["Tanh"]
+
+
+def test_affine_data_and_filter_grads(rng):
+    from nnabla.backward_function.affine import AffineDataGrad, AffineFilterGrad
+    x, w = rng.randn(2, 3).astype(np.float32), rng.randn(3, 4).astype(np.float32)
+    dy = rng.randn(2, 4).astype(np.float32)
+    df = AffineDataGrad(None, 1)
+    df.xshape = x.shape
+    dx = df(_var(dy), _var(w))
+    dx.forward()
+    assert dx.parent.name == "AffineDataGrad"
+    np.testing.assert_allclose(dx.d, dy @ w.T, rtol=1e-5)
+    dw_f = AffineFilterGrad(None, 1)
+    dw_f.wshape = w.shape
+    dw = dw_f(_var(dy), _var(x))
+    dw.forward()
+    np.testing.assert_allclose(dw.d, x.T @ dy, rtol=1e-5)
+    # its own backward: d sum(dx * r)/d dy = r @ w
+    r = rng.randn(2, 3).astype(np.float32)
+    dyv, wv = _var(dy), _var(w)
+    out = df(dyv, wv)
+    (g_dy, g_w) = registry["AffineDataGrad"]([_var(r)], [dyv, wv], None, [out], None)
+    F.sink(g_dy, g_w).forward()
+    np.testing.assert_allclose(g_dy.d, r @ w, rtol=1e-5)
+    np.testing.assert_allclose(g_w.d, r.T @ dy, rtol=1e-5)
+
+
+def test_active_input_mask_drops_inputs(rng):
+    arrays = [rng.randn(2, 3).astype(np.float32) for _ in range(3)]
+    xs = [_var(a) for a in arrays]
+    y = F.add_n(*xs)
+    y.parent.set_active_input_mask([True, False, True])
+    y.forward()
+    np.testing.assert_allclose(y.d, arrays[0] + arrays[2], rtol=1e-6)
+    for v in xs:
+        v.g = 0
+    y.backward()
+    np.testing.assert_array_equal(xs[1].g, 0)
+    np.testing.assert_array_equal(xs[0].g, 1)
+
+
+def test_sink_without_input_grads_seeds_from_their_grads(rng):
+    x = _var(rng.randn(2, 5))
+    a, b = F.split(F.identity(x), axis=0)
+    F.sink(a, b).forward()
+    a.g, b.g = np.ones(5), 2 * np.ones(5)
+    x.g = 0
+    F.sink(a, b, one_input_grad=False).backward()
+    np.testing.assert_array_equal(x.g, [[1] * 5, [2] * 5])
+    np.testing.assert_array_equal(b.g, 2)  # the seeds are kept
