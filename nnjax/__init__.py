@@ -20,7 +20,7 @@ from . import functions, parametric_functions, solvers, solver, initializer, ran
 from . import dtypes, testing  # noqa
 from ._graph_api import forward_all, grad  # noqa
 from . import _operators
-from . import backward_functions, backward_function, function  # noqa: F401
+from . import backward_functions, backward_function, function, function_bases  # noqa: F401
 
 
 def compile_stats():

@@ -130,8 +130,15 @@ class Function:
         inputs = list(inputs)
         if self._inputs is None or len(inputs) == len(self._inputs):
             return inputs
+        declared = self.spec.declared
+        n_declared = len(self._inputs)
+        if declared is not None and not any(i.variadic for i in declared.inputs):
+            n_declared = len(declared.inputs)
         present = iter(inputs)
-        return [None if v is None else next(present, None) for v in self._inputs]
+        # inputs past NNabla's own (nnjax's internal state, e.g. INQ's counter) stay
+        return [self._inputs[k] if k >= n_declared else
+                None if v is None else next(present, None)
+                for k, v in enumerate(self._inputs)]
 
     def setup(self, inputs, outputs):
         """Give ``outputs`` the shapes this function computes from ``inputs``."""

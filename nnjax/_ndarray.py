@@ -29,13 +29,21 @@ class NdArray:
     """A multi-dimensional array, as ``nnabla.NdArray``.
 
     Args:
-        shape (tuple of int): shape of the array.
+        shape: the shape, as ints (``NdArray(2, 3)``) or one tuple (``NdArray((2, 3))``).
     """
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
                  "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "__weakref__")
 
-    def __init__(self, shape=(), dtype=None):
+    def __init__(self, *shape, dtype=None):
+        if len(shape) == 2 and isinstance(shape[0], (tuple, list)):
+            shape, dtype = shape  # NdArray(shape, dtype): nnjax's own calls
+        elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]      # NdArray((2, 3))
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
+                   for s in shape):
+            raise ValueError(f"NdArray: the shape must be ints, given as NdArray(2, 3) or "
+                             f"NdArray((2, 3)); got {shape!r}")
         self._shape = _as_shape(shape)
         self._dtype = np.dtype(dtype) if dtype is not None else _DEFAULT_DTYPE
         self._head = None
@@ -109,6 +117,9 @@ class NdArray:
     @property
     def clear_called(self):
         return self._head is None and self._fill is None
+
+    def __bool__(self):  # always true, whatever the shape (as in NNabla)
+        return True
 
     def __len__(self):
         if not self._shape:
@@ -216,7 +227,11 @@ class NdArray:
         if isinstance(value, np.ndarray) or not hasattr(value, "block_until_ready"):
             arr = np.asarray(value)
             if arr.shape != self._shape:
-                arr = np.broadcast_to(arr, self._shape)
+                try:
+                    arr = np.broadcast_to(arr, self._shape)
+                except ValueError:
+                    raise ValueError(f"NdArray.data: a value of shape {arr.shape} cannot be "
+                                     f"written into an array of shape {self._shape}") from None
             self._head = np.array(arr, dtype=self._dtype, copy=True)
         else:
             if value.shape != self._shape:
@@ -295,6 +310,7 @@ class NdArray:
             self._head = value  # jax arrays are immutable: sharing is a copy
             self._fill = None
         self._touch()
+        return self
 
     def __array__(self, dtype=None, copy=None):
         host = self._host(writable=False)

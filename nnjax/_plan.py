@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from ._registry import InvalidArgumentError
+
 # Incremented whenever a graph's structure changes; cached plans compare it.
 _graph_epoch = itertools.count()
 graph_version = [0]
@@ -283,7 +285,7 @@ def infer_outputs(spec, args, inputs_meta, python_function=None):
             AssertionError) as e:
         shapes = ", ".join("None" if m is None else str(tuple(m[0])) for m in inputs_meta)
         msg = str(e).split("\n")[0]
-        raise ValueError(f"{spec.type_name}: invalid inputs or arguments "
+        raise InvalidArgumentError(f"{spec.type_name}: invalid inputs or arguments "
                          f"(input shapes: {shapes}; args: {_short_args(args)}): {msg}") from None
     result = [(tuple(o.shape), np.dtype(o.dtype)) for o in out]
     if key is not None:

@@ -92,6 +92,11 @@ def _implied_args(spec):
 REGISTRY: dict[str, FunctionSpec] = {}
 
 
+class InvalidArgumentError(ValueError, RuntimeError):
+    """Inputs or arguments a function cannot take. A ValueError, and a RuntimeError
+    as NNabla raises for what its C++ functions refuse."""
+
+
 def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
     declared = DECLARED.get(type_name)

@@ -120,6 +120,9 @@ class Variable:
     def __len__(self):
         return len(self._buffers.data)
 
+    def __bool__(self):  # a Variable is always true, whatever its shape (as in NNabla)
+        return True
+
     def reset_shape(self, shape, force=False):
         """Change the shape in place; values are kept when the size agrees."""
         shape = _as_shape(shape)
@@ -219,7 +222,10 @@ class Variable:
 
     @d.setter
     def d(self, value):
-        self._buffers.data.data = value
+        try:
+            self._buffers.data.data = value
+        except ValueError as e:
+            raise ValueError(f"Variable.d of a variable of shape {self.shape}: {e}") from None
 
     @property
     def g(self):
@@ -228,7 +234,10 @@ class Variable:
 
     @g.setter
     def g(self, value):
-        self._buffers.grad.data = value
+        try:
+            self._buffers.grad.data = value
+        except ValueError as e:
+            raise ValueError(f"Variable.g of a variable of shape {self.shape}: {e}") from None
 
     # ------------------------------------------------------------ graph
     @property

@@ -16,7 +16,11 @@ class Context:
     """
 
     def __init__(self, backend=None, array_class="", device_id="0"):
+        if isinstance(backend, str):
+            backend = [backend]
         self.backend = list(backend) if backend is not None else ["cpu:float"]
+        for entry in self.backend:
+            _check_backend(entry)
         self.array_class = array_class
         self.device_id = str(device_id)
 
@@ -47,6 +51,22 @@ class Context:
     def extension(self):
         first = self.backend[0] if self.backend else "cpu:float"
         return first.split(":", 1)[0]
+
+
+BACKENDS = ("cpu", "cuda", "cudnn")
+TYPE_CONFIGS = ("float", "half", "mixed_half", "bfloat16", "double")
+
+
+def _check_backend(entry):
+    """An entry of ``Context.backend`` is ``'<backend>:<type config>'`` (or the backend)."""
+    if not isinstance(entry, str):
+        raise TypeError(f"Context: backend entries are strings such as 'cpu:float', got "
+                        f"{entry!r}")
+    name, _, type_config = entry.partition(":")
+    if name not in BACKENDS or (type_config and type_config not in TYPE_CONFIGS):
+        raise ValueError(f"Context: unknown backend entry {entry!r}; entries are "
+                         f"'<backend>:<type config>' with backend one of {list(BACKENDS)} "
+                         f"and type config one of {list(TYPE_CONFIGS)}")
 
 
 _local = threading.local()

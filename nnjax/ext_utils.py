@@ -3,7 +3,7 @@
 'cpu', 'cuda' and 'cudnn' all run through XLA: on a JAX GPU when one is
 present, else on the CPU (with one warning), so GPU-written scripts run.
 """
-import types
+import importlib
 
 import jax
 
@@ -49,25 +49,36 @@ def get_extension_context(ext_name, **kw):
     return ctx
 
 
-def import_extension_module(ext_name):
-    """A stand-in module for ``nnabla_ext.<ext_name>`` with the helpers scripts call."""
+def extension_functions(ext_name):
+    """The helpers ``nnabla_ext.<ext_name>`` offers scripts, as a dict of functions."""
     if ext_name not in _EXTENSIONS:
-        raise ImportError(f"import_extension_module: unknown extension {ext_name!r}")
-    mod = types.ModuleType(f"nnabla_ext.{ext_name}")
-    mod.context = lambda **kw: get_extension_context(ext_name, **kw)
+        raise ImportError(f"nnabla_ext: unknown extension {ext_name!r}; nnjax offers "
+                          f"{sorted(_EXTENSIONS)}")
+
+    def context(**kw):
+        return get_extension_context(ext_name, **kw)
 
     def synchronize(**kw):
+        """Wait until every queued computation has run."""
         flush()
 
     def clear_memory_cache():
+        """Kept for NNabla compatibility: XLA manages device memory; nothing is cached here."""
         return None
 
     def get_device_count():
         gpus = [d for d in jax.devices() if d.platform == "gpu"]
         return len(gpus) if ext_name != "cpu" else 1
 
-    mod.synchronize = synchronize
-    mod.clear_memory_cache = clear_memory_cache
-    mod.get_device_count = get_device_count
-    mod.get_devices = lambda: [str(i) for i in range(get_device_count())]
-    return mod
+    def get_devices():
+        return [str(i) for i in range(get_device_count())]
+
+    return dict(context=context, synchronize=synchronize, clear_memory_cache=clear_memory_cache,
+                get_device_count=get_device_count, get_devices=get_devices)
+
+
+def import_extension_module(ext_name):
+    """The module ``nnabla_ext.<ext_name>`` (``cpu``, ``cuda`` or ``cudnn``)."""
+    if ext_name not in _EXTENSIONS:
+        raise ImportError(f"import_extension_module: unknown extension {ext_name!r}")
+    return importlib.import_module(f"nnabla_ext.{ext_name}")

@@ -12,6 +12,7 @@ import numpy as _np
 
 from . import ops as _ops
 from ._ndarray import NdArray as _NdArray
+from ._registry import InvalidArgumentError as _InvalidArgumentError
 from ._variable import Variable as _Variable
 
 _ARRAYLIKE = (_Variable, _NdArray, _np.ndarray, _np.generic, _numbers.Number, list, tuple,
@@ -20,11 +21,17 @@ _ARRAYLIKE = (_Variable, _NdArray, _np.ndarray, _np.generic, _numbers.Number, li
 
 def _with_type_errors(fn, name):
     """Turn the AttributeError a wrapper hits on a non-array argument (reading
-    ``.shape`` of a str, say) into a TypeError naming the function and argument."""
+    ``.shape`` of a str, say) into a TypeError naming the function and argument,
+    and a ValueError for bad inputs or arguments into an ``InvalidArgumentError``
+    (a ValueError that is also the RuntimeError NNabla raises)."""
     @_functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except _InvalidArgumentError:
+            raise
+        except ValueError as e:
+            raise _InvalidArgumentError(str(e)) from None
         except AttributeError:
             for i, a in enumerate(args):
                 if not isinstance(a, _ARRAYLIKE):

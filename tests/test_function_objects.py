@@ -192,3 +192,19 @@ def test_sink_without_input_grads_seeds_from_their_grads(rng):
     F.sink(a, b, one_input_grad=False).backward()
     np.testing.assert_array_equal(x.g, [[1] * 5, [2] * 5])
     np.testing.assert_array_equal(b.g, 2)  # the seeds are kept
+
+
+def test_function_bases_take_nnablas_declared_signature(rng):
+    import inspect
+    fb = nn.function_bases
+    assert list(inspect.signature(fb.sum).parameters)[:3] == ["x", "axes", "keep_dims"]
+    xv = rng.randn(2, 3, 4).astype(np.float32)
+    s = fb.sum(_var(xv))  # axes computed as NNabla computes it: every axis
+    assert s.parent.info.args == {"axes": [0, 1, 2], "keep_dims": False}
+    s.forward()
+    np.testing.assert_allclose(s.d, xv.sum(), rtol=1e-5)
+    x, w = _var(rng.randn(1, 2, 5, 5)), _var(rng.randn(3, 2, 3, 3))
+    y = fb.convolution(x, w)
+    assert y.shape == (1, 3, 3, 3) and y.parent.info.args["pad"] == (0, 0)
+    c = fb.concatenate(x, x)  # axis: the last one
+    assert c.shape == (1, 2, 5, 10)

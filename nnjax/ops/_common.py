@@ -110,11 +110,11 @@ def batch_size(shape, base_axis):
 
 
 def check_base_axis_index(base_axis, ndim, fname):
-    """base_axis as an int in [0, ndim) (no negative values), or an error naming the
-    function."""
+    """base_axis as an int in [0, ndim) (a negative one counts from the end), or an
+    error naming the function."""
     if not isinstance(base_axis, (int, np.integer)):
         raise TypeError(f"{fname}: base_axis must be an int, got {type(base_axis).__name__}")
-    if not 0 <= base_axis < max(ndim, 1):
+    if not -max(ndim, 1) <= base_axis < max(ndim, 1):
         raise ValueError(f"{fname}: base_axis={base_axis} is out of range for an input of rank "
                          f"{ndim}")
-    return int(base_axis)
+    return int(base_axis) % max(ndim, 1)

@@ -234,9 +234,9 @@ def mean_subtraction(x, mean, t, base_axis=1, update_running_mean=True):
     the batch mean: ``mean += (batch_mean - mean) / (t + 1); t += 1``."""
     fname = "mean_subtraction"
     ndim = len(x.shape)
-    base_axis = int(base_axis)
+    base_axis = int(base_axis) + (ndim if base_axis < 0 else 0)  # negative: from the end
     if not 0 <= base_axis < ndim:
-        raise ValueError(f"{fname}: base_axis={base_axis} must be in [0, {ndim})")
+        raise ValueError(f"{fname}: base_axis={base_axis} must be in [-{ndim}, {ndim})")
     if int_shape(mean) != int_shape(x)[base_axis:]:
         raise ValueError(f"{fname}: mean shape {int_shape(mean)} must be x.shape[base_axis:] = "
                          f"{int_shape(x)[base_axis:]}")

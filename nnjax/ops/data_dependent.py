@@ -197,7 +197,8 @@ def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding
                         total_length=-1, n_outputs=-1, outputs=None):
     """Inverse of :func:`pack_padded_sequence`: returns ``(padded_sequence, lengths)``.
 
-    The padded length is ``max(total_length, len(batch_sizes))``; the batch size is
+    The padded length is ``max(total_length, len(batch_sizes))`` (a shorter
+    ``total_length`` does not cut the sequences); the batch size is
     read from the current ``batch_sizes`` values when the graph is built.
     """
     ps, bs = _shape(packed_sequence), _shape(batch_sizes)
@@ -212,9 +213,6 @@ def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding
         raise ValueError(f"pad_packed_sequence: batch_sizes {sizes} sum to "
                          f"{builtins.sum(sizes)}, packed_sequence has {ps[0]} rows")
     total_length = int_list("pad_packed_sequence", "total_length", total_length)[0]
-    if 0 <= total_length < len(sizes):
-        raise ValueError(f"pad_packed_sequence: total_length {total_length} is shorter than "
-                         f"the {len(sizes)} time steps")
     args = dict(batch_first=bool(batch_first),
                 padding_value=_check_scalar("pad_packed_sequence", padding_value,
                                             "padding_value"),

@@ -188,6 +188,8 @@ def kl_multinomial(p, q, base_axis=1, outputs=None):
     output shape ``p.shape[:base_axis] + (1,)``."""
     fname = "kl_multinomial"
     _same_shape(fname, p, q, ("p", "q"))
+    if base_axis < 0:  # counted from the end
+        base_axis += len(p.shape)
     if not 1 <= base_axis < len(p.shape):
         raise ValueError(f"{fname}: base_axis={base_axis} must be in [1, {len(p.shape) - 1}] "
                          f"for inputs of shape {tuple(p.shape)}")

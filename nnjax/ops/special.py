@@ -35,6 +35,8 @@ def vat_noise(x, w, base_axis=1, eps=1.0):
     if tuple(x.shape) != tuple(w.shape):
         raise ValueError(f"{fname}: x shape {tuple(x.shape)} and w shape {tuple(w.shape)} "
                          "must match")
+    if base_axis < 0:  # counted from the end
+        base_axis += len(x.shape)
     if not 0 < base_axis < len(x.shape):
         raise ValueError(f"{fname}: base_axis={base_axis} must be in [1, {len(x.shape) - 1}]")
     return call("VATNoise", [x, w], dict(base_axis=int(base_axis), eps=float(eps)))

@@ -11,7 +11,7 @@ import numpy as np
 from jax import lax
 
 from .._apply import apply_function
-from .._registry import variant_spec
+from .._registry import InvalidArgumentError, variant_spec
 from ._common import as_shape, call, check_seed, lowering
 
 
@@ -46,7 +46,7 @@ def dropout(x, p=0.5, seed=-1, output_mask=False, outputs=None):
     (the Dropout node's second output)."""
     fname = "dropout"
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"{fname}: p must be in [0, 1), got {p}")
+        raise InvalidArgumentError(f"{fname}: p must be in [0, 1), got {p}")
     args = dict(p=float(p), seed=check_seed(seed, fname))
     if not output_mask:
         return call("Dropout", [x], args, outputs)
