@@ -682,8 +682,12 @@ def test_pack_pad_errors():
         F.pack_padded_sequence(p, _ivar([2, 1, 1]))
     with pytest.raises(ValueError, match="pad_packed_sequence"):
         F.pad_packed_sequence(var(np.ones((3, 2))), _ivar([2, 2]))
-    with pytest.raises(ValueError, match="pad_packed_sequence"):
-        F.pad_packed_sequence(var(np.ones((3, 2))), _ivar([2, 1]), total_length=1)
+    # a total_length shorter than the steps does not cut them (NNabla pads to the max)
+    padded, lengths = F.pad_packed_sequence(var(np.arange(6.0).reshape(3, 2)), _ivar([2, 1]),
+                                            total_length=1)
+    F.sink(padded, lengths).forward()
+    np.testing.assert_array_equal(padded.d, [[[0, 1], [2, 3]], [[4, 5], [0, 0]]])
+    np.testing.assert_array_equal(lengths.d, [2, 1])
 
 
 def test_project_gradcheck_on_array_functions():
