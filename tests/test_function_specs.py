@@ -133,7 +133,7 @@ def test_defaults_are_well_formed():
 
 
 def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
-    """Each lowering accepts every declared argument as a keyword, except the four
+    """Each lowering accepts every declared argument as a keyword, except the two
     it always computes with NNabla's default (written to files by the NNP writer
     and required of files by the loader, through ``FunctionSpec.implied_args``)."""
     not_taken = {}
@@ -144,9 +144,8 @@ def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
         missing = {n for n in decl.arg_names if n not in params}
         if missing:
             not_taken[t] = missing
-    assert not_taken == {"TopKData": {"largest", "with_index"},
-                         "FusedConvolution": {"pad_mode", "constant_value"}}
-    assert REGISTRY["TopKData"].implied_args() == {"largest": True, "with_index": False}
+    assert not_taken == {"FusedConvolution": {"pad_mode", "constant_value"}}
+    assert REGISTRY["TopKData"].implied_args() == {}
     assert REGISTRY["FusedConvolution"].implied_args() == {"pad_mode": "constant",
                                                            "constant_value": 0}
     assert REGISTRY["Affine"].implied_args() == {}

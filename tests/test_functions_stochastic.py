@@ -389,3 +389,18 @@ def test_stochastic_in_auto_forward():
 
 def test_dropout_grad_check(rng):
     check_grad(lambda x: F.dropout(x, 0.25, seed=11), [rng.randn(2, 5)])
+
+
+def test_top_k_data_smallest_and_with_index():
+    xv = np.array([[3.0, -1.0, 2.0, 0.5], [0.1, 4.0, -2.0, 1.0]], np.float32)
+    x = nn.Variable.from_numpy_array(xv, need_grad=True)
+    y, idx = F.top_k_data(x, 2, largest=False, with_index=True)
+    F.sink(y, idx).forward()
+    order = np.argsort(xv, axis=1)[:, :2]
+    np.testing.assert_array_equal(idx.d, order)
+    np.testing.assert_allclose(y.d, np.take_along_axis(xv, order, axis=1))
+    x.g = 0
+    y.backward(np.ones((2, 2), np.float32))
+    expected = np.zeros_like(xv)
+    np.put_along_axis(expected, order, 1.0, axis=1)
+    np.testing.assert_array_equal(x.g, expected)

@@ -339,7 +339,8 @@ def shape(x, start=0, end=0, n_outputs=-1, outputs=None):
     the last axis)."""
     if not _shape(x):
         raise ValueError("shape: the input must have at least one dimension")
-    start, end = int_list("shape", "start", start)[0], int_list("shape", "end", end)[0]
+    start = 0 if start is None else int_list("shape", "start", start)[0]
+    end = 0 if end is None else int_list("shape", "end", end)[0]
     return call("Shape", [x], dict(start=start, end=end), outputs)
 
 

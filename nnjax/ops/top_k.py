@@ -8,18 +8,22 @@ from ._common import batch_size, call, check_base_axis_index, lowering
 
 
 # ---------------------------------------------------------------- top-k
-def _top_k_indices(flat, k, use_abs):
-    _, idx = lax.top_k(jnp.abs(flat) if use_abs else flat, k)
+def _top_k_indices(flat, k, use_abs, largest=True):
+    key = jnp.abs(flat) if use_abs else flat
+    _, idx = lax.top_k(key if largest else -key, k)
     return idx
 
 
 @lowering("TopKData")
-def _top_k_data(x, k, abs=False, reduce=True, base_axis=1):
+def _top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False):
     batch = x.shape[:base_axis]
     flat = x.reshape((batch_size(x.shape, base_axis), -1))
-    idx = lax.stop_gradient(_top_k_indices(flat, k, abs))
+    idx = lax.stop_gradient(_top_k_indices(flat, k, abs, largest))
     if reduce:
-        return jnp.take_along_axis(flat, idx, axis=1).reshape(batch + (k,))
+        values = jnp.take_along_axis(flat, idx, axis=1).reshape(batch + (k,))
+        if with_index:
+            return values, idx.astype(jnp.int32).reshape(batch + (k,))
+        return values
 
     keep = jnp.zeros(flat.shape, bool).at[jnp.arange(flat.shape[0])[:, None], idx].set(True)
     kept = jnp.where(keep, flat, jnp.zeros_like(flat))
@@ -27,12 +31,15 @@ def _top_k_data(x, k, abs=False, reduce=True, base_axis=1):
     return (lax.stop_gradient(kept) + (flat - lax.stop_gradient(flat))).reshape(x.shape)
 
 
-def top_k_data(x, k, abs=False, reduce=True, base_axis=1):
-    """Keep the ``k`` largest values (by magnitude if ``abs``) of each sample.
+def top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False,
+               n_outputs=-1, outputs=None):
+    """Keep the ``k`` largest values (by magnitude if ``abs``; the smallest if not
+    ``largest``) of each sample.
 
     Samples are the dimensions before ``base_axis``. ``reduce=True`` returns
-    shape ``x.shape[:base_axis] + (k,)`` holding the values in descending
-    order; otherwise the input shape with the other values set to 0.
+    shape ``x.shape[:base_axis] + (k,)`` holding the values in order (and, with
+    ``with_index``, their positions in the sample as a second output); otherwise
+    the input shape with the other values set to 0.
     """
     fname = "top_k_data"
     base_axis = int(base_axis) + (len(x.shape) if base_axis < 0 else 0)
@@ -41,8 +48,11 @@ def top_k_data(x, k, abs=False, reduce=True, base_axis=1):
     if not 1 <= k <= sample:
         raise ValueError(f"{fname}: k must be in [1, {sample}] (the sample size of shape "
                          f"{tuple(x.shape)} from base_axis={base_axis}), got {k}")
+    if with_index and not reduce:
+        raise ValueError(f"{fname}: with_index needs reduce=True")
     return call("TopKData", [x], dict(k=int(k), abs=bool(abs), reduce=bool(reduce),
-                                      base_axis=base_axis))
+                                      base_axis=base_axis, largest=bool(largest),
+                                      with_index=bool(with_index)), outputs)
 
 
 @lowering("TopKGrad")
