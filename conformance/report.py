@@ -50,7 +50,10 @@ def _row(entry):
         tests = f"≥{tests} (timeout)"
     elif status in ("collection error", "crash"):
         tests = f"{tests} ({status})"
-    cells = [f"`{entry['file']}`", tests] + [entry[k] for k in COUNTS[1:]] + [
+    name = f"`{entry['file']}`"
+    if entry.get("snapshot"):  # the nnjax commit the file ran on, when runs were merged
+        name += f" ({entry['snapshot']})"
+    cells = [name, tests] + [entry[k] for k in COUNTS[1:]] + [
         entry["seconds"], _reasons_cell(entry.get("reasons", []))]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -91,7 +94,8 @@ def render(results, all_files=None):
         lines.append(f"  - {r.get('date', '?')}: {r.get('files', '?')} files ({shown}) in "
                      f"{r.get('seconds', '?')} s, {r.get('jobs', 1)} job(s), timeout "
                      f"{r.get('timeout', '?'):g} s, {r.get('cores', '?')} CPU cores, "
-                     f"Python {r.get('python', '?')}")
+                     f"Python {r.get('python', '?')}"
+                     + (f"; {r['note']}" if r.get("note") else ""))
     lines += [
         "- Raw results: `conformance.json` next to this file.",
         "- Pass rate: passed / tests collected (skipped tests count in the total).",

@@ -14,6 +14,16 @@ def _top_k_indices(flat, k, use_abs, largest=True):
     return idx
 
 
+def _check_k(fname, x, k, base_axis):
+    """base_axis made non-negative; ValueError unless 1 <= k <= the sample size."""
+    base_axis = check_base_axis_index(base_axis, len(x.shape), fname)
+    sample = int(np.prod(x.shape[base_axis:], dtype=np.int64))
+    if not 1 <= k <= sample:
+        raise ValueError(f"{fname}: k must be in [1, {sample}] (the sample size of shape "
+                         f"{tuple(x.shape)} from base_axis={base_axis}), got {k}")
+    return base_axis
+
+
 @lowering("TopKData")
 def _top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_index=False):
     batch = x.shape[:base_axis]
@@ -42,12 +52,7 @@ def top_k_data(x, k, abs=False, reduce=True, base_axis=1, largest=True, with_ind
     the input shape with the other values set to 0.
     """
     fname = "top_k_data"
-    base_axis = int(base_axis) + (len(x.shape) if base_axis < 0 else 0)
-    base_axis = check_base_axis_index(base_axis, len(x.shape), fname)
-    sample = int(np.prod(x.shape[base_axis:], dtype=np.int64))
-    if not 1 <= k <= sample:
-        raise ValueError(f"{fname}: k must be in [1, {sample}] (the sample size of shape "
-                         f"{tuple(x.shape)} from base_axis={base_axis}), got {k}")
+    base_axis = _check_k(fname, x, k, base_axis)
     if with_index and not reduce:
         raise ValueError(f"{fname}: with_index needs reduce=True")
     return call("TopKData", [x], dict(k=int(k), abs=bool(abs), reduce=bool(reduce),
@@ -76,10 +81,5 @@ def _top_k_grad(x, k, abs=False, base_axis=1):
 def top_k_grad(x, k, abs=False, base_axis=1):
     """Identity forward; backward keeps the ``k`` largest gradients of each sample."""
     fname = "top_k_grad"
-    base_axis = int(base_axis) + (len(x.shape) if base_axis < 0 else 0)
-    base_axis = check_base_axis_index(base_axis, len(x.shape), fname)
-    sample = int(np.prod(x.shape[base_axis:], dtype=np.int64))
-    if not 1 <= k <= sample:
-        raise ValueError(f"{fname}: k must be in [1, {sample}] (the sample size of shape "
-                         f"{tuple(x.shape)} from base_axis={base_axis}), got {k}")
+    base_axis = _check_k(fname, x, k, base_axis)
     return call("TopKGrad", [x], dict(k=int(k), abs=bool(abs), base_axis=base_axis))
