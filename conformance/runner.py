@@ -1,5 +1,6 @@
 """Run NNabla's test files one pytest process each and collect the results."""
 import argparse
+import atexit
 import collections
 import concurrent.futures
 import datetime
@@ -136,6 +137,22 @@ def _env():
     return env
 
 
+# process groups of the pytest runs under way: ended if the runner itself is stopped
+_running = set()
+
+
+def end_running(signum=None, frame=None):
+    """Kill every pytest run still under way (on SIGTERM/SIGINT and at exit)."""
+    for pid in list(_running):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _running.clear()
+    if signum is not None:
+        raise SystemExit(128 + signum)
+
+
 def run_file(root, relpath, timeout):
     """Run one test file; return its result entry."""
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
@@ -148,6 +165,7 @@ def run_file(root, relpath, timeout):
             proc = subprocess.Popen(cmd, cwd=root, env=_env(), stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
+            _running.add(proc.pid)
             timed_out = False
             try:
                 proc.wait(timeout=timeout)
@@ -158,6 +176,8 @@ def run_file(root, relpath, timeout):
                 except ProcessLookupError:
                     pass
                 proc.wait()
+            finally:
+                _running.discard(proc.pid)
         seconds = round(time.monotonic() - start, 1)
         output = out_path.read_text(errors="replace")
         entry = {"file": relpath, "group": group_of(relpath), "seconds": seconds,
@@ -283,6 +303,9 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true",
                         help="only re-write the Markdown from the existing JSON")
     args = parser.parse_args(argv)
+    atexit.register(end_running)
+    signal.signal(signal.SIGTERM, end_running)
+    signal.signal(signal.SIGINT, end_running)
     if args.report_only:
         out = pathlib.Path(args.out)
         results = load_results(out.with_name("conformance.json"))

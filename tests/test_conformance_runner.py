@@ -118,3 +118,33 @@ def test_runner_counts_reasons_timeout_and_merge(tmp_path):
     assert "**Total** (2 files): 7 tests, 3 passed (42.9%)" in md
     assert "Not run yet (1 files): `test_unrun.py`" in md
     assert len(results["runs"]) == 2
+
+
+def test_stopping_the_runner_ends_its_test_processes(tmp_path):
+    """SIGTERM to the runner kills the pytest run it started (no orphan keeps going)."""
+    import signal
+    import time
+    test_dir = tmp_path / "nnabla" / "python" / "test" / "function"
+    test_dir.mkdir(parents=True)
+    marker = tmp_path / "still_running"
+    (test_dir / "test_sleepy.py").write_text(textwrap.dedent(f"""
+        import pathlib, time
+
+        def test_sleeps():
+            for _ in range(600):
+                pathlib.Path({str(marker)!r}).write_text(str(time.time()))
+                time.sleep(0.1)
+        """))
+    out = tmp_path / "report" / "CONFORMANCE.md"
+    runner = subprocess.Popen([sys.executable, "-m", "conformance", str(tmp_path / "nnabla"),
+                               "function", "--timeout", "60", "--out", str(out)], cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), "the planted test never started"
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=30) != 0
+    time.sleep(1.0)
+    last = marker.read_text()
+    time.sleep(1.0)
+    assert marker.read_text() == last, "the test process kept running after the runner ended"
