@@ -14,21 +14,7 @@ import nnabla.function as Fn
 import nnabla.functions as F
 from nnabla.backward_functions import registry
 
-
-def _var(a, need_grad=True):
-    return nn.Variable.from_numpy_array(np.asarray(a, np.float32), need_grad=need_grad)
-
-
-def _numeric_grad(ref, inputs, i, dy, eps=1e-3):
-    """d(sum(dy * ref(inputs)))/d inputs[i] by central differences (float64)."""
-    base = [np.asarray(a, np.float64) for a in inputs]
-    g = np.zeros_like(base[i])
-    for idx in np.ndindex(base[i].shape):
-        for sign in (1, -1):
-            xs = [a.copy() for a in base]
-            xs[i][idx] += sign * eps
-            g[idx] += sign * np.sum(dy * ref(*xs)) / (2 * eps)
-    return g
+from function_check import numeric_grad, var
 
 
 def _gated_affine_ref(x, w):
@@ -44,13 +30,13 @@ def _gated_affine(x, w):
 
 def check_function_object(fn, ref, arrays, rng, atol=2e-3):
     """Drive the last node of ``fn(*variables)`` as NNabla's function tester does."""
-    xs = [_var(a) for a in arrays]
+    xs = [var(a) for a in arrays]
     y = fn(*xs)
     y.forward()
     np.testing.assert_allclose(y.d, ref(*arrays), rtol=1e-5, atol=1e-6)
     node = y.parent
     # forward on other Variables than the recorded ones (same shapes)
-    xs2 = [_var(a) for a in arrays]
+    xs2 = [var(a) for a in arrays]
     inner = node.inputs
     for v2, v in zip(xs2, xs):
         v2.d = v.d
@@ -73,7 +59,7 @@ def check_function_object(fn, ref, arrays, rng, atol=2e-3):
         v.g = 0
     y.backward(dy)
     for i, v in enumerate(xs):
-        np.testing.assert_allclose(v.g, _numeric_grad(ref, arrays, i, dy), atol=atol, rtol=atol)
+        np.testing.assert_allclose(v.g, numeric_grad(ref, arrays, i, [dy]), atol=atol, rtol=atol)
 
 
 def test_composite_in_function_tester_style(rng):
@@ -82,7 +68,7 @@ def test_composite_in_function_tester_style(rng):
 
 
 def test_need_grad_false_input_is_left_alone(rng):
-    x, w = _var(rng.randn(3, 4)), _var(rng.randn(4, 2), need_grad=False)
+    x, w = var(rng.randn(3, 4)), var(rng.randn(4, 2), need_grad=False)
     y = F.affine(x, w)
     y.forward()
     y.g = 1.0
@@ -95,7 +81,7 @@ def test_need_grad_false_input_is_left_alone(rng):
 def test_constructor_records_itself_and_computes(rng):
     f = Fn.Affine(nn.Context(), base_axis=1)
     assert f.info.args == {"base_axis": 1} and f.name == "Affine"
-    x, w = _var(rng.randn(2, 3)), _var(rng.randn(3, 4))
+    x, w = var(rng.randn(2, 3)), var(rng.randn(3, 4))
     y = f(x, w)
     assert y.parent is f and f.inputs[0] is x
     y.forward()
@@ -107,9 +93,9 @@ def test_constructor_records_itself_and_computes(rng):
 
 
 def test_setup_reshapes_outputs(rng):
-    x = _var(rng.randn(2, 3))
+    x = var(rng.randn(2, 3))
     y = F.tanh(x)
-    x2, y2 = _var(rng.randn(4, 5)), nn.Variable((1,))
+    x2, y2 = var(rng.randn(4, 5)), nn.Variable((1,))
     y.parent.setup([x2], [y2])
     assert y2.shape == (4, 5)
     y.parent.forward([x2], [y2])
@@ -117,7 +103,7 @@ def test_setup_reshapes_outputs(rng):
 
 
 def test_graph_follows_reset_shape_of_an_input(rng):
-    x = _var(rng.randn(2, 3))
+    x = var(rng.randn(2, 3))
     y = F.sum(F.tanh(x) * 2, axis=1)
     y.forward()
     x.reset_shape((4, 5), force=True)
@@ -129,9 +115,9 @@ def test_graph_follows_reset_shape_of_an_input(rng):
 
 def test_backward_function_equals_backward_and_differentiates_again(rng):
     xv = rng.randn(2, 3).astype(np.float32)
-    x = _var(xv)
+    x = var(xv)
     y = F.tanh(x)
-    dy = _var(rng.randn(2, 3))
+    dy = var(rng.randn(2, 3))
     (gx,) = registry["Tanh"]([dy], [x], [x.shape], [y], [y.shape])
     gx.forward()
     np.testing.assert_allclose(gx.d, dy.d * (1 - np.tanh(xv) ** 2), rtol=1e-5)
@@ -150,20 +136,20 @@ def test_affine_data_and_filter_grads(rng):
     dy = rng.randn(2, 4).astype(np.float32)
     df = AffineDataGrad(None, 1)
     df.xshape = x.shape
-    dx = df(_var(dy), _var(w))
+    dx = df(var(dy), var(w))
     dx.forward()
     assert dx.parent.name == "AffineDataGrad"
     np.testing.assert_allclose(dx.d, dy @ w.T, rtol=1e-5)
     dw_f = AffineFilterGrad(None, 1)
     dw_f.wshape = w.shape
-    dw = dw_f(_var(dy), _var(x))
+    dw = dw_f(var(dy), var(x))
     dw.forward()
     np.testing.assert_allclose(dw.d, x.T @ dy, rtol=1e-5)
     # its own backward: d sum(dx * r)/d dy = r @ w
     r = rng.randn(2, 3).astype(np.float32)
-    dyv, wv = _var(dy), _var(w)
+    dyv, wv = var(dy), var(w)
     out = df(dyv, wv)
-    (g_dy, g_w) = registry["AffineDataGrad"]([_var(r)], [dyv, wv], None, [out], None)
+    (g_dy, g_w) = registry["AffineDataGrad"]([var(r)], [dyv, wv], None, [out], None)
     F.sink(g_dy, g_w).forward()
     np.testing.assert_allclose(g_dy.d, r @ w, rtol=1e-5)
     np.testing.assert_allclose(g_w.d, r.T @ dy, rtol=1e-5)
@@ -171,7 +157,7 @@ def test_affine_data_and_filter_grads(rng):
 
 def test_active_input_mask_drops_inputs(rng):
     arrays = [rng.randn(2, 3).astype(np.float32) for _ in range(3)]
-    xs = [_var(a) for a in arrays]
+    xs = [var(a) for a in arrays]
     y = F.add_n(*xs)
     y.parent.set_active_input_mask([True, False, True])
     y.forward()
@@ -184,7 +170,7 @@ def test_active_input_mask_drops_inputs(rng):
 
 
 def test_sink_without_input_grads_seeds_from_their_grads(rng):
-    x = _var(rng.randn(2, 5))
+    x = var(rng.randn(2, 5))
     a, b = F.split(F.identity(x), axis=0)
     F.sink(a, b).forward()
     a.g, b.g = np.ones(5), 2 * np.ones(5)
@@ -199,11 +185,11 @@ def test_function_bases_take_nnablas_declared_signature(rng):
     fb = nn.function_bases
     assert list(inspect.signature(fb.sum).parameters)[:3] == ["x", "axes", "keep_dims"]
     xv = rng.randn(2, 3, 4).astype(np.float32)
-    s = fb.sum(_var(xv))  # axes computed as NNabla computes it: every axis
+    s = fb.sum(var(xv))  # axes computed as NNabla computes it: every axis
     assert s.parent.info.args == {"axes": [0, 1, 2], "keep_dims": False}
     s.forward()
     np.testing.assert_allclose(s.d, xv.sum(), rtol=1e-5)
-    x, w = _var(rng.randn(1, 2, 5, 5)), _var(rng.randn(3, 2, 3, 3))
+    x, w = var(rng.randn(1, 2, 5, 5)), var(rng.randn(3, 2, 3, 3))
     y = fb.convolution(x, w)
     assert y.shape == (1, 3, 3, 3) and y.parent.info.args["pad"] == (0, 0)
     c = fb.concatenate(x, x)  # axis: the last one

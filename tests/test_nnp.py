@@ -563,6 +563,8 @@ def test_unknown_network_and_function_type(tmp_path, model):
         f.write(text)
     with pytest.raises(NotImplementedError, match="NoSuchFunction"):
         NnpLoader(path).get_network("txt")
+    with pytest.raises(ValueError, match="has type 'NoSuchFunction', which nnjax has no"):
+        NnpLoader(path).get_network("txt")
 
 
 def test_save_errors(tmp_path):

@@ -3,14 +3,10 @@ and against a numpy LSTM step."""
 import numpy as np
 import pytest
 
-import nnabla as nn
 import nnabla.functions as F
+from function_check import var
 from nnabla.utils.rnn import (_create_fixed_length_gru, _create_fixed_length_lstm,
                               _create_fixed_length_rnn)
-
-
-def _v(a):
-    return nn.Variable.from_numpy_array(np.asarray(a, np.float32))
 
 
 def _weights(rng, gates, L, D, I, H):
@@ -30,17 +26,17 @@ def test_unrolled_equals_the_function(rng, kind, L, bidirectional):
     w0, w, b = _weights(rng, gates, L, D, I, H)
     x, h = rng.randn(T, B, I), rng.randn(L, D, B, H)
     c = rng.randn(L, D, B, H)
-    wv = None if w is None else _v(w)
+    wv = None if w is None else var(w)
     if kind == "rnn":
-        ref = F.rnn(_v(x), _v(h), _v(w0), wv, _v(b), num_layers=L, bidirectional=bidirectional)
-        got = _create_fixed_length_rnn(_v(x), _v(h), _v(w0), wv, _v(b), L, "tanh", D, True)
+        ref = F.rnn(var(x), var(h), var(w0), wv, var(b), num_layers=L, bidirectional=bidirectional)
+        got = _create_fixed_length_rnn(var(x), var(h), var(w0), wv, var(b), L, "tanh", D, True)
     elif kind == "gru":
-        ref = F.gru(_v(x), _v(h), _v(w0), wv, _v(b), num_layers=L, bidirectional=bidirectional)
-        got = _create_fixed_length_gru(_v(x), _v(h), _v(w0), wv, _v(b), L, D, True)
+        ref = F.gru(var(x), var(h), var(w0), wv, var(b), num_layers=L, bidirectional=bidirectional)
+        got = _create_fixed_length_gru(var(x), var(h), var(w0), wv, var(b), L, D, True)
     else:
-        ref = F.lstm(_v(x), _v(h), _v(c), _v(w0), wv, _v(b), num_layers=L,
+        ref = F.lstm(var(x), var(h), var(c), var(w0), wv, var(b), num_layers=L,
                      bidirectional=bidirectional)
-        got = _create_fixed_length_lstm(_v(x), _v(h), _v(c), _v(w0), wv, _v(b), L, D, True)
+        got = _create_fixed_length_lstm(var(x), var(h), var(c), var(w0), wv, var(b), L, D, True)
     F.sink(*ref, *got).forward()
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g.d, r.d, rtol=1e-5, atol=1e-5)
@@ -50,7 +46,7 @@ def test_one_lstm_step_against_numpy(rng):
     I, H, B = 3, 2, 2
     w0, _, b = _weights(rng, 4, 1, 1, I, H)
     x, h, c = rng.randn(1, B, I), rng.randn(1, 1, B, H), rng.randn(1, 1, B, H)
-    y, hn, cn = _create_fixed_length_lstm(_v(x), _v(h), _v(c), _v(w0), None, _v(b), 1, 1, True)
+    y, hn, cn = _create_fixed_length_lstm(var(x), var(h), var(c), var(w0), None, var(b), 1, 1, True)
     F.sink(y, hn, cn).forward()
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     xh = np.concatenate([x[0], h[0, 0]], axis=1)

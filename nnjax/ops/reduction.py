@@ -6,7 +6,7 @@ import warnings
 import jax.numpy as jnp
 import numpy as np
 
-from ._common import call, lowering
+from ._common import call, int_list, lowering
 from .arithmetic import _check_scalar, _shape
 
 
@@ -17,21 +17,11 @@ def _axes_arg(fname, axis, ndim, name="axis"):
         return list(range(ndim))
     if isinstance(axis, (bool, np.bool_)):
         raise TypeError(f"{fname}: {name} must be an int or a sequence of ints, got bool")
-    if isinstance(axis, (int, np.integer)):
-        axis = [axis]
-    try:
-        axes = list(axis)
-    except TypeError:
-        raise TypeError(f"{fname}: {name} must be an int or a sequence of ints, got "
-                        f"{type(axis).__name__}") from None
-    out = []
-    for a in axes:
-        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{fname}: {name} entries must be ints, got {a!r}")
+    out = int_list(fname, name, axis)
+    for a in out:
         if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ValueError(f"{fname}: {name}={a} is out of range for an input of rank "
                              f"{ndim}")
-        out.append(int(a))
     normalized = [a % ndim for a in out] if ndim else []
     if len(set(normalized)) != len(normalized):
         raise ValueError(f"{fname}: {name} {out} has repeated axes")

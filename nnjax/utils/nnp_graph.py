@@ -120,8 +120,8 @@ def _lowering_args(spec, f, args):
         # NNabla's default, or an unset string field (read as "")
         if k in implied and (v == implied[k] or v == ""):
             continue
-        raise NotImplementedError(f"function {f.name!r} ({f.type}): argument {k}={v!r} is "
-                                  "not supported by nnjax")
+        raise UnsupportedNnpContent(f"function {f.name!r} ({f.type}): argument {k}={v!r} is "
+                                    "not supported by nnjax")
     return out
 
 
@@ -141,6 +141,12 @@ def _place_inputs(f, args, inputs):
 
 
 # ---------------------------------------------------------------- proto graph
+class UnsupportedNnpContent(ValueError, NotImplementedError):
+    """A network file holds something nnjax cannot rebuild (a loop-control network, a
+    type or argument value it has no lowering for). A ValueError about the file; also a
+    NotImplementedError, which is what callers caught before."""
+
+
 class ProtoVariable:
     """A variable of a network file (``.proto`` is its Variable message)."""
 
@@ -254,7 +260,7 @@ class ProtoNetwork:
         for f in proto.function:
             if f.type in _LOOP_CONTROL or f.repeat_id or f.HasField("repeat_param") \
                     or f.HasField("recurrent_param"):
-                raise NotImplementedError(
+                raise UnsupportedNnpContent(
                     f"network {self.name!r}: function {f.name!r} ({f.type}) uses NNabla's "
                     "loop control (repeat/recurrent), which nnjax does not rebuild")
             pf = ProtoFunction(f)
@@ -399,8 +405,8 @@ class ProtoNetwork:
             f = pf.proto
             spec = REGISTRY.get(f.type)
             if spec is None:
-                raise NotImplementedError(f"network {self.name!r}: function {f.name!r} has type "
-                                          f"{f.type!r}, which nnjax has no lowering for")
+                raise UnsupportedNnpContent(f"network {self.name!r}: function {f.name!r} has "
+                                            f"type {f.type!r}, which nnjax has no lowering for")
             args = function_args(f)
             if isinstance(args.get("shape"), list) and args["shape"] and args["shape"][0] == -1:
                 args["shape"] = [batch_size] + args["shape"][1:]
@@ -422,7 +428,7 @@ class ProtoNetwork:
             if not isinstance(outs, tuple):
                 outs = (outs,)
             if len(outs) != len(pf.outputs):
-                raise NotImplementedError(
+                raise UnsupportedNnpContent(
                     f"network {self.name!r}: function {f.name!r} ({f.type}) has "
                     f"{len(pf.outputs)} outputs in the file, nnjax computes {len(outs)} "
                     "with these arguments")
