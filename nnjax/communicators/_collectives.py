@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.experimental import io_callback
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 AXIS = "ranks"
@@ -118,3 +119,30 @@ def reduce_scatter(group, stacked, division=False):
 def all_reduce_host(group, arrays):
     """Sum of numpy arrays over the group, as numpy (for callbacks inside programs)."""
     return [np.asarray(v) for v in all_reduce(group, [np.asarray(a) for a in arrays])]
+
+
+@functools.lru_cache(maxsize=64)
+def in_program_sum(group):
+    """A differentiable sum over the group usable inside a compiled program (a batch
+    statistic): it calls out to :func:`all_reduce_host`, and its gradient is the sum of
+    the cotangents over the group. The callbacks are ordered, so every process runs a
+    program's exchanges in the same order."""
+
+    def host_sum(value):
+        return all_reduce_host(group, [value])[0]
+
+    def exchange(v):
+        return io_callback(host_sum, jax.ShapeDtypeStruct(v.shape, v.dtype), v, ordered=True)
+
+    @jax.custom_vjp
+    def group_sum(v):
+        return exchange(v)
+
+    def fwd(v):
+        return exchange(v), None
+
+    def bwd(_, g):
+        return (exchange(g),)
+
+    group_sum.defvjp(fwd, bwd)
+    return group_sum

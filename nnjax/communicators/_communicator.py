@@ -151,6 +151,12 @@ class Communicator:
             self._group_objects[group] = cached
         return cached
 
+    def jax_group_sum(self, group=WORLD):
+        """A differentiable sum over ``group`` for use inside a compiled program (sync
+        batch normalization's statistics), or None when the group is this process alone."""
+        g = self._group("sync_batch_normalization", group)
+        return None if g is None else _collectives.in_program_sum(g)
+
     def _watch(self, fname, group):
         return _runtime.Watchdog(self.rank, f"{fname} on group {group!r}")
 

@@ -91,7 +91,8 @@ def _release_unused_backend():
     something was computed, that is too late."""
     if not xla_bridge.backends_are_initialized():
         return
-    if jax.live_arrays():
+    computed = any(b.live_executables() for b in jax_backend.backends().values())
+    if computed or jax.live_arrays():
         raise RuntimeError(
             "nnabla.communicators: JAX has already computed something in this process, so "
             "it can no longer join the multi-process runtime. Create the communicator and "
@@ -105,7 +106,8 @@ def initialize(world):
     _release_unused_backend()
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     kwargs = dict(initialization_timeout=int(timeout("NNJAX_INIT_TIMEOUT")),
-                  heartbeat_timeout_seconds=max(1, int(timeout("NNJAX_HEARTBEAT_TIMEOUT"))))
+                  heartbeat_timeout_seconds=max(1, int(timeout("NNJAX_HEARTBEAT_TIMEOUT"))),
+                  shutdown_timeout_seconds=max(1, int(timeout("NNJAX_HEARTBEAT_TIMEOUT"))))
     if world.size < 0:
         jax.distributed.initialize(**kwargs)
         rank = jax.process_index()
@@ -179,9 +181,12 @@ class Watchdog:
             self._timer.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, tb):
         if self._timer is not None:
             self._timer.cancel()
+        if isinstance(error, Exception):  # the exchange itself failed: a peer is gone
+            raise RuntimeError(f"nnabla.communicators: rank {self.rank}: {self.what} "
+                               f"failed (did a peer die?): {error}") from error
         return False
 
 
