@@ -233,6 +233,7 @@ def check_sync_bn():
         close(gx, gxf[R * n:(R + 1) * n], what + " input gradient", 1e-4)
         close(m, mf, what + " running mean", 1e-5)
         close(v, vf, what + " running variance", 1e-5)
+    check_sync_bn_output_stat()
     x = nn.Variable.from_numpy_array(np.random.RandomState(R).randn(4, 2).astype(np.float32))
     with nn.parameter_scope("sbn"):
         y = PF.sync_batch_normalization(x, comm)   # the parametric form, world group
@@ -241,6 +242,39 @@ def check_sync_bn():
     full = np.concatenate(both)
     want = (both[R] - full.mean(0)) / np.sqrt(full.var(0) + 1e-5)
     close(y.d, want, "PF.sync_batch_normalization against numpy", 1e-4)
+
+
+def check_sync_bn_output_stat():
+    """With output_stat, gradients reaching the (shared) batch statistics count once, as
+    for batch normalization of the whole batch."""
+    rng = np.random.RandomState(7)
+    xs = [rng.randn(3, 2).astype(np.float32) + r for r in range(N)]
+    dys = [rng.randn(3, 2).astype(np.float32) for _ in range(N)]
+    dm, dv = rng.randn(1, 2).astype(np.float32), rng.randn(1, 2).astype(np.float32)
+
+    def grad_of_x(x_value, dy_value, sync):
+        x = nn.Variable.from_numpy_array(x_value, need_grad=True)
+        beta = nn.Variable.from_numpy_array(np.zeros((1, 2), np.float32))
+        gamma = nn.Variable.from_numpy_array(np.ones((1, 2), np.float32))
+        mean = nn.Variable.from_numpy_array(np.zeros((1, 2), np.float32))
+        var = nn.Variable.from_numpy_array(np.ones((1, 2), np.float32))
+        if sync:
+            y, m, v = F.sync_batch_normalization(x, beta, gamma, mean, var, comm,
+                                                 output_stat=True)
+        else:
+            y, m, v = F.batch_normalization(x, beta, gamma, mean, var, output_stat=True)
+        loss = F.sum(y * nn.Variable.from_numpy_array(dy_value)) + \
+            F.sum(m * nn.Variable.from_numpy_array(dm)) + F.sum(v * nn.Variable.from_numpy_array(dv))
+        loss.forward()
+        x.grad.zero()
+        loss.backward()
+        return m.d.copy(), v.d.copy(), x.g.copy()
+
+    m, v, gx = grad_of_x(xs[R], dys[R], True)
+    mf, vf, gxf = grad_of_x(np.concatenate(xs), np.concatenate(dys), False)
+    close(m, mf, "sync BN output_stat batch mean")
+    close(v, vf, "sync BN output_stat batch variance")
+    close(gx, gxf[3 * R:3 * (R + 1)], "sync BN output_stat input gradient", 1e-4)
 
 
 for check in (check_reductions, check_zeroed, check_bcast_gather_scatter, check_groups,

@@ -118,6 +118,7 @@ def _interrupt(signum, frame):
 def _parser():
     p = argparse.ArgumentParser(
         prog="python -m nnabla.distributed",
+        usage="python -m nnabla.distributed -n N [options] (script.py | -m module) [args...]",
         description="Run a data-parallel nnabla script as N local processes.")
     p.add_argument("-n", "--nproc", type=int, required=True, help="number of processes")
     p.add_argument("--timeout", type=float, default=None,
@@ -125,25 +126,36 @@ def _parser():
     p.add_argument("--port", type=int, default=None, help="coordinator port (default: free)")
     p.add_argument("--heartbeat", type=int, default=None,
                    help="seconds after which a silent rank is declared dead")
-    p.add_argument("-m", dest="module", default=None, help="run a module instead of a file")
-    p.add_argument("script", nargs="?", help="the Python script")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     return p
 
 
+def _split(argv):
+    """(launcher options, the command to run): the command starts at the first word that
+    is not an option or an option's value, or at ``-m``."""
+    with_value = {"-n", "--nproc", "--timeout", "--port", "--heartbeat"}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "-m" or not word.startswith("-"):
+            break
+        i += 1 if "=" in word or word not in with_value else 2
+    return argv[:i], argv[i:]
+
+
 def main(argv=None):
-    opts = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    own, rest = _split(argv)
+    opts = _parser().parse_args(own)
     if opts.nproc < 1:
         print(f"nnabla.distributed: -n must be at least 1, got {opts.nproc}", file=sys.stderr)
         return 2
-    if opts.module:
-        command = [sys.executable, "-m", opts.module] + \
-            ([opts.script] if opts.script else []) + opts.args
-    elif opts.script:
-        if not os.path.isfile(opts.script):
-            print(f"nnabla.distributed: no such script: {opts.script}", file=sys.stderr)
+    if rest[:1] == ["-m"] and len(rest) > 1:
+        command = [sys.executable] + rest
+    elif rest and not rest[0].startswith("-"):
+        if not os.path.isfile(rest[0]):
+            print(f"nnabla.distributed: no such script: {rest[0]}", file=sys.stderr)
             return 2
-        command = [sys.executable, opts.script] + opts.args
+        command = [sys.executable] + rest
     else:
         print("nnabla.distributed: give a script to run (or -m module)", file=sys.stderr)
         return 2

@@ -193,7 +193,14 @@ def _sync_bn_full(x, beta, gamma, mean, variance, comm=None, group="world", axes
         y = y * gamma.reshape(m.shape)
     if beta is not None:
         y = y + beta.reshape(m.shape)
-    return y, m, v, new_mean, new_var
+    # The statistics as outputs (output_stat): every process holds the same values and
+    # gradients arriving there are not summed over the processes (NNabla's rule), so
+    # their gradient is that of the whole batch's statistics taken once.
+    mean_part = jnp.sum(x, axis=red, keepdims=True) / n
+    var_part = jnp.sum(jnp.square(x - lax.stop_gradient(m)), axis=red, keepdims=True) / n
+    m_out = lax.stop_gradient(m) + (mean_part - lax.stop_gradient(mean_part))
+    v_out = lax.stop_gradient(v) + (var_part - lax.stop_gradient(var_part))
+    return y, m_out, v_out, new_mean, new_var
 
 
 _SYNC_BN_STATS = _register_with_stats("SyncBatchNormalization", _sync_bn_full, (3, 4))
