@@ -223,3 +223,19 @@ def test_dead_peer_ends_the_survivor_with_an_error():
     assert "rank 0: all_reduce on group 'world' failed" in outs[0], outs[0]
     assert "survivor was not stopped" not in outs[0]
     assert time.monotonic() - start < 45
+
+
+def test_a_peer_that_never_joins_ends_the_job_in_bounded_time():
+    code = ("import time, numpy as np, nnabla as nn, nnabla.communicators as C\n"
+            "comm = C.MultiProcessCommunicator(None); comm.init()\n"
+            "x = nn.NdArray.from_numpy_array(np.ones(3, np.float32))\n"
+            "if comm.rank == 1: time.sleep(60)\n"
+            "comm.all_reduce(x); print('all_reduce returned without its peer')\n")
+    script = ("import sys; from nnjax.distributed import launch; "
+              f"sys.exit(launch([sys.executable, '-c', {code!r}], 2))")
+    start = time.monotonic()
+    rc, out = _run([sys.executable, "-c", script], 90, _env(NNJAX_COLLECTIVE_TIMEOUT="3"))
+    assert rc != 0, out
+    assert "[0] Timeout (0:00:03)!" in out and "in all_reduce" in out, out
+    assert "rank 0 failed" in out and "returned without its peer" not in out, out
+    assert time.monotonic() - start < 45

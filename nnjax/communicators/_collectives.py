@@ -34,15 +34,17 @@ class Group:
 
 
 def _global(group, value):
-    """This process's value as its block (leading axis 1) of a group-wide array."""
-    block = jax.device_put(jnp.asarray(value)[None], group.device)
-    shape = (group.size,) + tuple(block.shape[1:])
+    """This process's value as its block (along the first axis) of a group-wide array:
+    no copy and no program for a value already on the device."""
+    if not isinstance(value, jax.Array):
+        value = jax.device_put(np.asarray(value), group.device)
+    shape = (group.size * value.shape[0],) + tuple(value.shape[1:])
     return jax.make_array_from_single_device_arrays(
-        shape, NamedSharding(group.mesh, PartitionSpec(AXIS)), [block])
+        shape, NamedSharding(group.mesh, PartitionSpec(AXIS)), [value])
 
 
 def _local(value):
-    return value.addressable_shards[0].data[0]
+    return value.addressable_shards[0].data
 
 
 @functools.lru_cache(maxsize=512)
@@ -51,20 +53,34 @@ def _program(kind, mesh, n, options):
     spec = PartitionSpec(AXIS)
 
     def body(*blocks):
-        xs = [b[0] for b in blocks]
-        return tuple(r[None] for r in _BODIES[kind](xs, options))
+        return tuple(_BODIES[kind](list(blocks), options))
 
     return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec,) * n,
                                  out_specs=(spec,) * n))
 
 
+def _packed_psum(xs):
+    """psum of several arrays as one exchange per dtype (XLA on CPU would run one
+    all-reduce per array)."""
+    out = [None] * len(xs)
+    by_dtype = {}
+    for i, x in enumerate(xs):
+        by_dtype.setdefault(jnp.dtype(x.dtype), []).append(i)
+    for idx in by_dtype.values():
+        flat = lax.psum(jnp.concatenate([xs[i].reshape(-1) for i in idx]), AXIS)
+        offset = 0
+        for i in idx:
+            out[i] = flat[offset:offset + xs[i].size].reshape(xs[i].shape)
+            offset += xs[i].size
+    return out
+
+
 def _sum(xs, options):
     division, size, n_counts = options
     out = []
-    for i, x in enumerate(xs):
-        s = lax.psum(x, AXIS)
+    for i, s in enumerate(_packed_psum(xs)):
         divide = division and i < len(xs) - n_counts
-        out.append((s / size).astype(x.dtype) if divide else s)
+        out.append((s / size).astype(xs[i].dtype) if divide else s)
     return out
 
 
@@ -89,9 +105,12 @@ _BODIES = {"sum": _sum, "all_gather": _gather, "bcast": _broadcast, "reduce_scat
 
 
 def _run(kind, group, values, options=()):
+    """``kind`` over ``values`` (0-d values travel as 1-element arrays)."""
+    scalar = [np.ndim(v) == 0 for v in values]
+    values = [v.reshape(1) if s else v for v, s in zip(values, scalar)]
     program = _program(kind, group.mesh, len(values), options)
-    out = program(*[_global(group, v) for v in values])
-    return [_local(o) for o in out]
+    out = [_local(o) for o in program(*[_global(group, v) for v in values])]
+    return [o.reshape(()) if s else o for o, s in zip(out, scalar)]
 
 
 def all_reduce(group, values, division=False, counts=None):
@@ -108,12 +127,16 @@ def broadcast(group, values, src_index):
 
 def all_gather(group, value):
     """The group's values, stacked along a new first axis in the group's rank order."""
-    return _run("all_gather", group, [value])[0]
+    shape = np.shape(value)
+    flat = value.reshape(-1) if isinstance(value, jax.Array) else np.reshape(value, -1)
+    return _run("all_gather", group, [flat])[0].reshape((group.size,) + shape)
 
 
 def reduce_scatter(group, stacked, division=False):
     """Sum over the group of ``stacked[i]`` on the group's i-th process."""
-    return _run("reduce_scatter", group, [stacked], (bool(division), group.size))[0]
+    shape = np.shape(stacked)[1:]
+    flat = np.reshape(stacked, (group.size, -1))
+    return _run("reduce_scatter", group, [flat], (bool(division), group.size))[0].reshape(shape)
 
 
 def all_reduce_host(group, arrays):

@@ -8,10 +8,11 @@ sets ``NNJAX_COORDINATOR``, ``NNJAX_NUM_PROCESSES``, ``NNJAX_PROCESS_ID``,
 ``NNJAX_COORDINATOR`` or ``MASTER_ADDR``/``MASTER_PORT`` or 127.0.0.1:``NNJAX_PORT``),
 then JAX's own cluster detection (SLURM, ...) when ``NNJAX_AUTO_DETECT=1``.
 """
+import faulthandler
+import io
 import os
 import socket
 import sys
-import threading
 from typing import NamedTuple
 
 import jax
@@ -121,6 +122,10 @@ def initialize(world):
         raise RuntimeError(f"nnabla.communicators: rank {world.rank} could not join the "
                            f"{world.size}-process runtime at {world.coordinator} within "
                            f"{kwargs['initialization_timeout']} s: {e}") from e
+    # Creating the backend is itself an exchange between all processes: do it now,
+    # while every process is in init(), rather than in some later first collective.
+    with Watchdog(world.rank, "creating the backend"):
+        process_devices()
     return world._replace(local_rank=host_local_rank(world.rank, world.size))
 
 
@@ -157,33 +162,33 @@ def process_devices():
 
 
 class Watchdog:
-    """Ends this process, naming the rank and the collective, when a collective has not
-    finished within ``NNJAX_COLLECTIVE_TIMEOUT`` seconds (a peer that never joins would
-    otherwise block it forever)."""
+    """Ends this process when a collective has not finished within
+    ``NNJAX_COLLECTIVE_TIMEOUT`` seconds (a peer that is alive but never joins would
+    otherwise block it forever), printing "Timeout" and the stack of the waiting
+    collective; turns a failed exchange into an error naming the rank and the collective.
+
+    The exchange blocks inside XLA, where no Python thread runs: the timer is
+    ``faulthandler``'s, which does not need the interpreter."""
 
     def __init__(self, rank, what):
         self.rank = rank
         self.what = what
         self.seconds = timeout("NNJAX_COLLECTIVE_TIMEOUT")
-        self._timer = None
-
-    def _expire(self):
-        sys.stderr.write(f"nnabla.communicators: rank {self.rank}: {self.what} did not "
-                         f"finish within {self.seconds:g} s (a peer died or never called "
-                         "it); ending this process\n")
-        sys.stderr.flush()
-        os._exit(70)
+        self.armed = False
 
     def __enter__(self):
-        if self.seconds > 0:
-            self._timer = threading.Timer(self.seconds, self._expire)
-            self._timer.daemon = True
-            self._timer.start()
+        stream = sys.__stderr__
+        if self.seconds > 0 and stream is not None:
+            try:
+                faulthandler.dump_traceback_later(self.seconds, exit=True, file=stream)
+                self.armed = True
+            except (ValueError, OSError, io.UnsupportedOperation):
+                pass  # no file descriptor to write to: run without the timer
         return self
 
     def __exit__(self, kind, error, tb):
-        if self._timer is not None:
-            self._timer.cancel()
+        if self.armed:
+            faulthandler.cancel_dump_traceback_later()
         if isinstance(error, Exception):  # the exchange itself failed: a peer is gone
             raise RuntimeError(f"nnabla.communicators: rank {self.rank}: {self.what} "
                                f"failed (did a peer die?): {error}") from error
