@@ -164,6 +164,37 @@ def test_create_communicator_without_mpi_is_none(monkeypatch):
     assert communicator_util.single_or_rankzero()
 
 
+def test_world_from_the_launcher_or_openmpi(monkeypatch):
+    from nnjax.communicators._runtime import World, detect_world
+    for name in WORLD_VARS + ("MASTER_ADDR", "MASTER_PORT", "NNJAX_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert detect_world() == World(1, 0, 0, "")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "3")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.2")
+    assert detect_world() == World(4, 3, 1, "10.0.0.2:29517")
+    monkeypatch.setenv("NNJAX_NUM_PROCESSES", "2")   # the launcher's variables come first
+    monkeypatch.setenv("NNJAX_PROCESS_ID", "1")
+    monkeypatch.setenv("NNJAX_COORDINATOR", "127.0.0.1:5000")
+    assert detect_world() == World(2, 1, 1, "127.0.0.1:5000")
+    monkeypatch.setenv("NNJAX_PROCESS_ID", "2")
+    with pytest.raises(ValueError, match="rank 2 is not in a world of 2"):
+        detect_world()
+    monkeypatch.setenv("NNJAX_PROCESS_ID", "one")
+    with pytest.raises(ValueError, match="NNJAX_PROCESS_ID='one' is not an integer"):
+        detect_world()
+
+
+def test_launcher_command_line():
+    from nnjax.distributed._launch import _split, main
+    assert _split(["-n", "2", "--timeout=5", "train.py", "-n", "7"]) == \
+        (["-n", "2", "--timeout=5"], ["train.py", "-n", "7"])
+    assert _split(["-n", "2", "-m", "pytest", "-q"]) == (["-n", "2"], ["-m", "pytest", "-q"])
+    assert main(["-n", "2", "no_such_script.py"]) == 2
+    assert main(["-n", "0", "x.py"]) == 2
+
+
 def test_init_after_computing_is_refused():
     code = ("import numpy as np, nnabla as nn, nnabla.communicators as C\n"
             "x = nn.Variable.from_numpy_array(np.ones(2)); y = x * 2; y.forward(); y.d\n"
