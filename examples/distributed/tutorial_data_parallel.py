@@ -1,8 +1,8 @@
 """NNabla's "Data Parallel Distributed Training" tutorial (multi_device_training), its
 code cells in order, run as: python -m nnabla.distributed -n 2 tutorial_data_parallel.py
 (the tutorial prints whole gradient arrays; here their first values)."""
-import os
-import time
+import os  # noqa: F401 (the tutorial imports it)
+import time  # noqa: F401
 
 import nnabla as nn
 import nnabla.communicators as C
