@@ -137,6 +137,9 @@ def _create(initializer, shape, need_grad):
                      "a callable taking shape")
 
 
+_create_parameter_by_initializer = _create
+
+
 def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
                             as_need_grad=None):
     """The parameter ``name`` of the current scope, created if missing.
@@ -207,6 +210,8 @@ def save_parameters(path, params=None, extension=None):
         raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
                          "use .h5 or .protobuf")
     fh.save_parameters_file(path, params, ext)
+    if hasattr(path, "seek"):  # as NNabla's: a file object is rewound for reading back
+        path.seek(0)
     logger.info(f"Parameter save ({ext}): {path}")
 
 
@@ -216,18 +221,30 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
     Every entry is checked against existing parameters before any value is
     written: on a shape mismatch nothing is changed.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError("load_parameters: path must be a file name")
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_parameters: no such file {path!r}")
-    ext = os.path.splitext(path)[1]
-    if ext not in fh.PARAMETER_EXTENSIONS + (".nnp",):
-        raise ValueError(f"load_parameters: unsupported extension {ext!r} of {path!r}")
-    try:
-        entries = fh.read_parameters(path, ext)
-    except ValueError as e:
-        raise ValueError(f"load_parameters: {e}") from None
+    if hasattr(path, "read"):  # a file object holding a file of format ``extension``
+        ext = extension
+        if ext not in fh.PARAMETER_EXTENSIONS:
+            raise ValueError(f"load_parameters: unsupported extension {ext!r} for a file "
+                             "object; use .h5 or .protobuf")
+        data = path.read()
+        try:
+            entries = fh.parameters_of_file(data.encode("utf-8") if isinstance(data, str)
+                                            else data, ext, f"a {ext} file object")
+        except ValueError as e:
+            raise ValueError(f"load_parameters: {e}") from None
+    else:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError("load_parameters: path must be a file name or a file object")
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"load_parameters: no such file {path!r}")
+        ext = os.path.splitext(path)[1]
+        if ext not in fh.PARAMETER_EXTENSIONS + (".nnp",):
+            raise ValueError(f"load_parameters: unsupported extension {ext!r} of {path!r}")
+        try:
+            entries = fh.read_parameters(path, ext)
+        except ValueError as e:
+            raise ValueError(f"load_parameters: {e}") from None
     for name, value, _ in entries:
         existing = get_parameter(name)
         if existing is not None and existing.shape != value.shape:
