@@ -1192,4 +1192,6 @@ def save(filename, content, include_parameters=False, variable_batch_size=True,
     if proto is None:
         raise ValueError("graph_def.save: content must hold a ProtoGraph or a ProtoNetwork")
     fh.save_model_file(filename, proto, params, extension=extension)
+    if hasattr(filename, "seek"):  # as NNabla's: a file object is rewound for reading back
+        filename.seek(0)
     logger.info(f"Model file is saved as {filename}.")

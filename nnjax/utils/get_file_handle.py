@@ -166,6 +166,8 @@ def read_files(filenames, extension=".nntxt", exclude_parameter=False, parameter
     for filename in filenames:
         ext = file_extension(filename, extension)
         where = describe(filename)
+        if ext == ".nnp" and hasattr(filename, "seek"):
+            filename.seek(0)  # a zip archive is read whole, wherever the file object stands
         data = _read_bytes(filename)
         if ext == ".nnp":
             _read_nnp(contents, data, where, exclude_parameter, parameter_only)
