@@ -232,3 +232,49 @@ def test_get_file_handle_save_is_atomic(tmp_path):
     with pytest.raises(ValueError, match=".bad"):
         with get_file_handle_save(path, ".bad"):
             pass
+
+
+def test_indexing_and_computed_variable_inputs(rng):
+    with nn.graph_def.graph(name="n") as g:
+        x = nn.ProtoVariable((2, 3))
+        label = F.constant(1, (2, 1))  # computed: enters the network holding its value
+        loss = F.softmax_cross_entropy(x[:, 1:] * 3.0, label)
+    xv = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
+    y = g(xv)
+    y.forward()
+    z = xv.d[:, 1:] * 3
+    log_softmax = z - np.log(np.exp(z).sum(1, keepdims=True))
+    np.testing.assert_allclose(y.d, -log_softmax[:, 1:2], rtol=1e-5)
+    assert loss.shape == (2, 1)
+
+
+def test_promote_applies_a_network_pass(rng):
+    from nnabla.utils.nnp_graph import NnpNetworkPass
+    with nn.graph_def.graph(name="n") as g:
+        h = F.tanh(PF.affine(nn.ProtoVariable((2, 3), name="x"), 4, name="a"))
+        PF.affine(h, 2, name="b")
+    net = g.default_graph()
+    cut = NnpNetworkPass()
+    cut.use_up_to("@n/Tanh_out")
+    cut.fix_parameters()
+    p = net.promote(cut)
+    assert list(p.functions) == ["@n/Affine", "@n/Tanh"] and p.outputs == ["@n/Tanh_out"]
+    assert not any(v.need_grad for v in p.parameters.values())
+    xv = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
+    y = p(xv)
+    y.forward()
+    P = g.get_parameters()
+    np.testing.assert_allclose(y.d, np.tanh(xv.d @ P["a/affine/W"].d + P["a/affine/b"].d),
+                               rtol=1e-5)
+    skip = NnpNetworkPass()
+    skip.remove_and_rewire("@n/Tanh")
+    skip.set_variable("x", xv)
+    q = net.promote(skip)
+    assert [f.type for f in q.functions.values()] == ["Affine", "Affine"]
+    y = q()  # the input is the Variable set by the pass
+    y.forward()
+    h = xv.d @ P["a/affine/W"].d + P["a/affine/b"].d
+    np.testing.assert_allclose(y.d, h @ P["b/affine/W"].d + P["b/affine/b"].d, rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(TypeError, match="NnpNetworkPass"):
+        net.promote(object())

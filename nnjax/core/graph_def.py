@@ -29,6 +29,7 @@ from .. import functions as F
 from .. import initializer as I
 from .. import parameter as P
 from .._apply import apply_function
+from .._indexing import getitem
 from .._ndarray import NdArray
 from .._registry import REGISTRY
 from .._variable import Variable
@@ -36,6 +37,8 @@ from ..context import context_scope, get_current_context
 from ..logger import logger
 from ..utils import get_file_handle as fh
 from ..utils import nnabla_pb2
+from ..utils.nnp_graph import NnpNetworkPass
+from ..utils.nnp_graph import ProtoNetwork as _PassNetwork
 from ..utils.nnp_graph import (_fan_initializer, _lowering_args, _place_inputs, function_args,
                                load_parameter_entries)
 from ..utils.save import set_function_args
@@ -268,6 +271,9 @@ class ProtoNetwork:
         self.update_actual_shape_of_reshape()
         if self.arguments.get("variable_batch_size", True):
             _variable_batch_size(self)
+        return self._network_proto()
+
+    def _network_proto(self):
         n = nnabla_pb2.Network()
         if self.batch_size:
             n.batch_size = int(self.batch_size)
@@ -422,13 +428,38 @@ class ProtoNetwork:
         return n
 
     def promote(self, callback):
-        """Network passes over a proto network are not implemented in nnjax; use
-        ``nnabla.utils.nnp_graph.NnpLoader.get_network(name, callback=...)``."""
+        """A new network: this one edited by ``callback``, an
+        ``nnabla.utils.nnp_graph.NnpNetworkPass`` (set_variable, use_up_to,
+        remove_and_rewire, fix_parameters, on_* callbacks ...). Function passes are
+        handed the graph's parameter scope."""
         if callback is None:
             return self
-        raise NotImplementedError(
-            "ProtoNetwork.promote: network passes are applied by "
-            "nnabla.utils.nnp_graph.NnpLoader(...).get_network(name, callback=pass) in nnjax")
+        if not isinstance(callback, NnpNetworkPass):
+            raise TypeError(f"ProtoNetwork.promote: callback must be an NnpNetworkPass, got "
+                            f"{type(callback).__name__}")
+        passed = _PassNetwork(self._network_proto())
+        passed.apply_pass(callback, self.owner().parameter_scope)
+        n = ProtoNetwork(self.owner(), self.name, self.batch_size)
+        for source, target in ((passed.variables, n.variables),
+                               (passed.parameters, n.parameters)):
+            for v in source.values():
+                pv = target[v.name] = ProtoVariable(v.shape, v.name, v.need_grad, v.type)
+                before = self.variables.get(v.name) or self.parameters.get(v.name)
+                pv.initializer = before.initializer if before is not None else None
+                pv.variable_instance = v.variable
+        for f in passed.functions.values():
+            loop = f.type in __loop_control_functions__
+            pf = ProtoFunction(None, f.type, None if loop else function_args(f.proto),
+                               f.name, n)
+            pf.inputs = [v.name for v in f.inputs]
+            pf.outputs = [v.name for v in f.outputs]
+            for name in pf.inputs:
+                n._lookup(name).required.append(pf.name)
+            for name in pf.outputs:
+                n._lookup(name).parent = pf.name
+            n.functions[pf.name] = pf
+        n._update_ports()
+        return n
 
     def __repr__(self):
         return (f"ProtoNetwork({self.name!r}, {len(self.functions)} functions, "
@@ -953,6 +984,9 @@ class ProtoVariable:
     def __rpow__(self, other):
         return F.r_pow_scalar(self, other)
 
+    def __getitem__(self, key):  # basic indexing records Slice (+ Reshape), as on Variables
+        return getitem(self, key)
+
     def __repr__(self):
         return f"ProtoVariable({self.shape}, name={self.name!r}, type={self.type})"
 
@@ -1044,6 +1078,11 @@ class ProtoFunction:
 
         for v in inputs:
             if isinstance(v, Variable):
+                if v.parent is not None:
+                    # a computed Variable (e.g. F.constant) enters the network as a
+                    # parameter holding its value
+                    v.forward()
+                    v = v.get_unlinked_variable(need_grad=False)
                 key = str(id(v.data))
                 owner.parameters[key] = v
                 self.inputs.append(key)
