@@ -244,6 +244,16 @@ class ProtoNetwork:
         self.inputs = [k for k, v in self.variables.items() if not v.parent and v.required]
         self.outputs = [k for k, v in self.variables.items() if not v.required and v.parent]
 
+    def _update_network_ports(self):
+        """Recompute inputs/outputs and drop variables and functions no longer connected."""
+        self._update_ports()
+        self.variables = OrderedDict((k, v) for k, v in self.variables.items()
+                                     if v.required or v.parent)
+        self.parameters = OrderedDict((k, v) for k, v in self.parameters.items()
+                                      if v.required or v.parent)
+        self.functions = OrderedDict((k, f) for k, f in self.functions.items()
+                                     if f.inputs or f.outputs)
+
     # ------------------------------------------------------------ to protobuf
     def update_actual_shape_of_reshape(self):
         """Replace a -1 in a Reshape's shape by the size it stands for."""
@@ -375,6 +385,19 @@ class ProtoNetwork:
 
     # ------------------------------------------------------------ from protobuf
     @staticmethod
+    def create_function_instance(ctx, f, g, create_func=None):
+        """A ProtoFunction of network ``g`` from Function message ``f`` (``ctx`` and
+        ``create_func`` are NNabla's; the arguments are read from ``f`` directly)."""
+        args = None if f.type in __loop_control_functions__ else function_args(f)
+        pf = ProtoFunction(None, f.type, args, f.name, g)
+        if f.HasField("repeat_param"):
+            pf.repeat_param = f.repeat_param
+        elif f.HasField("recurrent_param"):
+            pf.recurrent_param = f.recurrent_param
+        pf.repeat_id = list(f.repeat_id)
+        return pf
+
+    @staticmethod
     def from_proto(owner, proto, rng, batch_size):
         g = ProtoNetwork(owner)
         g.repeat_info = {r.id: r.times for r in proto.repeat_info}
@@ -387,14 +410,7 @@ class ProtoNetwork:
             pv.initializer = _create_initializer(v, rng)
             pv.repeat_id = list(v.repeat_id)
         for f in proto.function:
-            args = None if f.type in __loop_control_functions__ else function_args(f)
-            pf = ProtoFunction(None, f.type, args, f.name, g)
-            if f.HasField("repeat_param"):
-                pf.repeat_param = f.repeat_param
-            elif f.HasField("recurrent_param"):
-                pf.recurrent_param = f.recurrent_param
-            pf.repeat_id = list(f.repeat_id)
-            g.functions[f.name] = pf
+            pf = g.functions[f.name] = ProtoNetwork.create_function_instance(None, f, g)
             for n in f.input:
                 pv = _declared(g, n, f)
                 pf.inputs.append(pv.name)
@@ -426,6 +442,20 @@ class ProtoNetwork:
         n.arguments = dict(self.arguments)
         n.owner_ = self.owner()  # keeps the graph alive while the copy is used
         return n
+
+    def expand_loop_control(self):
+        """This network without loop control: a copy when it has none. Networks with
+        NNabla's repeat/recurrent/delay functions are not expanded by graph_def."""
+        looped = [f.name for f in self.functions.values()
+                  if f.type in __loop_control_functions__ or f.repeat_id]
+        if looped:
+            raise NotImplementedError(
+                f"ProtoNetwork.expand_loop_control: network {self.name!r} uses loop control "
+                f"({looped[:3]}); load it with nnabla.utils.nnp_graph.NnpLoader instead")
+        return self.clone()
+
+    def _patch_by_network_pass(self, callback):
+        return self.promote(callback)
 
     def promote(self, callback):
         """A new network: this one edited by ``callback``, an
@@ -602,13 +632,13 @@ class ProtoGraph:
              variable_batch_size=variable_batch_size, executors=executors)
 
     def expand_loop_control(self):
-        """Not in nnjax's graph_def: load loop-control networks with
-        ``nnabla.utils.nnp_graph.NnpLoader``."""
-        for n in self.networks.values():
-            if any(f.type in __loop_control_functions__ for f in n.functions.values()):
-                raise NotImplementedError(
-                    f"ProtoGraph.expand_loop_control: network {n.name!r} has loop control; "
-                    "nnjax's graph_def does not expand it (use nnabla.utils.nnp_graph)")
+        """Expand the loop control of every network (see ProtoNetwork.expand_loop_control)."""
+        expanded = OrderedDict()
+        for name, network in self.networks.items():
+            n = network.expand_loop_control()
+            n.owner_ = None
+            expanded[name] = n
+        self.networks = expanded
 
     def __repr__(self):
         return f"ProtoGraph(networks={list(self.networks)})"
