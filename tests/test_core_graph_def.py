@@ -278,3 +278,25 @@ def test_promote_applies_a_network_pass(rng):
                                atol=1e-6)
     with pytest.raises(TypeError, match="NnpNetworkPass"):
         net.promote(object())
+
+
+def test_variable_batch_size_flattens_base_axis(tmp_path, rng):
+    with nn.graph_def.graph(name="b2") as g:
+        x = nn.ProtoVariable((1, 2, 3, 4, 4), name="x")
+        h = PF.convolution(x, 2, (1, 1), base_axis=2, with_bias=False)
+        F.reshape(h, (2, 2, 16))
+    path = str(tmp_path / "b2.nnp")
+    g.save(path)
+    g2 = nn.graph_def.load(path, batch_size=4)
+    net = g2.default_graph()
+    assert net.variables["x"].shape == (-1, 3, 4, 4)  # two batch axes became one
+    conv = [f for f in net.functions.values() if f.type == "Convolution"][0]
+    assert conv.args["base_axis"] == 1
+    y = g2()
+    xv = net.variables["x"].variable_instance
+    assert xv.shape == (4, 3, 4, 4) and y.shape == (4, 2, 16)
+    xv.d = rng.randn(4, 3, 4, 4)
+    y.forward()
+    w = g2.get_parameters()["conv/W"].d.reshape(2, 3)
+    ref = np.einsum("oc,nchw->nohw", w, xv.d).reshape(4, 2, 16)
+    np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-6)
