@@ -50,7 +50,8 @@ def test_module_output_matches_numpy_and_parameters_are_scoped(rng):
     y = net(x)
     y.forward()
     params = net.get_parameters()
-    assert list(params) == ["@first/affine/W", "@first/affine/b", "@second/affine/W", "@second/affine/b"]
+    assert list(params) == ["@first/affine/W", "@first/affine/b",
+                            "@second/affine/W", "@second/affine/b"]
     assert params["@first/affine/W"].shape == (6, 5)
     np.testing.assert_allclose(y.d, _numpy_two_layer(params, x.d), rtol=1e-5, atol=1e-6)
     # a module's parameters live in its own scope, not the global one
@@ -95,7 +96,8 @@ def test_set_parameters_shares_values_and_raise_if_missing(rng):
     F.sink(ya, yb).forward()
     np.testing.assert_allclose(yb.d, ya.d, rtol=1e-6)
     with pytest.raises(ValueError, match="no_such"):
-        b.set_parameter("@no_such/affine/W", a.get_parameters()["@first/affine/W"], raise_if_missing=True)
+        b.set_parameter("@no_such/affine/W", a.get_parameters()["@first/affine/W"],
+                        raise_if_missing=True)
     with pytest.raises(ValueError, match="must be followed by"):
         b.set_parameter("@first", a.get_parameters()["@first/affine/W"])
 
@@ -148,7 +150,8 @@ def test_sequential_names_and_order(rng):
     y = named(x)
     y.forward()
     p = named.get_parameters()
-    ref = (x.d @ p["@enc/affine/W"].d + p["@enc/affine/b"].d) @ p["@dec/affine/W"].d + p["@dec/affine/b"].d
+    h = x.d @ p["@enc/affine/W"].d + p["@enc/affine/b"].d
+    ref = h @ p["@dec/affine/W"].d + p["@dec/affine/b"].d
     np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="nn.Module"):
         nn.Sequential(lambda x: x)
