@@ -300,3 +300,27 @@ def test_variable_batch_size_flattens_base_axis(tmp_path, rng):
     w = g2.get_parameters()["conv/W"].d.reshape(2, 3)
     ref = np.einsum("oc,nchw->nohw", w, xv.d).reshape(4, 2, 16)
     np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("identity_at_end", [False, True])
+def test_identity_remover_keeps_values_and_names(rng, identity_at_end):
+    from nnabla.core.graph_optimizer import IdentityRemover
+    with nn.graph_def.graph(name="n") as g:
+        x = nn.ProtoVariable((2, 3), name="x")
+        h = F.tanh(x)
+        if identity_at_end:
+            F.identity(F.sigmoid(h))
+        else:
+            F.sigmoid(F.identity(h))
+    net = g.default_graph()
+    out_before = net.outputs
+    renamed = {}
+    net.execute_on_proto(IdentityRemover(renamed))
+    assert [f.type for f in net.forward_sequence()] == ["Tanh", "Sigmoid"]
+    assert len(renamed) == 1
+    if identity_at_end:
+        assert net.outputs == out_before  # a final output keeps its name
+    xv = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
+    y = net(xv)
+    y.forward()
+    np.testing.assert_allclose(y.d, 1 / (1 + np.exp(-np.tanh(xv.d))), rtol=1e-5)

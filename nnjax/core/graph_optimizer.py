@@ -25,7 +25,12 @@ def rename_variable(proto_network, renames):
 
 def remove_function(pf, renamed):
     """Remove a one-input one-output function (e.g. Identity), joining its input and
-    output into one variable; ``renamed`` gets {removed name: kept name}."""
+    output into one variable; ``renamed`` gets {removed name: kept name}.
+
+    As NNabla's: when the output is read by other functions it takes the input's
+    name; when it is a final output, it keeps its name and the input's producer
+    writes it directly.
+    """
     network = pf.owner()
     if len(pf.inputs) != 1 or len(pf.outputs) != 1:
         raise ValueError(f"remove_function: {pf.name!r} ({pf.type}) must have one input and "
@@ -34,18 +39,33 @@ def remove_function(pf, renamed):
     if in_name not in network.variables:
         raise ValueError(f"remove_function: the input {in_name!r} of {pf.name!r} is not a "
                          "variable (a parameter cannot be joined)")
-    src = network.variables[in_name]
-    dst = network.variables[out_name]
-    readers = [f for f in src.required if f != pf.name]
-    for fname in dst.required:
-        f = network.functions[fname]
-        f.inputs = [in_name if n == out_name else n for n in f.inputs]
-    src.required = readers + list(dst.required)
-    del network.variables[out_name]
-    network.outputs = [in_name if n == out_name else n for n in network.outputs]
-    renamed[out_name] = in_name
+    src, dst = network.variables[in_name], network.variables[out_name]
+    other_readers = [f for f in src.required if f != pf.name]
+    if dst.required:  # keep the input's name
+        for fname in dst.required:
+            f = network.functions[fname]
+            f.inputs = [in_name if n == out_name else n for n in f.inputs]
+        src.required = other_readers + list(dst.required)
+        del network.variables[out_name]
+        renamed[out_name] = in_name
+        kept, gone = in_name, out_name
+    else:  # a final output keeps its name
+        if src.parent is not None:
+            parent = network.functions[src.parent]
+            parent.outputs = [out_name if n == in_name else n for n in parent.outputs]
+        for fname in other_readers:
+            f = network.functions[fname]
+            f.inputs = [out_name if n == in_name else n for n in f.inputs]
+        dst.parent = src.parent
+        dst.required = other_readers
+        dst.need_grad = src.need_grad
+        del network.variables[in_name]
+        renamed[in_name] = out_name
+        kept, gone = out_name, in_name
+    network.inputs = [kept if n == gone else n for n in network.inputs]
+    network.outputs = [kept if n == gone else n for n in network.outputs]
     del network.functions[pf.name]
-    logger.info(f"proto_function:{pf.name} is deleted, {out_name} is now {in_name}.")
+    logger.info(f"proto_function:{pf.name} is deleted, {gone} is now {kept}.")
 
 
 class IdentityRemover:
