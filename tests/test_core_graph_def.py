@@ -324,3 +324,19 @@ def test_identity_remover_keeps_values_and_names(rng, identity_at_end):
     y = net(xv)
     y.forward()
     np.testing.assert_allclose(y.d, 1 / (1 + np.exp(-np.tanh(xv.d))), rtol=1e-5)
+
+
+def test_rewrite_records_applies_nnabla_batch_rule():
+    from nnabla.core.variable_batch_size import rewrite_records
+    conv_args = {"base_axis": 2, "pad": [0, 0]}
+    reshape_args = {"shape": [2, 18, 6]}
+    functions = [("Conv", "Convolution", conv_args, ["x", "W"], ["h"]),
+                 ("R", "Reshape", reshape_args, ["h"], ["y"])]
+    shapes = {"x": [1, 2, 3, 8, 8], "W": [3, 3, 3, 3], "h": [1, 2, 3, 6, 6], "y": [2, 18, 6]}
+    assert rewrite_records(functions, shapes, ["x", "h", "y"]) == 2
+    assert shapes == {"x": [-1, 3, 8, 8], "W": [3, 3, 3, 3], "h": [-1, 3, 6, 6],
+                      "y": [-1, 18, 6]}
+    assert conv_args["base_axis"] == 1 and reshape_args["shape"] == [-1, 18, 6]
+    untouched = {"x": [3, 8]}
+    assert rewrite_records([("S", "Sigmoid", {}, ["x"], ["x2"])], untouched, ["x"]) is None
+    assert untouched == {"x": [3, 8]}

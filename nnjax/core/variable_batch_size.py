@@ -85,3 +85,50 @@ def variable_batch_size(network):
             v.shape = (-1,) + tuple(v.shape[1:])
             v._proto = None
     network.batch_size = batch
+
+
+# ---------------------------------------------------------------- plain records
+class _RecordVariable:
+    __slots__ = ("name", "_shapes", "_proto")
+
+    def __init__(self, name, shapes):
+        self.name, self._shapes, self._proto = name, shapes, None
+
+    @property
+    def shape(self):
+        return tuple(self._shapes[self.name])
+
+    @shape.setter
+    def shape(self, value):
+        self._shapes[self.name] = [int(d) for d in value]
+
+
+class _RecordFunction:
+    __slots__ = ("name", "type", "args", "inputs", "outputs")
+
+    def __init__(self, name, type_name, args, inputs, outputs):
+        self.name, self.type, self.args = name, type_name, args
+        self.inputs, self.outputs = list(inputs), list(outputs)
+
+
+class _RecordNetwork:
+    def __init__(self, functions, shapes, buffers):
+        self.variables = {n: _RecordVariable(n, shapes) for n in buffers}
+        self._functions = [_RecordFunction(*f) for f in functions]
+        self.batch_size = None
+
+    def forward_sequence(self):
+        return iter(self._functions)
+
+
+def rewrite_records(functions, shapes, buffers):
+    """NNabla's rule over plain records (for writers that keep no ProtoNetwork).
+
+    ``functions``: [(name, type, args, input names, output names)] in forward order,
+    their ``args`` dicts are edited in place; ``shapes``: {variable name: shape list},
+    edited in place; ``buffers``: the names of the activation (non-parameter)
+    variables. Returns the batch size found, or None (nothing changed).
+    """
+    network = _RecordNetwork(functions, shapes, buffers)
+    variable_batch_size(network)
+    return network.batch_size
