@@ -21,7 +21,7 @@ from . import dtypes, testing  # noqa
 from ._graph_api import forward_all, grad  # noqa
 from . import _operators
 from . import backward_functions, backward_function, function, function_bases  # noqa: F401
-from .interop import to_jax, set_parameters  # noqa: F401
+from .interop import from_jax, set_parameters, to_jax  # noqa: F401
 
 
 def compile_stats():

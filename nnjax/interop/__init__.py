@@ -5,5 +5,6 @@
 imported on demand (it imports flax).
 """
 from .graph_function import GraphFunction, set_parameters, to_jax
+from .jax_function import JaxFunction, from_jax
 
-__all__ = ["GraphFunction", "set_parameters", "to_jax"]
+__all__ = ["GraphFunction", "JaxFunction", "from_jax", "set_parameters", "to_jax"]
