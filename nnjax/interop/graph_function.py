@@ -73,7 +73,7 @@ class GraphFunction:
 
     Attributes: ``input_shapes`` (the recorded shapes of the positional inputs),
     ``param_names`` (the parameters it reads), ``state_names`` (those it updates in
-    place), ``rng_functions`` (its stochastic Function nodes, in the order ``rng`` keys
+    place), ``frozen_names`` (those with ``need_grad=False``: no gradient), ``rng_functions`` (its stochastic Function nodes, in the order ``rng`` keys
     are given to them).
     """
 
@@ -121,6 +121,8 @@ class GraphFunction:
         self._state = tuple(state)
         self.state_names = tuple(OrderedDict.fromkeys(n for n, _ in state))
         self.param_names = tuple(values)
+        trained = {n for s, n in self._param_roots if s not in self._frozen}
+        self.frozen_names = tuple(n for n in values if n not in trained)
         self.input_shapes = tuple(tuple(v.shape) for v in inputs)
         self.rng_functions = tuple(f for f in plan.rng_functions if f.python_function is None)
         self.initial_params = values
