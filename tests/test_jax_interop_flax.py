@@ -169,3 +169,35 @@ def test_from_flax_refuses_what_it_cannot_use():
         from_flax(lambda x: x, "f")
     with pytest.raises(ValueError, match="name"):
         from_flax(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), "")
+
+
+def test_orbax_checkpoints_cross_over(rng, tmp_path):
+    import orbax.checkpoint as ocp
+    from nnjax.checkpoint import load_checkpoint, save_checkpoint
+    x = nn.Variable((2, 2, 5, 5))
+    y = _cnn(x, False)
+    module = NnablaModule(y, [x])
+    saved = {k: rng.randn(*np.shape(v)).astype(np.float32)
+             for k, v in module.parameter_values().items()}
+    for k, v in saved.items():
+        module.params[k][...] = jnp.asarray(v)
+    # an NNX checkpoint (orbax) restores into the parameter scope
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp_path / "nnx", nnx.to_pure_dict(nnx.state(module)))
+    checkpointer.wait_until_finished()
+    restored = checkpointer.restore(tmp_path / "nnx")
+    nn.clear_parameters()
+    nn.set_parameters(restored["params"])
+    scope = nn.get_parameters(grad_only=False)
+    assert set(scope) == set(saved)
+    for k, v in saved.items():
+        np.testing.assert_array_equal(scope[k].d, v)
+    # an nnjax checkpoint restores into the module
+    for v in scope.values():
+        v.d = v.d * 2 + 1
+    save_checkpoint(tmp_path / "nnjax", None, 3)
+    nn.clear_parameters()
+    load_checkpoint(tmp_path / "nnjax", None)
+    module.read_parameters()
+    for k, v in saved.items():
+        np.testing.assert_array_equal(np.asarray(module.params[k][...]), v * 2 + 1)

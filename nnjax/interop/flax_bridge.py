@@ -6,7 +6,10 @@ that have ``need_grad=False`` (batch-normalization statistics) are ``nnx.BatchSt
 all keyed by NNabla's names in ``module.params``. It trains with ``nnx.Optimizer`` +
 optax under ``nnx.jit``; ``module.eval()`` switches to the graph given as
 ``eval_outputs`` (NNabla builds test-mode batch normalization as another graph);
-``nnjax.set_parameters(module.parameter_values())`` writes the values back.
+``nnjax.set_parameters(module.parameter_values())`` writes the values back and
+``module.read_parameters()`` reads the scope's. Checkpoints cross over: an orbax
+checkpoint of ``nnx.to_pure_dict(nnx.state(module))`` restores with ``nnjax.set_parameters(restored["params"])``,
+an ``nnjax.checkpoint`` one with ``load_checkpoint`` then ``module.read_parameters()``.
 
 ``from_flax(module, name)`` makes an NNX module (or a Linen module with its variables)
 an NNabla function: its parameters are registered in the current parameter scope under
@@ -67,6 +70,19 @@ class NnablaModule(nnx.Module):
         for name, value in new_state.items():
             self.params[name][...] = value
         return outputs
+
+    def read_parameters(self):
+        """Set the module's variables to the values the parameter scope holds now (after
+        ``nn.load_parameters``, ``nnjax.checkpoint.load_checkpoint``, an NNabla solver)."""
+        for name, var in self.params.items():
+            param = _parameter.get_parameter(name)
+            if param is None:
+                raise KeyError(f"read_parameters: the parameter scope has no {name!r}")
+            if tuple(param.shape) != tuple(var[...].shape):
+                raise ValueError(f"read_parameters: {name!r} has shape {param.shape} in the "
+                                 f"scope, {tuple(var[...].shape)} in the module")
+            var[...] = jax.numpy.asarray(np.array(param.d))
+        return self
 
     def parameter_values(self):
         """{NNabla name: array} of every parameter and statistic (for set_parameters)."""
