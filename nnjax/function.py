@@ -143,7 +143,8 @@ class PythonFunction(JaxFunction):
 
         @jax.custom_vjp
         def run(*xs):
-            return jax.pure_callback(self._host_forward, out_structs, *xs)
+            return jax.pure_callback(self._host_forward, out_structs, *xs,
+                                     vmap_method="sequential")
 
         def fwd(*xs):
             ys = run(*xs)
@@ -152,7 +153,8 @@ class PythonFunction(JaxFunction):
         def bwd(res, gys):
             xs, ys = res
             in_structs = tuple(jax.ShapeDtypeStruct(x.shape, np.float32) for x in xs)
-            gxs = jax.pure_callback(self._host_backward, in_structs, *xs, *ys, *gys)
+            gxs = jax.pure_callback(self._host_backward, in_structs, *xs, *ys, *gys,
+                                    vmap_method="sequential")
             return tuple(g.astype(x.dtype) for g, x in zip(gxs, xs))
 
         run.defvjp(fwd, bwd)

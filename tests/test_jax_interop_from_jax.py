@@ -129,3 +129,41 @@ def test_bad_jax_functions_name_themselves(rng):
         nn.from_jax(lambda a: {"y": a}, name="dict_out")(x)
     with pytest.raises(TypeError, match="callable"):
         nn.from_jax(3)
+
+
+class _Cube(nn.function.PythonFunction):
+    """x ** 3 in numpy, NNabla's custom-function way."""
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        outputs[0].d = inputs[0].d ** 3
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        g = 3 * inputs[0].d ** 2 * outputs[0].g
+        if accum[0]:
+            inputs[0].g += g
+        else:
+            inputs[0].g = g
+
+
+def test_python_function_is_a_jax_function_node_and_goes_through_to_jax(rng):
+    cube = _Cube()
+    assert isinstance(cube, nn.function.JaxFunction)
+    x = nn.Variable((1, 3), need_grad=True)
+    w2 = get_parameter_or_create("w2", (3, 4), rng.randn(3, 4).astype(np.float32))
+    loss = F.sum(F.affine(cube(x), w2))
+    fn, params = nn.to_jax(loss, inputs=[x])
+    xs = rng.randn(4, 1, 3).astype(np.float32)
+    per_example = jax.jit(jax.vmap(jax.grad(lambda p, a: fn(p, a)[0]),
+                                   in_axes=(None, 0)))(params, xs)
+    for i in range(4):
+        x.d = xs[i]
+        w2.grad.zero()
+        loss.forward()
+        loss.backward()
+        np.testing.assert_allclose(float(loss.d), float(jnp.sum((xs[i] ** 3) @ w2.d)),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(np.asarray(per_example["w2"][i]), w2.g, rtol=1e-5)
+        np.testing.assert_allclose(w2.g, np.repeat((xs[i] ** 3).T, 4, axis=1), rtol=1e-5)
