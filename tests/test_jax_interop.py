@@ -306,3 +306,17 @@ def test_shard_map_over_two_devices(tmp_path):
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_inputs_take_the_variables_dtype_and_keys_come_in_three_forms(rng):
+    loss, (x,) = dropout(rng)
+    fn, params = nn.to_jax(loss, inputs=[x])
+    key = jax.random.key(5)
+    a, _ = fn(params, x.d.astype(np.float64), rng=key)    # float64 in: computed as float32
+    assert a.dtype == jnp.float32
+    b, _ = fn(params, x.d, rng=jax.random.key_data(key))  # a raw (2,) uint32 key
+    c, _ = fn(params, x.d, rng=jax.random.split(key, 1))  # one typed key per function
+    d, _ = fn(params, x.d, rng=jax.random.key_data(jax.random.split(key, 1)))
+    assert float(a) == float(b) and float(c) == float(d)
+    with pytest.raises(ValueError, match="rng must be"):
+        fn(params, x.d, rng=np.zeros((3,), np.uint32))

@@ -141,7 +141,7 @@ class FlaxLayer:
     def _register(self):
         """The module's parameters, as Variables of the current scope (created from the
         module's values where missing)."""
-        return [_parameter.get_parameter_or_create(name, value.shape, value.copy())
+        return [_parameter.get_parameter_or_create(name, value.shape, value)
                 for name, value in self.initial.items()]
 
     def _params_tree(self, leaves):

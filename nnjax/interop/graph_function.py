@@ -124,6 +124,7 @@ class GraphFunction:
         trained = {n for s, n in self._param_roots if s not in self._frozen}
         self.frozen_names = tuple(n for n in values if n not in trained)
         self.input_shapes = tuple(tuple(v.shape) for v in inputs)
+        self._input_dtypes = tuple(jax_dtype(v._buffers.data.dtype) for v in inputs)
         self.rng_functions = tuple(f for f in plan.rng_functions if f.python_function is None)
         self.initial_params = values
 
@@ -135,8 +136,14 @@ class GraphFunction:
             names = sorted({f.info.type_name for f in self.rng_functions})
             raise ValueError(f"to_jax function: the graph has stochastic functions "
                              f"({', '.join(names)}); pass rng=jax.random.key(...)")
-        if jnp.issubdtype(rng.dtype, jax.dtypes.prng_key):
-            return jax.random.key_data(jax.random.split(rng, n))
+        dtype = getattr(rng, "dtype", None)
+        if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+            if rng.shape == ():
+                return jax.random.key_data(jax.random.split(rng, n))
+            if rng.shape == (n,):
+                return jax.random.key_data(rng)
+            raise ValueError(f"to_jax function: rng must be one key or {n} keys, got keys "
+                             f"of shape {rng.shape}")
         rng = jnp.asarray(rng)
         if rng.shape == (n, 2):  # one key per stochastic function, as nnjax draws them
             return rng.astype(jnp.uint32)
@@ -155,7 +162,8 @@ class GraphFunction:
             if tuple(value.shape) != self.input_shapes[k]:
                 raise ValueError(f"to_jax function: input {k} has shape {tuple(value.shape)}, "
                                  f"the graph was recorded with {self.input_shapes[k]}")
-            env[slot] = value
+            # as writing x.d does: the values take the variable's dtype
+            env[slot] = value.astype(self._input_dtypes[k])
         for slot, name in self._param_roots:
             try:
                 value = params[name]
