@@ -54,6 +54,13 @@ def dropout(rng):
     return F.sum(y * y), [x]
 
 
+def grad_penalty(rng):
+    x = _var(rng, (3, 4))
+    y = F.sum(F.tanh(PF.affine(x, 2, name="fc")))
+    (gx,) = nn.grad([y], [x])  # a gradient as part of the graph (double backward)
+    return F.sum(gx * gx), [x]
+
+
 def nnp_graph(rng, tmp_path):
     x = nn.Variable((3, 2, 6, 6))
     h = F.relu(PF.convolution(x, 3, (3, 3), name="conv"))
@@ -73,7 +80,7 @@ def nnp_graph(rng, tmp_path):
 
 
 GRAPHS = {"mlp": mlp, "cnn_bn_train": cnn_bn(True), "cnn_bn_test": cnn_bn(False),
-          "rnn": rnn, "dropout": dropout, "nnp": nnp_graph}
+          "rnn": rnn, "dropout": dropout, "grad_penalty": grad_penalty, "nnp": nnp_graph}
 
 
 def _nnjax_reference(loss, inputs):
