@@ -201,3 +201,17 @@ def test_orbax_checkpoints_cross_over(rng, tmp_path):
     module.read_parameters()
     for k, v in saved.items():
         np.testing.assert_array_equal(np.asarray(module.params[k][...]), v * 2 + 1)
+
+
+def test_stochastic_graph_draws_from_the_dropout_stream(rng):
+    x = nn.Variable.from_numpy_array(rng.randn(4, 6).astype(np.float32))
+    y = F.dropout(PF.affine(x, 6, name="fc"), p=0.5)
+    fn, params = nn.to_jax(y, inputs=[x])
+    module = NnablaModule(y, [x], rngs=nnx.Rngs(dropout=3))
+    first, second = module(x.d), module(x.d)
+    stream = nnx.Rngs(dropout=3)
+    np.testing.assert_array_equal(np.asarray(first),
+                                  np.asarray(fn(params, x.d, rng=stream.dropout())[0]))
+    np.testing.assert_array_equal(np.asarray(second),
+                                  np.asarray(fn(params, x.d, rng=stream.dropout())[0]))
+    assert not np.array_equal(np.asarray(first), np.asarray(second))
