@@ -8,8 +8,9 @@ optax under ``nnx.jit``; ``module.eval()`` switches to the graph given as
 ``eval_outputs`` (NNabla builds test-mode batch normalization as another graph);
 ``nnjax.set_parameters(module.parameter_values())`` writes the values back and
 ``module.read_parameters()`` reads the scope's. Checkpoints cross over: an orbax
-checkpoint of ``nnx.to_pure_dict(nnx.state(module))`` restores with ``nnjax.set_parameters(restored["params"])``,
-an ``nnjax.checkpoint`` one with ``load_checkpoint`` then ``module.read_parameters()``.
+checkpoint of ``nnx.to_pure_dict(nnx.state(module))`` restores with
+``nnjax.set_parameters(restored["params"])``, an ``nnjax.checkpoint`` one with
+``load_checkpoint`` then ``module.read_parameters()``.
 
 ``from_flax(module, name)`` makes an NNX module (or a Linen module with its variables)
 an NNabla function: its parameters are registered in the current parameter scope under

@@ -73,8 +73,9 @@ class GraphFunction:
 
     Attributes: ``input_shapes`` (the recorded shapes of the positional inputs),
     ``param_names`` (the parameters it reads), ``state_names`` (those it updates in
-    place), ``frozen_names`` (those with ``need_grad=False``: no gradient), ``rng_functions`` (its stochastic Function nodes, in the order ``rng`` keys
-    are given to them).
+    place), ``frozen_names`` (those with ``need_grad=False``: no gradient),
+    ``rng_functions`` (its stochastic Function nodes, in the order ``rng`` keys are
+    given to them).
     """
 
     def __init__(self, outputs, single, inputs, params):
