@@ -75,6 +75,8 @@ def test_trains_to_the_same_parameters_as_the_f_graph_and_compiles_once(rng):
             float(loss.d)
             counts.append(nn.compile_count())
         assert counts[-1] == counts[1], counts  # the loop compiled once
+        # forward, backward and update ran as one program, the JAX node inside it
+        assert nn.compile_stats().last_ops == ("forward", "backward", "update")
         return {k: np.array(v.d) for k, v in nn.get_parameters().items()}
 
     ref = train(False)
