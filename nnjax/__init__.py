@@ -25,6 +25,7 @@ from .core.module import Module  # noqa: F401
 from .core import graph_def  # noqa: F401
 from .core.graph_def import ProtoVariable  # noqa: F401
 from .core.sequential import Sequential  # noqa: F401
+from .interop import from_jax, set_parameters, to_jax  # noqa: F401
 
 
 def compile_stats():
