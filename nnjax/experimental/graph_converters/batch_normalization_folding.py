@@ -6,9 +6,8 @@ the original weight; the original parameters are not changed.
 """
 import numpy as np
 
-from ... import parameter
-from ...initializer import ConstantInitializer
-from .graph_converter import FunctionModifier, call_function, present_input_names
+from .graph_converter import (FunctionModifier, call_function, parameter_beside,
+                              present_input_names)
 
 FOLDABLE = ("Affine", "Convolution", "Deconvolution")
 
@@ -128,13 +127,8 @@ def _single_consumer(var):
 
 
 def _folded_parameters(modifier, w_var, b_var, w_data, b_data):
-    scope = modifier.get_parameter_scope(w_var)
-    with parameter.parameter_scope(scope):
-        w = parameter.get_parameter_or_create("w-folded", w_data.shape, w_data,
-                                              w_var.need_grad)
-        b = parameter.get_parameter_or_create("b-folded", b_data.shape, b_data,
-                                              b_var.need_grad)
-    return w, b
+    return (parameter_beside(w_var, "w-folded", w_data, w_var.need_grad),
+            parameter_beside(w_var, "b-folded", b_data, b_var.need_grad))
 
 
 class AddBiasModifier(FunctionModifier):
@@ -158,9 +152,7 @@ class AddBiasModifier(FunctionModifier):
         else:
             n_out = (w.shape[-1] if f.info.args.get("channel_last") else w.shape[1]) * _group(
                 f.info.args)
-        with parameter.parameter_scope(self.get_parameter_scope(w)):
-            b = parameter.get_parameter_or_create("b", (n_out,), ConstantInitializer(), True,
-                                                  True)
+        b = parameter_beside(w, "b", np.zeros(n_out), True)
         return call_function(f.info.type_name, [inputs[0], w, b], f.info.args)
 
 

@@ -4,8 +4,9 @@ from .channel_last import _LayoutModifier
 
 class ChannelFirstModifier(_LayoutModifier):
     """Rebuild a channel-last graph channel-first; ``inputs_cf`` as ``inputs_cl`` of
-    ChannelLastModifier. New parameters: ``W_cl`` (NNabla's name for both ways),
-    ``beta_cf``, ``gamma_cf``, ``mean_cf``, ``var_cf``, ``w_cl``."""
+    ChannelLastModifier. New parameters: ``W_cf``, ``beta_cf``, ``gamma_cf``,
+    ``mean_cf``, ``var_cf``, ``w_cf`` (NNabla names the weights ``W_cl`` and
+    ``w_cl`` both ways, so converting back would overwrite the channel-last ones)."""
 
     _last = False
     _suffix = "_cf"

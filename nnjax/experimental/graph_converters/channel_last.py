@@ -1,9 +1,9 @@
 """Channel-first (N, C, ...) graphs rebuilt channel-last (N, ..., C) and back."""
 import numpy as np
 
-from ... import parameter
 from ..._variable import Variable
-from .graph_converter import FunctionModifier, call_function, present_input_names
+from .graph_converter import (FunctionModifier, call_function, parameter_beside,
+                              present_input_names)
 
 CONVERTED = ("Convolution", "Deconvolution", "BatchNormalization", "MaxPooling",
              "AveragePooling", "SumPooling", "Unpooling", "Concatenate", "Affine")
@@ -34,6 +34,8 @@ class _LayoutModifier(FunctionModifier):
 
     def _prepare_inputs(self):
         news = self._given_inputs
+        if news is None and getattr(self, "_new_inputs_list", None) is not None:
+            news = self._new_inputs_list  # made once: the converted graph reads them
         if news is None:
             news = []
             for inp in self._inputs:
@@ -48,14 +50,13 @@ class _LayoutModifier(FunctionModifier):
                 self.init_map_func_inputs(f, [new if i == inp else None for i in f.inputs])
 
     def _param(self, name, var, values):
-        with parameter.parameter_scope(self.get_parameter_scope(var)):
-            return parameter.get_parameter_or_create(name, values.shape, values, var.need_grad)
+        return parameter_beside(var, name, values, var.need_grad)
 
     def _weight(self, kind, w):
         # conv (O, I, k...) <-> (O, k..., I); deconv (I, O, k...) <-> (I, k..., O)
         wd = np.asarray(w.d)
         wd = np.moveaxis(wd, 1, -1) if self._last else np.moveaxis(wd, -1, 1)
-        return self._param("W" + "_cl", w, np.ascontiguousarray(wd))
+        return self._param("W" + self._suffix, w, np.ascontiguousarray(wd))
 
     def modify(self, f, inputs):
         kind = f.info.type_name
@@ -99,7 +100,7 @@ class _LayoutModifier(FunctionModifier):
             src = rows[1:] + (rows[0],)
             wd = np.moveaxis(wd.reshape(src + (-1,)), len(rows) - 1, 0)
         wd = np.ascontiguousarray(wd.reshape(w.shape))
-        w_new = self._param("w" + "_cl", w, wd)
+        w_new = self._param("w" + self._suffix, w, wd)
         return call_function("Affine", [x, w_new] + list(inputs[2:]), args)
 
     def __finish__(self):

@@ -11,11 +11,13 @@ original graph is left as it was and both see the same data and parameters.
 """
 from collections import defaultdict
 
+import numpy as np
+
 from ... import functions as F
 from ..._apply import apply_function
 from ..._registry import get_spec
 from ..._variable import Variable
-from ...parameter import get_parameters
+from ...parameter import get_parameter_or_create, get_parameters, parameter_scope
 
 
 def place_inputs(type_name, inputs, args):
@@ -54,13 +56,34 @@ def present_input_names(f):
     return [d.name for d, v in zip(declared.inputs, f._inputs) if v is not None]
 
 
-def parameter_scope_of(v):
-    """The scope of the parameter (of the current scope, need_grad ones as NNabla
-    searches) whose buffers ``v`` shares; '' when ``v`` is no such parameter."""
-    for name, param in get_parameters().items():
+def parameter_name_of(v):
+    """The name (under the current scope) of the parameter whose buffers ``v``
+    shares, or None."""
+    for name, param in get_parameters(grad_only=False).items():
         if param == v:
-            return "/".join(name.split("/")[:-1])
-    return ""
+            return name
+    return None
+
+
+def parameter_scope_of(v):
+    """The scope of the parameter ``v`` ('' when ``v`` is no registered parameter)."""
+    name = parameter_name_of(v)
+    return "" if name is None else "/".join(name.split("/")[:-1])
+
+
+def parameter_beside(like, name, values, need_grad=True):
+    """A parameter ``name`` holding ``values`` in the scope of parameter ``like``
+    (where NNabla's modifiers put what they create), given this conversion's
+    values even if it exists. When ``like`` is not a registered parameter the new
+    one is an unregistered variable: registering it at the root would make every
+    such layer share it."""
+    values = np.asarray(values, np.float32)
+    if parameter_name_of(like) is None:
+        return Variable.from_numpy_array(values, need_grad=need_grad)
+    with parameter_scope(parameter_scope_of(like)):
+        param = get_parameter_or_create(name, values.shape, values, need_grad)
+    param.d = values
+    return param
 
 
 def _as_list(o):

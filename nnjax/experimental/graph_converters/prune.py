@@ -1,8 +1,7 @@
 """Channel-wise pruning of convolution and affine weights by their L2 norm."""
 import numpy as np
 
-from ... import parameter
-from .graph_converter import FunctionModifier, call_function
+from .graph_converter import FunctionModifier, call_function, parameter_beside
 
 PRUNABLE = ("Convolution", "Deconvolution", "DepthwiseConvolution",
             "DepthwiseDeconvolution", "Affine")
@@ -40,12 +39,7 @@ class PruningModifier(FunctionModifier):
         others = tuple(a for a in range(w.ndim) if a != axis)
         norm = np.sum(np.asarray(w.d) ** 2, axis=others, keepdims=True)
         mask = norm > self._pruning_threshold
-        with parameter.parameter_scope(self.get_parameter_scope(w)):
-            w_data = (w.d * mask).astype(np.float32)
-            w_new = parameter.get_parameter_or_create("w-pruned", w.shape, w_data, True, True)
-            new = [x, w_new]
-            if b is not None:
-                b_data = (b.d * mask.reshape(-1)).astype(np.float32)
-                new.append(parameter.get_parameter_or_create("b-pruned", b_data.shape, b_data,
-                                                             True, True))
+        new = [x, parameter_beside(w, "w-pruned", w.d * mask)]
+        if b is not None:
+            new.append(parameter_beside(w, "b-pruned", b.d * mask.reshape(-1)))
         return call_function(f.info.type_name, new, f.info.args)
