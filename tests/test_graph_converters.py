@@ -346,6 +346,27 @@ def test_channel_last_with_given_inputs(rng):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_folding_then_channel_last_keeps_each_graph(rng):
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 8, 8))
+    h = PF.convolution(x, 4, (3, 3), pad=(1, 1), with_bias=False, name="c")
+    h = F.relu(PF.batch_normalization(h, batch_stat=False, name="bn"))
+    y = PF.affine(F.global_average_pooling(h), 3, name="fc")
+    randomize_bn_stats(rng)
+    ref = forward(y)
+    last = GC.GraphConverter([GC.ChannelLastModifier([x])]).convert(y)
+    folded = GC.GraphConverter([GC.BatchNormalizationFoldingModifier()]).convert(y)
+    both = GC.GraphConverter([GC.ChannelLastModifier([x])]).convert(folded)
+    chained = GC.GraphConverter([GC.BatchNormalizationFoldingModifier(),
+                                 GC.ChannelLastModifier([x])]).convert(y)
+    assert "Mean" in types_of(both) and "BatchNormalization" not in types_of(chained)
+    for g in (last, folded, both, chained, y):
+        np.testing.assert_allclose(forward(g), ref, rtol=1e-4, atol=1e-5)
+    # the two channel-last weights came from different sources: two parameters
+    params = nn.get_parameters()
+    assert "c/conv/W_cl" in params and "c/conv/W_cl-1" in params
+    assert params["c/conv/W_cl"].shape == (4, 3, 3, 3)
+
+
 # ---------------------------------------------------------------- other modifiers
 
 

@@ -6,7 +6,8 @@ from .graph_converter import (FunctionModifier, call_function, parameter_beside,
                               present_input_names)
 
 CONVERTED = ("Convolution", "Deconvolution", "BatchNormalization", "MaxPooling",
-             "AveragePooling", "SumPooling", "Unpooling", "Concatenate", "Affine")
+             "AveragePooling", "SumPooling", "Unpooling", "Concatenate", "Affine",
+             "GlobalAveragePooling")
 
 
 def _to_last(a):
@@ -49,6 +50,16 @@ class _LayoutModifier(FunctionModifier):
             for f in inp.function_references:
                 self.init_map_func_inputs(f, [new if i == inp else None for i in f.inputs])
 
+    def _new_inputs(self, f):
+        # the graph's inputs, or copies sharing their buffers (a converted graph's)
+        inputs = super()._new_inputs(f)
+        for i, v in enumerate(inputs):
+            if v is not None and v.parent is None:
+                for orig, new in zip(self._inputs, self._new_inputs_list):
+                    if v == orig:
+                        inputs[i] = new
+        return inputs
+
     def _param(self, name, var, values):
         return parameter_beside(var, name, values, var.need_grad)
 
@@ -86,6 +97,9 @@ class _LayoutModifier(FunctionModifier):
             return call_function(kind, inputs, args)
         if kind == "Affine":
             return self._affine(inputs, args)
+        if kind == "GlobalAveragePooling" and self._last:  # (N, 1.., C): a mean over space
+            return call_function("Mean", inputs, {"axes": list(range(1, x.ndim - 1)),
+                                                  "keep_dims": True})
         return call_function(kind, inputs, args)  # Unpooling: spatial kernel only
 
     def _affine(self, inputs, args):
@@ -115,7 +129,8 @@ class ChannelLastModifier(_LayoutModifier):
     ``self.inputs_cl``). Convolution/Deconvolution get ``channel_last=True`` and new
     weights ``W_cl``; BatchNormalization normalizes the last axis with parameters
     ``beta_cl``, ``gamma_cl``, ``mean_cl``, ``var_cl``; pooling and Concatenate
-    switch axis; Affine after them reads its weight rows reordered (``w_cl``).
+    switch axis; GlobalAveragePooling becomes a mean over the spatial axes; Affine
+    after them reads its weight rows reordered (``w_cl``).
     """
 
     _last = True

@@ -17,7 +17,8 @@ from ... import functions as F
 from ..._apply import apply_function
 from ..._registry import get_spec
 from ..._variable import Variable
-from ...parameter import get_parameter_or_create, get_parameters, parameter_scope
+from ...parameter import (get_parameter, get_parameter_or_create, get_parameters,
+                          parameter_scope)
 
 
 def place_inputs(type_name, inputs, args):
@@ -73,17 +74,25 @@ def parameter_scope_of(v):
 
 def parameter_beside(like, name, values, need_grad=True):
     """A parameter ``name`` holding ``values`` in the scope of parameter ``like``
-    (where NNabla's modifiers put what they create), given this conversion's
-    values even if it exists. When ``like`` is not a registered parameter the new
-    one is an unregistered variable: registering it at the root would make every
-    such layer share it."""
+    (where NNabla's modifiers put what they create). An existing parameter of that
+    name is reused when it holds the same values; when it holds others (another
+    graph's, or values from before training) the new one is ``<name>-1``, ``-2``...
+    so no converted graph changes under another. When ``like`` is not a registered
+    parameter the new one is an unregistered variable: registering it at the root
+    would make every such layer share it."""
     values = np.asarray(values, np.float32)
     if parameter_name_of(like) is None:
         return Variable.from_numpy_array(values, need_grad=need_grad)
     with parameter_scope(parameter_scope_of(like)):
-        param = get_parameter_or_create(name, values.shape, values, need_grad)
-    param.d = values
-    return param
+        candidate, k = name, 0
+        while True:
+            existing = get_parameter(candidate)
+            if existing is None or (existing.shape == values.shape
+                                    and np.array_equal(existing.d, values)):
+                break
+            k += 1
+            candidate = f"{name}-{k}"
+        return get_parameter_or_create(candidate, values.shape, values, need_grad)
 
 
 def _as_list(o):
