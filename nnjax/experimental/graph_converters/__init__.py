@@ -21,3 +21,4 @@ from .no_grad import NoGradModifier
 from .prune import PruningModifier
 from .quantize import (QuantizeNonQNNToRecordingModifier,
                        QuantizeRecordingToTrainingModifier)
+from .lowered import jax_inference_function

@@ -44,32 +44,40 @@ def _group(args):
     return int(args.get("group", 1))
 
 
-def fold_after(ip_func, bn_func):
-    """Weights (w, b) of ``ip`` followed by ``bn``, as numpy arrays; None if BN does
-    not normalize ``ip``'s output channels."""
-    out = ip_func.outputs[0]
-    if _bn_axis(bn_func) != _channel_axis(ip_func, out):
-        return None
-    c0, c1 = bn_coefficients(bn_func)
-    w = np.asarray(ip_func.inputs[1].d, np.float64)
-    kind = ip_func.info.type_name
-    args = ip_func.info.args
+def can_fold_after(ip_func, bn_func):
+    """Whether ``bn`` normalizes the output channels of ``ip`` (so it folds into it)."""
+    if ip_func.info.type_name == "Affine" and ip_func.inputs[1].ndim != 2:
+        return False
+    return _bn_axis(bn_func) == _channel_axis(ip_func, ip_func.outputs[0])
+
+
+def folded_after(kind, args, w, b, c0, c1, xp=np):
+    """Weights (w, b) of a ``kind`` function with ``args`` and weights (w, b or None)
+    whose output is then scaled by c0 and shifted by c1 per channel; ``xp`` is numpy
+    or jax.numpy (the same rule folds at conversion time or inside a JAX function)."""
     if kind == "Affine":
-        if w.ndim != 2:
-            return None
         w = w * c0[None, :]
     elif kind == "Convolution":
         w = w * c0.reshape((-1,) + (1,) * (w.ndim - 1))
     else:  # Deconvolution: (I, O/g, k...) or (I, k..., O/g)
         g = _group(args)
         o_axis = w.ndim - 1 if args.get("channel_last") else 1
-        wl = np.moveaxis(w, o_axis, -1)  # (I, ..., O/g)
+        wl = xp.moveaxis(w, o_axis, -1)  # (I, ..., O/g)
         wg = wl.reshape((g, wl.shape[0] // g) + wl.shape[1:])
         scale = c0.reshape((g,) + (1,) * (wg.ndim - 2) + (-1,))
-        w = np.moveaxis((wg * scale).reshape(wl.shape), -1, o_axis)
-    b = c1.copy()
-    if len(ip_func.inputs) == 3:
-        b += c0 * np.asarray(ip_func.inputs[2].d, np.float64).reshape(-1)
+        w = xp.moveaxis((wg * scale).reshape(wl.shape), -1, o_axis)
+    return w, (c1 if b is None else c1 + c0 * b.reshape(-1))
+
+
+def fold_after(ip_func, bn_func):
+    """Weights (w, b) of ``ip`` followed by ``bn``, as numpy arrays; None if BN does
+    not normalize ``ip``'s output channels."""
+    if not can_fold_after(ip_func, bn_func):
+        return None
+    c0, c1 = bn_coefficients(bn_func)
+    w = np.asarray(ip_func.inputs[1].d, np.float64)
+    b = np.asarray(ip_func.inputs[2].d, np.float64) if len(ip_func.inputs) == 3 else None
+    w, b = folded_after(ip_func.info.type_name, ip_func.info.args, w, b, c0, c1)
     return w.astype(np.float32), b.astype(np.float32)
 
 
