@@ -497,3 +497,24 @@ def test_folded_graph_trains_and_saves(rng, tmp_path):
     kinds = types_of(net.outputs["y"])
     assert "BatchNormalization" not in kinds
     np.testing.assert_allclose(forward(net.outputs["y"]), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_converted_training_step_is_one_program(rng):
+    x = nn.Variable.from_numpy_array(rng.randn(4, 1, 8, 8))
+    t = nn.Variable.from_numpy_array(rng.randint(0, 3, (4, 1)))
+    y = lenet(x)
+    yy = GC.GraphConverter([GC.BatchNormalizationFoldingModifier()]).convert(y)
+    loss = F.mean(F.softmax_cross_entropy(yy, t))
+    solver = S.Adam(0.01)
+    solver.set_parameters({k: v for k, v in nn.get_parameters().items() if "folded" in k})
+    losses, counts = [], []
+    for _ in range(4):
+        solver.zero_grad()
+        loss.forward()
+        loss.backward()
+        solver.update()
+        losses.append(float(loss.d))
+        assert nn.compile_stats().last_ops == ("forward", "backward", "update")
+        counts.append(nn.compile_count())
+    assert counts[-1] == counts[1]  # compiled once, then reused
+    assert losses[-1] < losses[0]
