@@ -158,3 +158,53 @@ def test_quantize_modifiers_need_a_config():
     cfg.precision_mode = type(cfg.precision_mode).QNN
     with pytest.raises(ValueError, match="SIM_QNN"):
         GC.QuantizeRecordingToTrainingModifier({}, config=cfg)
+
+
+def test_qat_scheduler_walks_the_states(rng, tmp_path):
+    from nnabla.utils.qnn import QATScheduler, QNNState
+    import nnabla.solvers as S
+    from nnabla.utils.nnp_graph import NnpLoader
+    cfg = config()
+    cfg.bn_folding = True
+    cfg.niter_to_recording = 1
+    cfg.niter_to_training = 3
+    x = nn.Variable((2, 3, 5, 5))
+    t = nn.Variable((2, 1))
+    pred = net(x)
+    loss = F.mean(F.softmax_cross_entropy(pred, t))
+    vx = nn.Variable((2, 3, 5, 5))
+    vpred = net(vx)
+    solver = S.Sgd(0.1)
+    solver.set_parameters(nn.get_parameters())
+    sched = QATScheduler(config=cfg, solver=solver)
+    sched(pred)
+    sched(vpred, training=False)
+    states = []
+    for i in range(5):
+        sched.step()
+        states.append(sched.state)
+        x.d, t.d = rng.randn(2, 3, 5, 5), rng.randint(0, 3, (2, 1))
+        solver.zero_grad()
+        loss.forward()
+        loss.backward()
+        solver.update()
+        assert np.isfinite(loss.d).all()
+        if i == 1:
+            assert "MaxMaxRecorder" in types_of(pred) and "BatchNormalization" not in types_of(pred)
+    assert states == [QNNState.NON_QNN, QNNState.RECORDING, QNNState.RECORDING,
+                      QNNState.TRAINING, QNNState.TRAINING]
+    assert "QuantizeLinear" in types_of(pred) and "MaxMaxRecorder" not in types_of(pred)
+    np.testing.assert_allclose(solver.learning_rate(), 0.1 * cfg.learning_rate_scale)
+    vx.d = rng.randn(2, 3, 5, 5)
+    ref = np.array((vpred.forward(), vpred.d)[1])
+    path = str(tmp_path / "qat.nnp")
+    sched.save(path, vx, batch_size=2)
+    loaded = NnpLoader(path).get_network("net", batch_size=2)
+    loaded.inputs["x0"].d = vx.d
+    y = loaded.outputs["y0"]
+    y.forward()
+    assert "QuantizeLinear" in types_of(y)
+    np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="niter_to_training"):
+        bad = QATConfig()
+        QATScheduler(config=bad)

@@ -15,10 +15,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import parameter
+from ..experimental import graph_converters as GC
 from .._apply import apply_function
 from .._registry import internal_spec
 from ..context import get_current_context
 from ..initializer import ConstantInitializer
+from ..logger import logger
+from ..parameter import get_parameters
+from .save import save as save_nnp
 
 __round_methods__ = {
     'CEIL': np.ceil,
@@ -312,3 +316,109 @@ class FunctionsRankRecorder(object):
         if f.info.type_name not in self.functions_only_for_training:
             self.functions_ranks[f] = self.rank
             self.rank += 1
+
+
+class QATScheduler:
+    """Drives quantization-aware training of registered graphs.
+
+    ``scheduler(pred, training=True)`` registers a graph output; ``step()`` (once per
+    iteration) rewrites the registered graphs in place (``rewire_on``): at
+    ``config.niter_to_recording`` BN is folded as configured and recorders are
+    inserted, at ``config.niter_to_training`` the recorders become
+    QuantizeLinear/DequantizeLinear pairs and the solver's learning rate is scaled
+    by ``config.learning_rate_scale``. ``save`` writes the evaluation graphs to .nnp.
+    """
+
+    def __init__(self, config=qat_default_config, solver=None):
+        if config.niter_to_training <= 0 or config.niter_to_recording < 0:
+            raise ValueError(f"QATScheduler: niter_to_recording must be >= 0 and "
+                             f"niter_to_training > 0, got {config.niter_to_recording} and "
+                             f"{config.niter_to_training}")
+        if config.niter_to_training - config.niter_to_recording <= 0:
+            raise ValueError(f"QATScheduler: niter_to_training ({config.niter_to_training}) "
+                             f"must come after niter_to_recording "
+                             f"({config.niter_to_recording})")
+        self.config = config
+        self.solver = solver
+        self.counter = 0
+        self.state = QNNState.NON_QNN
+        self.registry = []  # [(output Variable, training)]
+
+    def __call__(self, pred, training=True):
+        self.registry.append((pred, training))
+
+    def _register_params(self):
+        if self.solver and (self.config.bn_folding or self.config.bn_self_folding):
+            self.solver.set_parameters(get_parameters(grad_only=True))
+
+    def _fold_bn(self, pred):
+        cfg = self.config
+        modifiers = []
+        if cfg.bn_folding:
+            modifiers += [GC.BatchNormalizationFoldingModifier(False, cfg.channel_last),
+                          GC.BatchNormalizationFoldingModifier(True, cfg.channel_last)]
+        if cfg.bn_self_folding:
+            modifiers.append(GC.BatchNormalizationSelfFoldingModifier())
+        if modifiers:
+            modifiers.insert(0, GC.UnfusedBatchNormalizationModifier())
+            pred.rewire_on(GC.GraphConverter(modifiers).convert(pred))
+        return pred
+
+    def _ranks(self, pred):
+        recorder = FunctionsRankRecorder()
+        pred.visit(recorder)
+        return recorder.functions_ranks
+
+    def _schedule_to_recording(self):
+        for i, (pred, training) in enumerate(self.registry):
+            pred = self._fold_bn(pred)
+            modifier = GC.QuantizeNonQNNToRecordingModifier(
+                self._ranks(pred), config=self.config, training=training)
+            pred.rewire_on(GC.GraphConverter([modifier]).convert(pred))
+            pred.need_grad = False
+            self._register_params()
+            self.registry[i] = (pred, training)
+        self.state = QNNState.RECORDING
+        logger.info("QATScheduler: QNNState.NON_QNN -> QNNState.RECORDING")
+
+    def _schedule_to_training(self):
+        cfg = self.config
+        for i, (pred, training) in enumerate(self.registry):
+            remove = GC.RemoveFunctionModifier(
+                rm_funcs=[cfg.recorder_activation().name(), cfg.recorder_weight().name()])
+            pred.rewire_on(GC.GraphConverter([remove]).convert(pred))
+            modifier = GC.QuantizeRecordingToTrainingModifier(self._ranks(pred), config=cfg)
+            pred.rewire_on(GC.GraphConverter([modifier]).convert(pred))
+            self._register_params()
+            self.registry[i] = (pred, training)
+        if self.solver is not None:  # once, however many graphs (NNabla: once per graph)
+            self.solver.set_learning_rate(self.solver.learning_rate() * cfg.learning_rate_scale)
+        self.state = QNNState.TRAINING
+        logger.info("QATScheduler: QNNState.RECORDING -> QNNState.TRAINING")
+
+    def step(self):
+        """Advance one iteration; rewrites the graphs at the configured iterations."""
+        if self.counter == self.config.niter_to_recording:
+            self._schedule_to_recording()
+        elif self.counter == self.config.niter_to_training:
+            self._schedule_to_training()
+        self.counter += 1
+
+    def save(self, fname, inputs, batch_size=1, net_name='net', deploy=False):
+        """Write the evaluation graphs (registered with ``training=False``) to ``fname``
+        (.nnp) with ``inputs`` as ``x0``, ``x1``... and outputs ``y0``..."""
+        if deploy:
+            raise ValueError("QATScheduler.save: deploy=True is not supported "
+                             "(nor is it in NNabla)")
+        inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        for pred, training in self.registry:
+            if training:
+                continue
+            outputs = list(pred) if isinstance(pred, (list, tuple)) else [pred]
+            names = {f"x{i}": v for i, v in enumerate(inputs)}
+            outs = {f"y{i}": v for i, v in enumerate(outputs)}
+            save_nnp(fname, {
+                "networks": [{"name": net_name, "batch_size": batch_size,
+                              "outputs": outs, "names": names}],
+                "executors": [{"name": "runtime", "network": net_name,
+                               "data": list(names), "output": list(outs)}]})
