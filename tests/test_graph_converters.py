@@ -518,3 +518,19 @@ def test_converted_training_step_is_one_program(rng):
         counts.append(nn.compile_count())
     assert counts[-1] == counts[1]  # compiled once, then reused
     assert losses[-1] < losses[0]
+
+
+def test_tutorial_flow_printed_graph(resnet, capsys):
+    from nnabla.utils.inspection import pprint
+    x, y = resnet
+    modifiers = [GC.BatchNormalizationFoldingModifier()]
+    yy = GC.GraphConverter(modifiers).convert(y)
+    pprint(yy)
+    printed = capsys.readouterr().out
+    assert "BatchNormalization" not in printed and printed.count("Convolution") >= 3
+    modifiers = [GC.ChannelLastModifier([x])]
+    yy = GC.GraphConverter(modifiers).convert(y)
+    pprint(yy)
+    printed = capsys.readouterr().out
+    assert "(2, 8, 8, 3)" in printed and "(2, 8, 8, 4)" in printed
+    assert modifiers[0].inputs_cl[0].shape == (2, 8, 8, 3)
