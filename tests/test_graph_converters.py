@@ -534,3 +534,13 @@ def test_tutorial_flow_printed_graph(resnet, capsys):
     printed = capsys.readouterr().out
     assert "(2, 8, 8, 3)" in printed and "(2, 8, 8, 4)" in printed
     assert modifiers[0].inputs_cl[0].shape == (2, 8, 8, 3)
+
+
+def test_channel_last_warns_about_axis_dependent_functions(rng, caplog):
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 4, 4))
+    y = F.softmax(F.relu(PF.convolution(x, 2, (1, 1), name="c")), axis=1)
+    with caplog.at_level("WARNING", logger="nnabla"):
+        GC.GraphConverter([GC.ChannelLastModifier([x])]).convert(y)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("Softmax" in m for m in messages)
+    assert not any("ReLU" in m for m in messages)

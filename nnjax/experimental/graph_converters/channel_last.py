@@ -2,12 +2,21 @@
 import numpy as np
 
 from ..._variable import Variable
+from ...logger import logger
 from .graph_converter import (FunctionModifier, call_function, parameter_beside,
                               present_input_names)
 
 CONVERTED = ("Convolution", "Deconvolution", "BatchNormalization", "MaxPooling",
              "AveragePooling", "SumPooling", "Unpooling", "Concatenate", "Affine",
              "GlobalAveragePooling")
+
+
+# types whose result does not depend on which axis holds the channels
+ELEMENTWISE = frozenset("""ReLU LeakyReLU ReLU6 Sigmoid Tanh ELU SELU CELU GELU Swish Mish
+SoftPlus SoftSign HardSigmoid HardTanh TanhShrink LogSigmoid Identity Abs Exp Log Sqrt Sign
+Sin Cos Round Ceil Floor Add2 Sub2 Mul2 Div2 Pow2 Maximum2 Minimum2 AddScalar MulScalar
+PowScalar RSubScalar RDivScalar RPowScalar MaximumScalar MinimumScalar Sink Dropout
+AddN MulN""".split())
 
 
 def _to_last(a):
@@ -28,6 +37,7 @@ class _LayoutModifier(FunctionModifier):
         super().__init__()
         self._inputs = list(inputs)
         self._given_inputs = new_inputs
+        self._warned = set()
         self._prepare_inputs()
 
     def _move(self, a):
@@ -72,6 +82,10 @@ class _LayoutModifier(FunctionModifier):
     def modify(self, f, inputs):
         kind = f.info.type_name
         if kind not in CONVERTED:
+            if kind not in ELEMENTWISE and kind not in self._warned:
+                self._warned.add(kind)
+                logger.warning(f"{type(self).__name__}: {kind} is kept as it is; it may "
+                               "depend on the channel axis, check the converted outputs")
             return None
         args = dict(f.info.args)
         x = inputs[0]
@@ -106,6 +120,8 @@ class _LayoutModifier(FunctionModifier):
         x, w = inputs[0], inputs[1]
         base = args["base_axis"]
         rows = x.shape[base:]
+        if len(rows) < 2:  # no spatial axes: nothing to reorder
+            return call_function("Affine", inputs, args)
         wd = np.asarray(w.d)
         if self._last:  # rows ordered (..., C) now; the weight's rows were (C, ...)
             src = (rows[-1],) + rows[:-1]
