@@ -544,3 +544,19 @@ def test_channel_last_warns_about_axis_dependent_functions(rng, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert any("Softmax" in m for m in messages)
     assert not any("ReLU" in m for m in messages)
+
+
+def test_self_folding_two_graphs_keep_their_own_statistics(rng):
+    outs = []
+    for name in ("a", "b"):
+        x = nn.Variable.from_numpy_array(rng.randn(2, 3))
+        outs.append(PF.batch_normalization(x, batch_stat=False, name=name))
+    randomize_bn_stats(rng)
+    refs = [forward(y) for y in outs]
+    converted = [GC.GraphConverter([GC.BatchNormalizationSelfFoldingModifier()]).convert(y)
+                 for y in outs]
+    for c, ref in zip(converted, refs):
+        np.testing.assert_allclose(forward(c), ref, rtol=1e-5, atol=1e-6)
+    params = nn.get_parameters()
+    assert "bn-self-folding/c0-bn-self-folding-0" in params
+    assert "bn-self-folding/c0-bn-self-folding-0-1" in params

@@ -1,10 +1,10 @@
 """BatchNormalization replaced by ``c0 * x + c1`` with its test-mode statistics folded
 into two new parameters ``<name>/c0-<name>-<n>`` and ``<name>/c1-<name>-<n>``."""
+import numpy as np
+
 from ... import parameter
 from .batch_normalization_folding import bn_coefficients
-from .graph_converter import FunctionModifier
-
-import numpy as np
+from .graph_converter import FunctionModifier, parameter_holding
 
 
 class BatchNormalizationSelfFoldingModifier(FunctionModifier):
@@ -27,8 +27,8 @@ class BatchNormalizationSelfFoldingModifier(FunctionModifier):
         c0 = c0.astype(np.float32).reshape(shape)
         c1 = c1.astype(np.float32).reshape(shape)
         with parameter.parameter_scope(self._name):
-            s = parameter.get_parameter_or_create(f"c0-{self._name}-{self._cnt}", shape, c0)
-            b = parameter.get_parameter_or_create(f"c1-{self._name}-{self._cnt}", shape, c1)
+            s = parameter_holding(f"c0-{self._name}-{self._cnt}", c0)
+            b = parameter_holding(f"c1-{self._name}-{self._cnt}", c1)
         self._cnt += 1
         return s * x + b
 

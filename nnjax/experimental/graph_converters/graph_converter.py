@@ -84,15 +84,22 @@ def parameter_beside(like, name, values, need_grad=True):
     if parameter_name_of(like) is None:
         return Variable.from_numpy_array(values, need_grad=need_grad)
     with parameter_scope(parameter_scope_of(like)):
-        candidate, k = name, 0
-        while True:
-            existing = get_parameter(candidate)
-            if existing is None or (existing.shape == values.shape
-                                    and np.array_equal(existing.d, values)):
-                break
-            k += 1
-            candidate = f"{name}-{k}"
-        return get_parameter_or_create(candidate, values.shape, values, need_grad)
+        return parameter_holding(name, values, need_grad)
+
+
+def parameter_holding(name, values, need_grad=True):
+    """Parameter ``name`` of the current scope holding ``values``: an existing one
+    with the same values, else a new one (``<name>-1``, ``-2``... when ``name``
+    holds other values)."""
+    values = np.asarray(values, np.float32)
+    candidate, k = name, 0
+    while True:
+        existing = get_parameter(candidate)
+        if existing is None or (existing.shape == values.shape
+                                and np.array_equal(existing.d, values)):
+            return get_parameter_or_create(candidate, values.shape, values, need_grad)
+        k += 1
+        candidate = f"{name}-{k}"
 
 
 def _as_list(o):
