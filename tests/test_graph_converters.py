@@ -560,3 +560,17 @@ def test_self_folding_two_graphs_keep_their_own_statistics(rng):
     params = nn.get_parameters()
     assert "bn-self-folding/c0-bn-self-folding-0" in params
     assert "bn-self-folding/c0-bn-self-folding-0-1" in params
+
+
+def test_init_map_func_inputs_replaces_a_graph_input(rng):
+    class Swap(GC.FunctionModifier):
+        def __init__(self, x, x_new):
+            super().__init__()
+            self.init_map_func_inputs(x.function_references[0], [x_new])
+
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3))
+    w = rng.randn(3, 2).astype(np.float32)
+    y = F.relu(F.affine(x, nn.Variable.from_numpy_array(w)))
+    x_new = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
+    yy = GC.GraphConverter([Swap(x, x_new)]).convert(y)
+    np.testing.assert_allclose(forward(yy), np.maximum(x_new.d @ w, 0), rtol=1e-5, atol=1e-6)

@@ -138,7 +138,9 @@ class FunctionModifier(object):
         if (not originals or originals[0].parent is None) and f not in self._map_func_inputs:
             self._map_func_inputs[f] = self._copy_inputs(originals)
         inputs = self._map_func_inputs[f]
-        # inputs no earlier function produced (parameters, graph inputs) stay the originals
+        # inputs no earlier function produced (parameters, graph inputs) stay the
+        # originals, also past the end of a shorter list given to init_map_func_inputs
+        inputs.extend(originals[len(inputs):])
         for i, inp in enumerate(inputs):
             if inp is None and i < len(originals):
                 inputs[i] = originals[i]
