@@ -1,6 +1,9 @@
 """``BatchNormalization -> Add2 -> ReLU`` blocks fused into one FusedBatchNormalization."""
-from ... import parametric_functions as PF
-from .graph_converter import FunctionModifier
+import numpy as np
+
+from ... import functions as F
+from ...parameter import parameter_scope
+from .graph_converter import FunctionModifier, parameter_holding
 
 NONLINEAR = {"ReLU": "relu"}
 
@@ -12,8 +15,8 @@ def _only_consumer(var):
 
 class FusedBatchNormalizationModifier(FunctionModifier):
     """Each ``BN -> Add2 -> ReLU`` chain (each output used once) becomes
-    ``PF.fused_batch_normalization(x, z, nonlinearity='relu', ...)`` in scope
-    ``fused<scope>-<n>``, its parameters holding the BN's values."""
+    FusedBatchNormalization with parameters ``fused<scope>-<n>/bn/{beta,gamma,mean,var}``
+    (NNabla's names) holding the BN's values."""
 
     def __init__(self):
         super().__init__()
@@ -55,13 +58,13 @@ class FusedBatchNormalizationModifier(FunctionModifier):
             scope = self.get_parameter_scope(bn.inputs[0])
             name = "fused{}-{}".format(scope, self._cnt)
             self._cnt += 1
-            h = PF.fused_batch_normalization(
-                inputs[0], self._residual[f], axes=args["axes"],
-                decay_rate=args["decay_rate"], eps=args["eps"],
-                batch_stat=args["batch_stat"], nonlinearity=NONLINEAR[f.info.type_name],
-                name=name)
-            for new, old in zip(h.parent.inputs[1:5], bn.inputs[1:5]):
-                new.d = old.d.reshape(new.shape)
+            with parameter_scope(name + "/bn"):
+                params = [parameter_holding(n, np.asarray(v.d), v.need_grad)
+                          for n, v in zip(("beta", "gamma", "mean", "var"), bn.inputs[1:5])]
+            h = F.fused_batch_normalization(
+                inputs[0], *params, self._residual[f], axes=args["axes"],
+                decay_rate=args["decay_rate"], eps=args["eps"], batch_stat=args["batch_stat"],
+                nonlinearity=NONLINEAR[f.info.type_name])
             return h
         return None
 
