@@ -217,7 +217,9 @@ class _MaxCallback(object):
         if not _exists(f"M-{name}"):
             return None, None
         M = parameter.get_parameter_or_create(f"M-{name}", [1] * x.ndim)
-        return _scale_and_zero_point(x, 2 * M.d, narrow_range, round_method, name, M.d)
+        # a floor as MinMax's (NNabla has none here: a never-positive max gave scale 0)
+        span = np.maximum(2 * M.d, 1e-24)
+        return _scale_and_zero_point(x, span, narrow_range, round_method, name, M.d)
 
 
 class MinMaxMinMaxRecorderCallback(_MinMaxCallback):
