@@ -1,0 +1,5 @@
+"""NNP files in and out of the converter (``nnabla.utils.converter.nnabla``)."""
+from .importer import NnpImporter
+from .exporter import NnpExporter
+
+__all__ = ["NnpImporter", "NnpExporter"]

@@ -1,0 +1,190 @@
+"""One small graph per ONNX-exported function type, shared by the ONNX tests.
+
+``CASES[type_name] = (build, inputs)``: ``build(*variables)`` records the
+function on nnjax Variables (creating parameters in the current scope through
+``param``); ``inputs`` gives each input as a shape (standard normal values)
+or a callable ``rng -> array``.
+"""
+import numpy as np
+
+import nnabla as nn
+import nnabla.functions as F
+
+
+def param(name, value):
+    return nn.parameter.get_parameter_or_create(name, value.shape, np.asarray(value, np.float32))
+
+
+def w(*shape, seed=1):
+    return np.random.RandomState(seed).randn(*shape).astype(np.float32)
+
+
+def positive(*shape):
+    return lambda rng: (rng.rand(*shape) + 0.5).astype(np.float32)
+
+
+def unit(*shape):
+    return lambda rng: (rng.rand(*shape) * 1.8 - 0.9).astype(np.float32)
+
+
+def labels(n, shape):
+    return lambda rng: rng.randint(0, n, size=shape).astype(np.float32)
+
+
+def probs(*shape):
+    def make(rng):
+        e = np.exp(rng.randn(*shape))
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return make
+
+
+def ints_with_ties(*shape):
+    return lambda rng: (rng.randint(-6, 7, size=shape) / 2).astype(np.float32)
+
+
+def signed_with_zeros(*shape):
+    return lambda rng: rng.randint(-2, 3, size=shape).astype(np.float32)
+
+
+S = (2, 3, 4)
+CASES = {
+    "ReLU": (F.relu, [S]), "Sigmoid": (F.sigmoid, [S]), "Tanh": (F.tanh, [S]),
+    "Abs": (F.abs, [S]), "Exp": (F.exp, [S]), "Log": (F.log, [positive(*S)]),
+    "Identity": (F.identity, [S]), "Ceil": (F.ceil, [S]), "Floor": (F.floor, [S]),
+    "Round": (F.round, [ints_with_ties(*S)]), "Sin": (F.sin, [S]), "Cos": (F.cos, [S]),
+    "Tan": (F.tan, [unit(*S)]), "Sinh": (F.sinh, [S]), "Cosh": (F.cosh, [S]),
+    "ASin": (F.asin, [unit(*S)]), "ACos": (F.acos, [unit(*S)]), "ATan": (F.atan, [S]),
+    "ASinh": (F.asinh, [S]), "ACosh": (F.acosh, [lambda r: (r.rand(*S) + 1.2).astype(np.float32)]),
+    "ATanh": (F.atanh, [unit(*S)]), "ATan2": (F.atan2, [S, S]), "Erf": (F.erf, [S]),
+    "SoftSign": (F.softsign, [S]), "ELU": (lambda x: F.elu(x, alpha=0.7), [S]),
+    "SELU": (F.selu, [S]), "LeakyReLU": (lambda x: F.leaky_relu(x, alpha=0.2), [S]),
+    "HardSigmoid": (F.hard_sigmoid, [lambda r: (r.randn(*S) * 4).astype(np.float32)]),
+    "HardTanh": (F.hard_tanh, [lambda r: (r.randn(*S) * 2).astype(np.float32)]),
+    "ReLU6": (F.relu6, [lambda r: (r.randn(*S) * 5).astype(np.float32)]),
+    "Swish": (F.swish, [S]), "SoftPlus": (lambda x: F.softplus(x, beta=2.0), [S]),
+    "LogSigmoid": (F.log_sigmoid, [S]), "Mish": (F.mish, [S]),
+    "TanhShrink": (F.tanh_shrink, [S]), "GELU": (F.gelu, [S]),
+    "Sinc": (F.sinc, [signed_with_zeros(*S)]), "CReLU": (lambda x: F.crelu(x, axis=1), [S]),
+    "CELU": (lambda x: F.celu(x, alpha=1.5, axis=2), [S]),
+    "PReLU": (lambda x: F.prelu(x, param("slope", w(3)), base_axis=1), [S]),
+    "Sign": (lambda x: F.sign(x, alpha=0.5), [signed_with_zeros(*S)]),
+    "Dropout": (lambda x: F.identity(x), [S]),  # replaced below: Dropout is inference-only
+    "Softmax": (lambda x: F.softmax(x, axis=1), [S]),
+    "LogSoftmax": (lambda x: F.log_softmax(x, axis=1), [S]),
+    # arithmetic
+    "Add2": (F.add2, [S, S]), "BcAdd2": (F.bc_add2, [S, (1, 3, 1)]), "Sub2": (F.sub2, [S, S]),
+    "Mul2": (F.mul2, [S, (1, 1, 4)]), "Div2": (F.div2, [S, positive(*S)]),
+    "Pow2": (F.pow2, [positive(*S), S]), "Maximum2": (F.maximum2, [S, S]),
+    "Minimum2": (F.minimum2, [S, S]), "AddN": (lambda a, b, c: F.add_n(a, b, c), [S, S, S]),
+    "MulN": (lambda a, b, c: F.mul_n(a, b, c), [S, S, S]),
+    "AddScalar": (lambda x: F.add_scalar(x, 1.5), [S]),
+    "MulScalar": (lambda x: F.mul_scalar(x, -2.0), [S]),
+    "PowScalar": (lambda x: F.pow_scalar(x, 3.0), [S]),
+    "RSubScalar": (lambda x: F.r_sub_scalar(x, 2.0), [S]),
+    "RDivScalar": (lambda x: F.r_div_scalar(x, 2.0), [positive(*S)]),
+    "RPowScalar": (lambda x: F.r_pow_scalar(x, 2.0), [S]),
+    "MaximumScalar": (lambda x: F.maximum_scalar(x, 0.3), [S]),
+    "MinimumScalar": (lambda x: F.minimum_scalar(x, 0.3), [S]),
+    # logical
+    "Greater": (F.greater, [S, S]), "Less": (F.less, [S, S]),
+    "Equal": (F.equal, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "NotEqual": (F.not_equal, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "GreaterEqual": (F.greater_equal, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "LessEqual": (F.less_equal, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "GreaterScalar": (lambda x: F.greater_scalar(x, 0.0), [signed_with_zeros(*S)]),
+    "LessScalar": (lambda x: F.less_scalar(x, 0.0), [signed_with_zeros(*S)]),
+    "EqualScalar": (lambda x: F.equal_scalar(x, 1.0), [signed_with_zeros(*S)]),
+    "NotEqualScalar": (lambda x: F.not_equal_scalar(x, 1.0), [signed_with_zeros(*S)]),
+    "GreaterEqualScalar": (lambda x: F.greater_equal_scalar(x, 1.0), [signed_with_zeros(*S)]),
+    "LessEqualScalar": (lambda x: F.less_equal_scalar(x, 1.0), [signed_with_zeros(*S)]),
+    "LogicalAnd": (F.logical_and, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "LogicalOr": (F.logical_or, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "LogicalXor": (F.logical_xor, [signed_with_zeros(*S), signed_with_zeros(*S)]),
+    "LogicalAndScalar": (lambda x: F.logical_and_scalar(x, True), [signed_with_zeros(*S)]),
+    "LogicalOrScalar": (lambda x: F.logical_or_scalar(x, False), [signed_with_zeros(*S)]),
+    "LogicalXorScalar": (lambda x: F.logical_xor_scalar(x, True), [signed_with_zeros(*S)]),
+    "LogicalNot": (F.logical_not, [signed_with_zeros(*S)]),
+    "IsNaN": (lambda x: F.isnan(F.log(x)), [S]), "IsInf": (lambda x: F.isinf(F.r_div_scalar(x, 1.0)),
+                                                           [signed_with_zeros(*S)]),
+    "ResetNaN": (lambda x: F.reset_nan(F.log(x), 7.0), [S]),
+    "ResetInf": (lambda x: F.reset_inf(F.r_div_scalar(x, 1.0), 7.0), [signed_with_zeros(*S)]),
+    "Where": (F.where, [signed_with_zeros(*S), S, S]),
+    "BinarySigmoid": (F.binary_sigmoid, [S]), "BinaryTanh": (F.binary_tanh, [S]),
+    "BinaryError": (F.binary_error, [lambda r: r.rand(*S).astype(np.float32),
+                                     lambda r: r.rand(*S).astype(np.float32)]),
+    # losses
+    "SquaredError": (F.squared_error, [S, S]), "AbsoluteError": (F.absolute_error, [S, S]),
+    "HuberLoss": (lambda a, b: F.huber_loss(a, b, delta=0.8), [S, S]),
+    "EpsilonInsensitiveLoss": (lambda a, b: F.epsilon_insensitive_loss(a, b, 0.3), [S, S]),
+    "SigmoidCrossEntropy": (F.sigmoid_cross_entropy, [S, labels(2, S)]),
+    "BinaryCrossEntropy": (F.binary_cross_entropy, [lambda r: r.uniform(0.05, 0.95, S).astype(np.float32),
+                                                    lambda r: r.rand(*S).astype(np.float32)]),
+    "SoftmaxCrossEntropy": (lambda x, t: F.softmax_cross_entropy(x, t, axis=1), [(4, 5), labels(5, (4, 1))]),
+    "CategoricalCrossEntropy": (lambda x, t: F.categorical_cross_entropy(x, t, axis=1),
+                                [probs(4, 5), labels(5, (4, 1))]),
+    "KLMultinomial": (F.kl_multinomial, [probs(4, 5), probs(4, 5)]),
+    # reductions
+    "Sum": (lambda x: F.sum(x, axis=(1, 2), keepdims=True), [S]),
+    "Mean": (lambda x: F.mean(x, axis=1), [S]), "Max": (lambda x: F.max(x, axis=2), [S]),
+    "Min": (lambda x: F.min(x, axis=0, keepdims=True), [S]),
+    "Prod": (lambda x: F.prod(x, axis=1), [S]),
+    "ReduceSum": (F.reduce_sum, [S]), "ReduceMean": (F.reduce_mean, [S]),
+    "Norm": (lambda x: F.norm(x, p=3, axis=1), [S]),
+    "CumSum": (lambda x: F.cumsum(x, axis=1, exclusive=True, reverse=True), [S]),
+    # arrays
+    "Reshape": (lambda x: F.reshape(x, (6, 4)), [S]),
+    "Transpose": (lambda x: F.transpose(x, (2, 0, 1)), [S]),
+    "Concatenate": (lambda a, b: F.concatenate(a, b, axis=1), [S, (2, 2, 4)]),
+    "Split": (lambda x: F.split(x, axis=1)[1], [S]),
+    "Stack": (lambda a, b: F.stack(a, b, axis=1), [S, S]),
+    "Slice": (lambda x: F.slice(x, start=(0, 1), stop=(3, 4), step=(2, 2)), [S]),
+    "Flip": (lambda x: F.flip(x, axes=(0, 2)), [S]),
+    "Pad": (lambda x: F.pad(x, (1, 2), mode="reflect"), [S]),
+    "Broadcast": (lambda x: F.broadcast(x, (2, 3, 4)), [(2, 1, 4)]),
+    "Tile": (lambda x: F.tile(x, (2, 1, 3)), [S]),
+    "BatchMatmul": (lambda a, b: F.batch_matmul(a, b, transpose_b=True), [(2, 3, 4), (2, 5, 4)]),
+    "Embed": (lambda i: F.embed(i, param("emb", w(6, 3))), [labels(6, (2, 4))]),
+    "Gather": (lambda x, i: F.gather(x, i, axis=1), [S, labels(3, (2, 2))]),
+    "GatherNd": (F.gather_nd, [S, labels(2, (2, 5))]),
+    "Constant": (lambda x: x + F.constant(0.5, (2, 3, 4)), [S]),
+    "Arange": (lambda x: x + F.arange(0, 4), [S]),
+    "Linspace": (lambda x: x + F.linspace(-1, 1, 4), [S]),
+    # layers
+    "Affine": (lambda x: F.affine(x, param("W", w(12, 2, 3)), param("b", w(2, 3))), [S]),
+    "Convolution": (lambda x: F.convolution(x, param("cw", w(4, 1, 3, 3)), param("cb", w(4)),
+                                            pad=(1, 0), stride=(1, 2), group=2),
+                    [(2, 2, 6, 7)]),
+    "BinaryConnectConvolution": (lambda x: F.binary_connect_convolution(
+        x, param("bw", w(4, 2, 3, 3)), param("bbw", np.zeros((4, 2, 3, 3), np.float32)),
+        param("bb", w(4))), [(2, 2, 5, 5)]),
+    "BinaryConnectAffine": (lambda x: F.binary_connect_affine(
+        x, param("aw", w(12, 5)), param("abw", np.zeros((12, 5), np.float32))), [S]),
+    "DepthwiseConvolution": (lambda x: F.depthwise_convolution(
+        x, param("dw", w(6, 3, 3)), param("db", w(6)), pad=(1, 1), multiplier=2), [(2, 3, 5, 5)]),
+    "Deconvolution": (lambda x: F.deconvolution(x, param("tw", w(4, 3, 3, 3)), param("tb", w(3)),
+                                                stride=(2, 2), pad=(1, 1), output_padding=(1, 1)),
+                      [(2, 4, 4, 5)]),
+    "MaxPooling": (lambda x: F.max_pooling(x, (2, 2), stride=(2, 1), pad=(1, 0)), [(2, 3, 5, 6)]),
+    "AveragePooling": (lambda x: F.average_pooling(x, (3, 2), pad=(1, 1), including_pad=False),
+                       [(2, 3, 6, 6)]),
+    "SumPooling": (lambda x: F.sum_pooling(x, (2, 2)), [(2, 3, 4, 6)]),
+    "GlobalAveragePooling": (F.global_average_pooling, [(2, 3, 4, 5)]),
+    "Unpooling": (lambda x: F.unpooling(x, (2, 3)), [(2, 3, 2, 2)]),
+    "BatchNormalization": (lambda x: F.batch_normalization(
+        x, param("beta", w(1, 3, 1, 1)), param("gamma", w(1, 3, 1, 1, seed=2)),
+        param("mean", w(1, 3, 1, 1, seed=3)), param("var", positive(1, 3, 1, 1)(np.random.RandomState(4))),
+        batch_stat=False), [(2, 3, 4, 4)]),
+    "FusedBatchNormalization": (lambda x, z: F.fused_batch_normalization(
+        x, param("fbeta", w(1, 3, 1, 1)), param("fgamma", w(1, 3, 1, 1, seed=2)),
+        param("fmean", w(1, 3, 1, 1, seed=3)),
+        param("fvar", positive(1, 3, 1, 1)(np.random.RandomState(4))), z, batch_stat=False),
+        [(2, 3, 4, 4), (2, 3, 4, 4)]),
+    "LayerNormalization": (lambda x: F.layer_normalization(
+        x, param("lbeta", w(1, 3, 4)), param("lgamma", w(1, 3, 4, seed=2))), [S]),
+    "InstanceNormalization": (lambda x: F.instance_normalization(
+        x, param("ibeta", w(1, 3, 1)), param("igamma", w(1, 3, 1, seed=2))), [S]),
+    "GroupNormalization": (lambda x: F.group_normalization(
+        x, param("gbeta", w(1, 4, 1)), param("ggamma", w(1, 4, 1, seed=2)), num_groups=2),
+        [(2, 4, 5)]),
+}
+CASES["Dropout"] = (lambda x: F.dropout(x, p=0.3) * 0 + x, [S])
