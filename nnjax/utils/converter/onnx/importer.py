@@ -181,6 +181,12 @@ def _import_node(b, node):
     ins = list(node.input)
     outs = list(node.output)
     present = [i for i in ins if i]
+    if node.op_type in ("Shape", "Size") and ins[0] in b.variables:
+        shape = np.asarray(b.shape(ins[0]), np.int64)
+        if node.op_type == "Shape":
+            shape = shape[attrs.get("start", 0):attrs.get("end", len(shape))]
+        b.consts[outs[0]] = shape if node.op_type == "Shape" else np.prod(shape)
+        return
     if node.op_type in FOLDABLE and all(b.is_const(i) for i in present):
         values = FOLDABLE[node.op_type](b, [b.consts[i] if i else None for i in ins], attrs)
         for name, v in zip(outs, values):
