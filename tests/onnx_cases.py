@@ -188,3 +188,47 @@ CASES = {
         [(2, 4, 5)]),
 }
 CASES["Dropout"] = (lambda x: F.dropout(x, p=0.3) * 0 + x, [S])
+
+# layers ONNX lays out differently, reparameterizations, quantization, resizing
+T, B, I, H = 4, 2, 3, 5
+CASES.update({
+    "BinaryWeightAffine": (lambda x: F.binary_weight_affine(
+        x, param("bwa", w(12, 5)), param("bwab", np.zeros((12, 5), np.float32)),
+        param("bwaa", np.zeros((5,), np.float32)), param("bwbias", w(5))), [S]),
+    "BinaryWeightConvolution": (lambda x: F.binary_weight_convolution(
+        x, param("bwc", w(4, 2, 3, 3)), param("bwcb", np.zeros((4, 2, 3, 3), np.float32)),
+        param("bwca", np.zeros((4,), np.float32)), param("bwcbias", w(4)), pad=(1, 1)),
+        [(2, 2, 5, 5)]),
+    "DepthwiseDeconvolution": (lambda x: F.depthwise_deconvolution(
+        x, param("ddw", w(4, 3, 3)), param("ddb", w(2)), stride=(2, 2), divisor=2),
+        [(2, 4, 3, 4)]),
+    "BroadcastTo": (lambda x, z: F.broadcast_to(x, z, axis=1), [(2, 3, 4), (3, 4)]),
+    "OneHot": (lambda i: F.one_hot(i, (3, 4)), [lambda r: np.stack(
+        [r.randint(0, 3, 5), r.randint(0, 4, 5)], axis=1).astype(np.float32)]),
+    "QuantizeLinear": (lambda x: F.quantize_linear(
+        x, param("qs", np.full((1, 3, 1), 0.05, np.float32)),
+        param("qz", np.full((1, 3, 1), 3.0, np.float32))), [S]),
+    "DequantizeLinear": (lambda x: F.dequantize_linear(
+        x, param("ds", np.full((1, 3, 1), 0.25, np.float32)),
+        param("dz", np.full((1, 3, 1), 2.0, np.float32))), [signed_with_zeros(*S)]),
+    "WeightNormalization": (lambda x: x + F.weight_normalization(
+        param("wn", w(3, 4)), param("wng", w(4)), dim=1), [(3, 4)]),
+    "WeightStandardization": (lambda x: x + F.weight_standardization(
+        param("ws", w(3, 4)), channel_axis=0), [(3, 4)]),
+    "SpectralNorm": (lambda x: x + F.spectral_norm(
+        param("sn", w(3, 4)), param("snu", w(3, seed=5)), dim=0, itr=2, test=True), [(3, 4)]),
+    "Interpolate": (lambda x: F.interpolate(x, output_size=(5, 7), mode="linear",
+                                            align_corners=True), [(2, 3, 3, 4)]),
+    "RNN": (lambda x, h: F.rnn(x, h, param("rw0", w(2, H, I + H) * 0.5),
+                               param("rw", w(1, 2, H, 2 * H + H, seed=2) * 0.5),
+                               param("rb", w(2, 2, H, seed=3)), num_layers=2,
+                               bidirectional=True, training=False)[0],
+            [(T, B, I), (2, 2, B, H)]),
+    "LSTM": (lambda x, h, c: F.lstm(x, h, c, param("lw0", w(1, 4, H, I + H) * 0.5),
+                                    None, param("lb", w(1, 1, 4, H, seed=3)),
+                                    training=False)[1],
+             [(T, B, I), (1, 1, B, H), (1, 1, B, H)]),
+    "GRU": (lambda x, h: F.gru(x, h, param("gw0", w(1, 3, H, I + H) * 0.5), None,
+                               param("gb", w(1, 1, 4, H, seed=3)), training=False)[0],
+            [(T, B, I), (1, 1, B, H)]),
+})

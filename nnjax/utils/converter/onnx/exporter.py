@@ -11,6 +11,7 @@ import onnx
 from ... import get_file_handle as fh
 from ...nnp_graph import function_args
 from .functions import EXPORTERS, MIN_OPSET
+from . import functions_special  # noqa: F401  (adds its types to EXPORTERS)
 from .graph import ExportError, OnnxGraph
 
 __all__ = ["OnnxExporter", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "ExportError"]
@@ -104,6 +105,7 @@ def _add_parameters(g, network, params):
         shape = tuple(int(d) for d in p.shape.dim)
         value = np.asarray(p.data, np.float32).reshape(shape)
         g.initializers.append(onnx.numpy_helper.from_array(value, v.name))
+        g.values[v.name] = value
         g.shapes[v.name] = shape
 
 

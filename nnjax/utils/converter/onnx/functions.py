@@ -576,17 +576,22 @@ def _no_channel_last(g, a):
 @exports("Convolution", "BinaryConnectConvolution")
 def _convolution(g, x, y, a):
     _no_channel_last(g, a)
-    weight, bias = x[1], x[2:]
     if g.function.type == "BinaryConnectConvolution":
-        weight, bias = _binarized(g, x[1], a), x[3:]
-    n_spatial = len(g.shape(x[1])) - 2
+        conv_nodes(g, x[0], _binarized(g, x[1], a), x[3:], y[0], a)
+    else:
+        conv_nodes(g, x[0], x[1], x[2:], y[0], a)
+
+
+def conv_nodes(g, x, weight, bias, y, a):
+    """Conv of ``x`` with ``weight`` (channel-first, shape known to ``g``) and ``bias``."""
+    w_shape = g.shape(weight)
     pads = [int(p) for p in a["pad"]]
 
     def run(inp, out):
         g.op("Conv", [inp, weight] + list(bias), out, pads=pads + pads,
              strides=[int(s) for s in a["stride"]], dilations=[int(d) for d in a["dilation"]],
-             group=int(a["group"]), kernel_shape=list(g.shape(x[1])[2:]))
-    _spatial_io(g, x[0], y[0], int(a["base_axis"]), n_spatial, run)
+             group=int(a["group"]), kernel_shape=list(w_shape[2:]))
+    _spatial_io(g, x, y, int(a["base_axis"]), len(w_shape) - 2, run)
 
 
 def _binarized(g, weight, a):

@@ -22,6 +22,7 @@ class OnnxGraph:
         self.shapes = dict(shapes)       # variable name -> tuple of ints
         self.nodes = []
         self.initializers = []
+        self.values = {}                 # initializer name -> numpy value (parameters)
         self._count = 0
         self.function = None             # the NNabla function being exported (for errors)
 
@@ -55,6 +56,12 @@ class OnnxGraph:
 
     def ints(self, values):
         return self.const(list(values), np.int64, "ints")
+
+    def value(self, name, what):
+        """The value of a parameter input (a layer whose layout ONNX orders differently)."""
+        if name not in self.values:
+            self.fail(f"{what} ({name!r}) must be a parameter with a value")
+        return self.values[name]
 
     def fail(self, what):
         f = self.function
