@@ -28,8 +28,11 @@ class OnnxGraph:
 
     # -------------------------------------------------------------- basics
     def fresh(self, hint):
-        self._count += 1
-        return f"{hint}__{self._count}"
+        while True:
+            self._count += 1
+            name = f"{hint}__{self._count}"
+            if name not in self.shapes:
+                return name
 
     def shape(self, name):
         return self.shapes[name]

@@ -38,11 +38,15 @@ class NnpBuilder:
         self.variables = {}     # tensor name -> nnjax Variable
         self.consts = {}        # tensor name -> numpy value (static)
         self.node = None
+        self.taken = set()      # every tensor name of the ONNX graph
         self._count = 0
 
     def fresh(self, hint):
-        self._count += 1
-        return f"{hint}_{self._count}"
+        while True:
+            self._count += 1
+            name = f"{hint}_{self._count}"
+            if name not in self.variables and name not in self.consts and name not in self.taken:
+                return name
 
     def fail(self, what):
         n = self.node
@@ -148,6 +152,7 @@ class OnnxImporter:
             model, where = _load(self._source), repr(str(self._source))
         b = NnpBuilder(where, _opset(model))
         graph = model.graph
+        b.taken = {t for n in graph.node for t in list(n.input) + list(n.output)}
         for t in graph.initializer:
             b.consts[t.name] = numpy_helper.to_array(t)
         data = []

@@ -598,21 +598,51 @@ def _gather_elements(b, x, y, a):
     b.fail("GatherElements with a computed index is not read")
 
 
+def _text(value, default):
+    value = default if value is None else value
+    return value.decode() if isinstance(value, bytes) else value
+
+
+_COORDS = {"asymmetric": dict(align_corners=False, half_pixel=False),
+           "align_corners": dict(align_corners=True, half_pixel=False),
+           "half_pixel": dict(align_corners=False, half_pixel=True),
+           "pytorch_half_pixel": dict(align_corners=False, half_pixel=True),
+           "tf_half_pixel_for_nn": dict(align_corners=False, half_pixel=False,
+                                        half_pixel_for_nn=True)}
+
+
 @reads("Resize", "Upsample")
 def _resize(b, x, y, a):
-    mode = a.get("mode", b"nearest")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = _text(a.get("mode"), "nearest")
     shape = b.shape(x[0])
-    scales = None
+    sizes = None
     for i in range(1, len(x)):
-        if x[i] and b.is_const(x[i]) and np.size(b.consts[x[i]]) == len(shape):
-            value = np.ravel(b.consts[x[i]]).astype(np.float64)
-            scales = value if i != 3 else value / np.asarray(shape)
-    if scales is None or mode != "nearest" or any(s != int(s) or s < 1 for s in scales) \
-            or any(s != 1 for s in scales[:2]):
-        b.fail("only nearest resizing of the spatial axes by integer factors is read")
-    b.emit("Unpooling", x[:1], dict(kernel=[int(s) for s in scales[2:]], channel_last=False),
-           y[:1])
+        if not x[i] or not b.is_const(x[i]) or np.size(b.consts[x[i]]) != len(shape):
+            continue
+        value = np.ravel(b.consts[x[i]]).astype(np.float64)
+        is_sizes = i == 3 or np.asarray(b.consts[x[i]]).dtype.kind in "iu"
+        sizes = [int(v) for v in value] if is_sizes else \
+            [int(np.floor(s * f)) for s, f in zip(shape, value)]
+    if sizes is None or list(sizes[:2]) != list(shape[:2]):
+        b.fail("only resizing of the spatial axes to a constant size is read")
+    coords = _text(a.get("coordinate_transformation_mode"),
+                   "asymmetric" if b.node.op_type == "Upsample" else "half_pixel")
+    nearest = _text(a.get("nearest_mode"), "round_prefer_floor")
+    factors = [o / i for o, i in zip(sizes[2:], shape[2:])]
+    if mode == "nearest" and coords == "asymmetric" and nearest == "floor" or \
+            b.node.op_type == "Upsample" and mode == "nearest":
+        if all(f == int(f) and f >= 1 for f in factors):
+            b.emit("Unpooling", x[:1], dict(kernel=[int(f) for f in factors],
+                                            channel_last=False), y[:1])
+            return
+    if mode not in ("linear", "nearest") or coords not in _COORDS or \
+            mode == "nearest" and nearest != "floor":
+        b.fail(f"mode={mode!r}, coordinate_transformation_mode={coords!r}, "
+               f"nearest_mode={nearest!r} is not read")
+    args = dict(output_size=list(sizes[2:]), mode=mode, align_corners=False, half_pixel=False,
+                half_pixel_for_nn=False, channel_last=False)
+    args.update(_COORDS[coords])
+    b.emit("Interpolate", x[:1], args, y[:1])
 
 
 # --------------------------------------------------------------- constant folding
@@ -705,3 +735,89 @@ def _f_slice(b, v, a):
     for s, e, ax, st in zip(starts, ends, axes, steps):
         index[int(ax)] = slice(int(s), int(min(max(int(e), -2 ** 62), 2 ** 62)), int(st))
     return [x[tuple(index)]]
+
+
+# --------------------------------------------------------------- recurrent layers
+_NNABLA_GATES = {"RNN": [0], "LSTM": [0, 2, 3, 1], "GRU": [1, 0, 2]}   # ONNX -> NNabla order
+
+
+def _recurrent(type_name):
+    def convert(b, x, y, a):
+        if len(x) > 4 and x[4]:
+            b.fail("sequence_lens is not read")
+        direction = a.get("direction", b"forward")
+        direction = direction.decode() if isinstance(direction, bytes) else direction
+        if direction == "reverse":
+            b.fail("direction='reverse' is not read")
+        acts = [v.decode() if isinstance(v, bytes) else v for v in a.get("activations", [])]
+        args = dict(num_layers=1, dropout=0.0, bidirectional=direction == "bidirectional",
+                    training=False)
+        if type_name == "RNN":
+            if acts and set(acts) - {"Tanh", "Relu"} or len(set(acts)) > 1:
+                b.fail(f"activations {acts} are not read")
+            args["nonlinearity"] = "relu" if acts and acts[0] == "Relu" else "tanh"
+        elif acts:
+            b.fail(f"activations {acts} are not read")
+        if type_name == "GRU" and not a.get("linear_before_reset", 0):
+            b.fail("linear_before_reset=0 is not read (NNabla's GRU resets after the product)")
+        if a.get("clip") is not None or a.get("input_forget", 0) or a.get("layout", 0):
+            b.fail("clip, input_forget and layout=1 are not read")
+        W = np.asarray(b.value(x[1], "W"), np.float32)
+        R = np.asarray(b.value(x[2], "R"), np.float32)
+        d, gh, n_in = W.shape
+        hidden = int(a["hidden_size"])
+        gates = gh // hidden
+        order = _NNABLA_GATES[type_name]
+        Wg = W.reshape(d, gates, hidden, n_in)[:, order]
+        Rg = R.reshape(d, gates, hidden, hidden)[:, order]
+        weight = np.concatenate([Wg, Rg], axis=-1)
+        if type_name == "RNN":
+            weight = weight[:, 0]
+        if len(x) > 3 and x[3]:
+            B = np.asarray(b.value(x[3], "B"), np.float32).reshape(d, 2, gates, hidden)
+            wb, rb = B[:, 0][:, order], B[:, 1][:, order]
+            if type_name == "GRU":
+                bias = np.concatenate([wb[:, :2] + rb[:, :2], wb[:, 2:], rb[:, 2:]], axis=1)
+            else:
+                bias = wb + rb
+            bias = bias[None, :, 0] if type_name == "RNN" else bias[None]
+        else:
+            bias = None
+        seq, batch = b.shape(x[0])[:2]
+        states = []
+        for k in range(2 if type_name == "LSTM" else 1):
+            i = 5 + k
+            if len(x) > i and x[i]:
+                states.append(b.emit("Reshape", [x[i]], dict(shape=[1, d, batch, hidden])))
+            else:
+                states.append(b.const_var(np.zeros((1, d, batch, hidden), np.float32)))
+        inputs = [x[0]] + states + [b.const_var(weight)]
+        if bias is not None:
+            inputs.append(b.const_var(bias))
+        outs = b.emit(type_name, inputs, args, n_outputs=1 + len(states))
+        if y and y[0]:
+            seq_out = b.emit("Reshape", [outs[0]], dict(shape=[seq, batch, d, hidden]))
+            b.emit("Transpose", [seq_out], dict(axes=[0, 2, 1, 3]), y[:1])
+        for k in range(len(states)):
+            if len(y) > 1 + k and y[1 + k]:
+                b.emit("Reshape", [outs[1 + k]], dict(shape=[d, batch, hidden]), [y[1 + k]])
+    return convert
+
+
+for _op in ("RNN", "LSTM", "GRU"):
+    OPERATORS[_op] = _recurrent(_op)
+
+
+@reads("OneHot")
+def _one_hot(b, x, y, a):
+    depth = int(np.ravel(b.value(x[1], "depth"))[0])
+    off, on = [float(v) for v in np.ravel(b.value(x[2], "values"))]
+    shape = b.shape(x[0])
+    axis = int(a.get("axis", -1)) % (len(shape) + 1)
+    if axis != len(shape):
+        b.fail(f"axis={a.get('axis')} is not read (only the last axis)")
+    idx = b.emit("Reshape", x[:1], dict(shape=list(shape) + [1]))
+    hot = b.emit("OneHot", [idx], dict(shape=[depth]), None if (off, on) != (0.0, 1.0) else y[:1])
+    if (off, on) != (0.0, 1.0):
+        scaled = b.emit("MulScalar", [hot], dict(val=on - off))
+        b.emit("AddScalar", [scaled], dict(val=off), y[:1])
