@@ -15,7 +15,7 @@ from nnabla.utils.converter import convert_files, ConvertError
 from nnabla.utils.converter.nnabla import NnpImporter
 from nnabla.utils.converter.nnablart import NnbExporter, read_nnb, ApiLevel
 from nnabla.utils.converter.onnx import OnnxImporter, ImportError_
-from nnabla.utils.converter.stablehlo import load_stablehlo, network_function
+from nnabla.utils.converter.stablehlo import export_graph, load_stablehlo, network_function
 from nnabla.utils.cli.convert import add_convert_command
 from nnabla.utils.save import save
 from nnabla.utils.nnp_graph import NnpLoader
@@ -169,6 +169,21 @@ def test_stablehlo_round_trip_with_symbolic_batch(lenet, tmp_path):
     assert "stablehlo.convolution" in text.read_text()
 
 
+def test_live_graph_exports_with_symbolic_batch():
+    nn.clear_parameters()
+    x = nn.Variable((2, 4))
+    y = F.softmax(PF.affine(F.relu(PF.affine(x, 5, name="l1")), 3, name="l2"))
+    x.d = np.random.RandomState(1).randn(2, 4)
+    y.forward()
+    exported = export_graph([x], [y])
+    assert "batch" in str(exported.in_avals[0].shape)
+    np.testing.assert_allclose(np.asarray(exported.call(x.d)[0]), y.d, rtol=1e-5, atol=1e-6)
+    four = np.concatenate([x.d, x.d])
+    np.testing.assert_allclose(np.asarray(exported.call(four)[0]),
+                               np.concatenate([y.d, y.d]), rtol=1e-5, atol=1e-6)
+    nn.clear_parameters()
+
+
 def _affine_net(x):
     h = F.relu(PF.affine(x, 3, name="a1"))
     return F.sigmoid(PF.affine(h, 2, name="a2"))
@@ -201,6 +216,14 @@ def test_nnb_layout_reads_back(tmp_path):
     index = {net.variable[v["id"]].name: v["data_index"] for v in nnb["variables"]}
     assert [index[n] for n in order] == [-2, -1, -2, -1, -2]
     assert nnb["inputs"] == [[v.name for v in net.variable].index("x")]
+
+
+def test_runtime_support_sets():
+    from nnabla.utils.converter import func_set_nnb_support, func_set_nncr_support
+    assert {"Affine", "Convolution", "ReLU"} <= func_set_nncr_support()
+    assert "CumProd" not in func_set_nnb_support() and "Affine" in func_set_nnb_support(1)
+    assert "Sigmoid" in func_set_nnb_support(1) and len(func_set_nnb_support(1)) < len(
+        func_set_nnb_support())
 
 
 def test_nnb_refuses_functions_the_runtime_lacks(tmp_path):

@@ -19,7 +19,8 @@ from .utils import func_set_import_nnp
 from .. import nnabla_pb2
 
 __all__ = ["convert_files", "dump_files", "nnb_template", "ConvertError",
-           "func_set_import_config", "func_set_onnx_support", "func_set_nnabla_support"]
+           "func_set_import_config", "func_set_onnx_support", "func_set_nnabla_support",
+           "func_set_nncr_support", "func_set_nnb_support", "shrink_nnp"]
 
 DEFAULTS = dict(import_format="NNP", export_format="NNP", nnp_import_executor_index=None,
                 nnp_no_expand_network=False, nnp_exclude_preprocess=False, force=False,
@@ -48,6 +49,16 @@ def func_set_onnx_support():
 def func_set_nnabla_support():
     """The function types nnjax runs (every registered one)."""
     return set(REGISTRY)
+
+
+def func_set_nncr_support():
+    """The function types nnabla-c-runtime implements (NNabla's ``c_runtime: support``)."""
+    return set(nnablart.C_RUNTIME_SUPPORTED)
+
+
+def func_set_nnb_support(api_level=-1):
+    """The function types an NNB file of API level ``api_level`` (newest: -1) can hold."""
+    return set(nnablart.ApiLevel(api_level).functions)
 
 
 def func_set_import_config(config):

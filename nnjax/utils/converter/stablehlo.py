@@ -1,6 +1,7 @@
 """NNP network -> StableHLO through ``jax.export`` (no NNabla converter has this).
 
-The executor's network is rebuilt with nnjax (parameters in a private scope),
+``export_graph(inputs, outputs)`` does the same for a live nnjax graph. The
+executor's network of an NNP is rebuilt with nnjax (parameters in a private scope),
 its plan becomes one pure JAX function of the data inputs (parameters are
 baked in as constants) and ``jax.export`` serializes it: ``.stablehlo`` is
 the serialized ``Exported`` artifact (``load_stablehlo`` runs it with
@@ -20,7 +21,8 @@ from ...logger import logger
 from .. import get_file_handle as fh
 from ..nnp_graph import ProtoNetwork, load_parameter_entries
 
-__all__ = ["StableHloExporter", "network_function", "load_stablehlo"]
+__all__ = ["StableHloExporter", "network_function", "graph_function", "export_graph",
+           "load_stablehlo"]
 
 
 def _executor_network(proto):
@@ -49,11 +51,22 @@ def network_function(nnp, batch_size=None):
         if name not in variables:
             raise ValueError(f"StableHLO export: variable {name!r} of executor "
                              f"{executor.name!r} is not in network {network.name!r}")
-    inputs = [variables[n] for n in in_names]
-    outputs = [variables[n] for n in out_names]
-    plan = build_plan(outputs)
+    fn, shapes = graph_function([variables[n] for n in in_names],
+                                [variables[n] for n in out_names])
+    return fn, shapes, in_names, out_names
+
+
+def graph_function(inputs, outputs):
+    """(fn, input shapes): ``fn(*arrays)`` computes ``outputs`` (nnjax Variables) from
+    ``inputs`` as a pure JAX function; every other leaf of the graph (parameters)
+    is baked in with its current value."""
+    plan = build_plan(list(outputs))
     callables = step_callables(plan)
-    input_slots = [plan.index[id(v)] for v in inputs]
+    input_slots = []
+    for v in inputs:
+        if id(v) not in plan.index:
+            raise ValueError(f"StableHLO export: input {v.name or v!r} does not reach the outputs")
+        input_slots.append(plan.index[id(v)])
     constants = [(plan.index[id(v)], np.asarray(v.d)) for v in plan.roots
                  if plan.index[id(v)] not in input_slots]
     output_slots = [plan.index[id(v)] for v in outputs]
@@ -69,7 +82,7 @@ def network_function(nnp, batch_size=None):
         run_steps(plan.steps, callables, env, rng_keys=keys)
         return tuple(env[s] for s in output_slots)
 
-    return fn, [tuple(v.shape) for v in inputs], in_names, out_names
+    return fn, [tuple(v.shape) for v in inputs]
 
 
 def _export(fn, shapes, symbolic):
@@ -79,6 +92,22 @@ def _export(fn, shapes, symbolic):
     else:
         specs = [jax.ShapeDtypeStruct(s, jnp.float32) for s in shapes]
     return jax_export.export(jax.jit(fn))(*specs)
+
+
+def export_graph(inputs, outputs, symbolic_batch=True):
+    """``jax.export.Exported`` of a live nnjax graph: ``outputs`` from ``inputs``
+    (Variables); the batch axis is symbolic where the graph allows it."""
+    fn, shapes = graph_function(list(inputs), list(outputs))
+    return _export_with_fallback(fn, shapes, symbolic_batch)
+
+
+def _export_with_fallback(fn, shapes, symbolic):
+    if symbolic and shapes and all(len(s) > 0 for s in shapes):
+        try:
+            return _export(fn, shapes, True)
+        except Exception as e:   # a function that needs a concrete batch size
+            logger.info(f"StableHLO export: fixed batch size ({type(e).__name__}: {e})")
+    return _export(fn, shapes, False)
 
 
 class StableHloExporter:
@@ -92,12 +121,7 @@ class StableHloExporter:
     def export(self):
         """The ``jax.export.Exported`` of the network."""
         fn, shapes, _, _ = network_function(self._nnp, self._batch)
-        if self._symbolic and shapes and all(len(s) > 0 for s in shapes):
-            try:
-                return _export(fn, shapes, True)
-            except Exception as e:   # a function that needs a concrete batch size
-                logger.info(f"StableHLO export: fixed batch size ({type(e).__name__}: {e})")
-        return _export(fn, shapes, False)
+        return _export_with_fallback(fn, shapes, self._symbolic)
 
     def execute(self, output, text=False):
         exported = self.export()
