@@ -36,7 +36,7 @@ def _lenet(x):
         return PF.affine(F.tanh(PF.affine(h, 10, name="f1")), 3, name="f2")
 
 
-def _save_network(path, build, shape, seed=0):
+def _save_network(path, build, shape, seed=0, variable_batch_size=True):
     nn.clear_parameters()
     rng = np.random.RandomState(seed)
     x = nn.Variable(shape)
@@ -51,11 +51,47 @@ def _save_network(path, build, shape, seed=0):
     save(str(path), {"networks": [{"name": "net", "batch_size": shape[0], "outputs": {"y": y},
                                    "names": {"x": x}}],
                      "executors": [{"name": "runtime", "network": "net", "data": ["x"],
-                                    "output": ["y"]}]})
+                                    "output": ["y"]}]},
+         variable_batch_size=variable_batch_size)
     expected = np.array(y.d)
     data = np.array(x.d)
     nn.clear_parameters()
     return data, expected
+
+
+def _resnet_block(x):
+    with nn.parameter_scope("res"):
+        h = F.relu(PF.batch_normalization(PF.convolution(x, 3, (3, 3), pad=(1, 1), name="c1"),
+                                          batch_stat=False, name="b1"))
+        h = PF.batch_normalization(PF.convolution(h, 3, (3, 3), pad=(1, 1), name="c2"),
+                                   batch_stat=False, name="b2")
+        return F.global_average_pooling(F.relu(h + x))
+
+
+def _lstm_net(x):
+    with nn.parameter_scope("seq"):
+        h0 = F.constant(0.0, (1, 1, 2, 4))
+        y, h, c = PF.lstm(x, h0, h0, training=False, name="lstm")
+        return PF.affine(F.transpose(y, (1, 0, 2)), 2, name="head")
+
+
+@pytest.mark.parametrize("build,shape", [(_resnet_block, (2, 3, 6, 6)),
+                                         (_lstm_net, (5, 2, 3))], ids=["resnet", "lstm"])
+def test_networks_export_to_onnx_and_stablehlo(build, shape, tmp_path):
+    # a sequence network's first axis is time, not a batch to be left open
+    x, y = _save_network(tmp_path / "net.nnp", build, shape,
+                         variable_batch_size=build is not _lstm_net)
+    for opset in ("opset_11", "opset_13"):
+        out = tmp_path / f"net_{opset}.onnx"
+        convert_files(_args(export_format="ONNX", define_version=opset), [str(tmp_path / "net.nnp")],
+                      str(out))
+        model = onnx.load(str(out))
+        onnx.checker.check_model(model, full_check=True)
+        np.testing.assert_allclose(run_onnx(model, {"x": x})[0], y, rtol=1e-4, atol=1e-5)
+    out = tmp_path / "net.stablehlo"
+    convert_files(_args(export_format="STABLEHLO"), [str(tmp_path / "net.nnp")], str(out))
+    np.testing.assert_allclose(np.asarray(load_stablehlo(str(out))(x)[0]), y, rtol=1e-4,
+                               atol=1e-5)
 
 
 def _args(**kw):
