@@ -9,6 +9,7 @@ import numpy as np
 
 import nnabla as nn
 import nnabla.functions as F
+from nnjax._apply import apply_function
 
 
 def param(name, value):
@@ -231,4 +232,35 @@ CASES.update({
     "GRU": (lambda x, h: F.gru(x, h, param("gw0", w(1, 3, H, I + H) * 0.5), None,
                                param("gb", w(1, 1, 4, H, seed=3)), training=False)[0],
             [(T, B, I), (1, 1, B, H)]),
+})
+
+# functions beyond NNabla's exporter table
+CASES.update({
+    "ClipGradByValue": (lambda x, lo, hi: F.clip_grad_by_value(x, lo, hi), [S, S, S]),
+    "ClipGradByNorm": (lambda x: F.clip_grad_by_norm(x, 2.0, axes=(1,)), [S]),
+    "Unlink": (lambda x: F.unlink(x) * 2, [S]),
+    "NormNormalization": (lambda x: F.norm_normalization(x, p=3.0, axes=(1, 2)), [S]),
+    # F.tensor_normalization records a BatchNormalization; NNP files may hold the type itself
+    "TensorNormalization": (lambda x: apply_function("TensorNormalization", [
+        x, param("tb", w(1, 3, 1)), param("tg", w(1, 3, 1, seed=2))],
+        dict(axes=[1], eps=1e-5, no_scale=False, no_bias=False)), [S]),
+    "MatrixDiag": (F.matrix_diag, [S]),
+    "MatrixDiagPart": (F.matrix_diag_part, [(2, 4, 4)]),
+    "Trilu": (lambda x: F.trilu(x, k=1, upper=False), [(2, 3, 4)]),
+    "EyeLike": (lambda x: x + F.eye_like(x, k=1), [(3, 4)]),
+    "Shape": (lambda x: F.shape(x, start=1), [S]),
+    "Mod2": (lambda a, b: F.mod2(a, b, fmod=True), [S, positive(*S)]),
+    "Einsum": (lambda a, b: F.einsum(a, b, equation="bij,bjk->bik"), [(2, 3, 4), (2, 4, 5)]),
+    "FixedPointQuantize": (lambda x: F.fixed_point_quantize(x, n=4, delta=0.25),
+                           [lambda r: (r.randn(*S) * 2).astype(np.float32)]),
+    "Prune": (lambda x: F.prune(x, rate=0.5), [S]),
+    "Sort": (lambda x: F.sort(x, axis=1, reverse=True), [S]),
+    "TopKData": (lambda x: F.top_k_data(x, 3, abs=True), [S]),
+    "TopNError": (lambda x, t: F.top_n_error(x, t, axis=1, n=2), [(4, 5), labels(5, (4, 1))]),
+    "MeanSubtraction": (lambda x: F.mean_subtraction(
+        x, param("rm", w(3)), param("rt", np.array([5.0], np.float32)),
+        update_running_mean=False), [(2, 3)]),
+    "ONNXResize": (lambda x: F.onnx_resize(x, sizes=(2, 3, 6, 5), mode="linear",
+                                           coordinate_transformation_mode="half_pixel"),
+                   [(2, 3, 3, 4)]),
 })

@@ -11,7 +11,7 @@ import onnx
 from ... import get_file_handle as fh
 from ...nnp_graph import function_args
 from .functions import EXPORTERS, MIN_OPSET
-from . import functions_special  # noqa: F401  (adds its types to EXPORTERS)
+from . import functions_extra, functions_special  # noqa: F401  (add their types)
 from .graph import ExportError, OnnxGraph
 
 __all__ = ["OnnxExporter", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "ExportError"]

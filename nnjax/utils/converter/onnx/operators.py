@@ -595,7 +595,29 @@ def _gather_nd(b, x, y, a):
 
 @reads("GatherElements")
 def _gather_elements(b, x, y, a):
-    b.fail("GatherElements with a computed index is not read")
+    """x[..., idx[..., j], ...] along ``axis``: one-hot of the indices times x, summed."""
+    xs, ids = b.shape(x[0]), b.shape(x[1])
+    n = len(xs)
+    axis = int(a.get("axis", 0)) % n
+    if any(p != q for i, (p, q) in enumerate(zip(xs, ids)) if i != axis):
+        b.fail(f"indices {ids} must match data {xs} outside axis {axis}")
+    last = list(range(n))
+    last.remove(axis)
+    last.append(axis)
+    src = b.emit("Transpose", x[:1], dict(axes=last)) if axis != n - 1 else x[0]
+    idx = x[1]
+    if b.is_const(idx):
+        idx = b.const_var(np.asarray(b.consts[idx], np.float32))
+    idx = b.emit("Transpose", [idx], dict(axes=last)) if axis != n - 1 else idx
+    moved = b.shape(idx)
+    hot = b.emit("OneHot", [b.emit("Reshape", [idx], dict(shape=list(moved) + [1]))],
+                 dict(shape=[xs[axis]]))
+    rows = b.emit("Reshape", [src], dict(shape=list(b.shape(src)[:-1]) + [1, xs[axis]]))
+    picked = b.emit("Sum", [b.emit("Mul2", [hot, rows])], dict(axes=[n], keep_dims=False))
+    if axis == n - 1:
+        b.emit("Identity", [picked], {}, y[:1])
+    else:
+        b.emit("Transpose", [picked], dict(axes=[int(i) for i in np.argsort(last)]), y[:1])
 
 
 def _text(value, default):
@@ -821,3 +843,34 @@ def _one_hot(b, x, y, a):
     if (off, on) != (0.0, 1.0):
         scaled = b.emit("MulScalar", [hot], dict(val=on - off))
         b.emit("AddScalar", [scaled], dict(val=off), y[:1])
+
+
+@reads("Einsum")
+def _einsum(b, x, y, a):
+    equation = a["equation"]
+    b.emit("Einsum", x, dict(equation=equation.decode() if isinstance(equation, bytes)
+                             else equation), y[:1])
+
+
+@reads("Mod")
+def _mod(b, x, y, a):
+    if not a.get("fmod", 0):
+        b.fail("integer Mod (fmod=0) is not read; NNabla's tensors are float")
+    ndim = max(len(b.shape(x[0])), len(b.shape(x[1])))
+    b.emit("Mod2", [_aligned(b, x[0], ndim), _aligned(b, x[1], ndim)], dict(fmod=True), y[:1])
+
+
+@reads("TopK")
+def _top_k(b, x, y, a):
+    shape = b.shape(x[0])
+    axis = int(a.get("axis", -1)) % len(shape)
+    k = int(np.ravel(b.value(x[1], "K"))[0])
+    values, index = b.emit("Sort", x[:1], dict(axis=axis, reverse=bool(a.get("largest", 1)),
+                                                with_index=True, only_index=False),
+                           n_outputs=2)
+    stop = list(shape)
+    stop[axis] = k
+    for src, out in zip((values, index), y):
+        if out:
+            b.emit("Slice", [src], dict(start=[0] * len(shape), stop=stop,
+                                        step=[1] * len(shape)), [out])
