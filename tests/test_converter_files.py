@@ -14,7 +14,7 @@ import nnabla.parametric_functions as PF
 from nnabla.utils.converter import convert_files, ConvertError
 from nnabla.utils.converter.nnabla import NnpImporter
 from nnabla.utils.converter.nnablart import NnbExporter, read_nnb, ApiLevel
-from nnabla.utils.converter.onnx import OnnxImporter, ImportError_
+from nnabla.utils.converter.onnx import OnnxExporter, OnnxImporter, ImportError_
 from nnabla.utils.converter.stablehlo import export_graph, load_stablehlo, network_function
 from nnabla.utils.cli.convert import add_convert_command
 from nnabla.utils.save import save
@@ -319,3 +319,88 @@ def test_nnabla_cli_convert_command(lenet, tmp_path, capsys):
     assert "implement: 0" in template.read_text()
     with pytest.raises(ConvertError, match="does not exist"):
         convert_files(_args(), [str(tmp_path / "missing.nnp")], str(tmp_path / "m.nnp"))
+
+
+_REPEAT_NET = """
+network {
+  name: "net"
+  batch_size: 1
+  repeat_info { id: "r" times: 3 }
+  variable { name: "x" type: "Buffer" shape { dim: 1 dim: 4 } }
+  variable { name: "rs" type: "Buffer" repeat_id: "r" shape { dim: 1 dim: 4 } }
+  variable { name: "W" type: "Parameter" shape { dim: 4 dim: 4 } }
+  variable { name: "a" type: "Buffer" repeat_id: "r" shape { dim: 1 dim: 4 } }
+  variable { name: "t" type: "Buffer" repeat_id: "r" shape { dim: 1 dim: 4 } }
+  variable { name: "y" type: "Buffer" shape { dim: 1 dim: 4 } }
+  function { name: "RepeatStart" type: "RepeatStart" input: "x" input: "t" output: "rs"
+             repeat_param { repeat_id: "r" times: 3 } }
+  function { name: "Affine" type: "Affine" repeat_id: "r" input: "rs" input: "W" output: "a"
+             affine_param { base_axis: 1 } }
+  function { name: "Tanh" type: "Tanh" repeat_id: "r" input: "a" output: "t" }
+  function { name: "RepeatEnd" type: "RepeatEnd" input: "t" output: "y"
+             repeat_param { repeat_id: "r" times: 3 } }
+}
+executor { name: "runtime" network_name: "net" data_variable { variable_name: "x" }
+           output_variable { variable_name: "y" } parameter_variable { variable_name: "W" } }
+"""
+
+
+def test_repeat_blocks_are_unrolled(tmp_path):
+    from nnabla.utils import get_file_handle as fh
+    (tmp_path / "net.nntxt").write_text(_REPEAT_NET)
+    w = np.random.RandomState(2).randn(4, 4).astype(np.float32) * 0.7
+    fh.write_parameters_h5(str(tmp_path / "p.h5"), {"W": (w, True)})
+    nnp = NnpImporter(str(tmp_path / "net.nntxt"), str(tmp_path / "p.h5")).execute()
+    net = nnp.protobuf.network[0]
+    assert [f.type for f in net.function] == ["Affine", "Tanh"] * 3 + ["Identity"]
+    assert [f.input[0] for f in net.function[:-1:2]] == ["x", "t_r_0", "t_r_1"]
+    assert list(net.function[-1].input) == ["t_r_2"] and not net.repeat_info
+    x = np.random.RandomState(3).randn(1, 4).astype(np.float32)
+    want = x
+    for _ in range(3):
+        want = np.tanh(want @ w)
+    fn, _, _, outs = network_function(nnp)
+    assert outs == ["y"]
+    np.testing.assert_allclose(np.asarray(fn(x)[0]), want, rtol=1e-5, atol=1e-6)
+
+
+_RECURRENT_NET = """
+network {
+  name: "rnn"
+  batch_size: 1
+  repeat_info { id: "t" times: 3 }
+  variable { name: "x" type: "Buffer" shape { dim: 3 dim: 1 dim: 4 } }
+  variable { name: "h0" type: "Buffer" shape { dim: 1 dim: 4 } }
+  variable { name: "xt" type: "Buffer" repeat_id: "t" shape { dim: 1 dim: 4 } }
+  variable { name: "hp" type: "Buffer" repeat_id: "t" shape { dim: 1 dim: 4 } }
+  variable { name: "s" type: "Buffer" repeat_id: "t" shape { dim: 1 dim: 4 } }
+  variable { name: "h" type: "Buffer" repeat_id: "t" shape { dim: 1 dim: 4 } }
+  variable { name: "y" type: "Buffer" shape { dim: 3 dim: 1 dim: 4 } }
+  function { name: "In" type: "RecurrentInput" repeat_id: "t" input: "x" output: "xt"
+             recurrent_param { repeat_id: "t" length: 3 axis: 0 } }
+  function { name: "Delay" type: "Delay" repeat_id: "t" input: "h" input: "h0" output: "hp"
+             recurrent_param { repeat_id: "t" length: 3 axis: 0 } }
+  function { name: "Add" type: "Add2" repeat_id: "t" input: "xt" input: "hp" output: "s" }
+  function { name: "Tanh" type: "Tanh" repeat_id: "t" input: "s" output: "h" }
+  function { name: "Out" type: "RecurrentOutput" input: "h" output: "y"
+             recurrent_param { repeat_id: "t" length: 3 axis: 0 } }
+}
+executor { name: "runtime" network_name: "rnn" data_variable { variable_name: "x" }
+           data_variable { variable_name: "h0" } output_variable { variable_name: "y" } }
+"""
+
+
+def test_recurrent_input_delay_and_output_are_unrolled(tmp_path):
+    (tmp_path / "rnn.nntxt").write_text(_RECURRENT_NET)
+    nnp = NnpImporter(str(tmp_path / "rnn.nntxt")).execute()
+    types = [f.type for f in nnp.protobuf.network[0].function]
+    assert types == ["Split"] + ["Add2", "Tanh"] * 3 + ["Stack"]
+    rng = np.random.RandomState(4)
+    x, h0 = rng.randn(3, 1, 4).astype(np.float32), rng.randn(1, 4).astype(np.float32)
+    want, h = [], h0
+    for t in range(3):
+        h = np.tanh(x[t] + h)
+        want.append(h)
+    model = OnnxExporter(nnp).export_model_proto()
+    got = run_onnx(model, {"x": x, "h0": h0})[0]
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-6)

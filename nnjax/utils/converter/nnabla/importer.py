@@ -1,6 +1,7 @@
 """Reading NNabla model files into the converter's NNP object."""
 from ... import get_file_handle as fh
 from ... import nnabla_pb2
+from .expander import NnpExpander
 
 __all__ = ["Nnp", "NnpImporter"]
 
@@ -19,14 +20,14 @@ class NnpImporter:
     """Read ``.nnp``, ``.nntxt``/``.prototxt``, ``.protobuf`` and ``.h5`` files (merged in order).
 
     ``executor_index`` keeps only that executor (and moves its network first);
-    ``expand_network`` is accepted for NNabla's signature (nnjax's files hold
-    no repeat/recurrent blocks to expand).
+    ``expand_network`` unrolls repeat blocks (``NnpExpander``).
     """
 
     def __init__(self, *files, expand_network=True, executor_index=None):
         self._files = [f for f in files if fh.file_extension(f) in _MODEL_EXTENSIONS]
         self._other = [f for f in files if fh.file_extension(f) not in _MODEL_EXTENSIONS]
         self._executor_index = executor_index
+        self._expand = expand_network
 
     def execute(self):
         if not self._files:
@@ -36,6 +37,8 @@ class NnpImporter:
         proto = nnabla_pb2.NNablaProtoBuf()
         proto.CopyFrom(contents.proto)
         fh.parameters_to_proto({n: (v, g) for n, v, g in contents.parameters}, proto)
+        if self._expand and any(n.repeat_info for n in proto.network):
+            proto = NnpExpander(proto).execute()
         if self._executor_index is not None:
             _keep_executor(proto, int(self._executor_index), self._files)
         return Nnp(proto, self._other)
