@@ -874,3 +874,132 @@ def _top_k(b, x, y, a):
         if out:
             b.emit("Slice", [src], dict(start=[0] * len(shape), stop=stop,
                                         step=[1] * len(shape)), [out])
+
+
+# --------------------------------------------------------------- more of NNabla's importer list
+def _arg_extreme(type_name):
+    def convert(b, x, y, a):
+        ndim = len(b.shape(x[0]))
+        axis = int(a.get("axis", 0)) % ndim
+        if a.get("select_last_index", 0):
+            b.fail("select_last_index=1 is not read")
+        b.emit(type_name, x[:1], dict(axes=[axis], keep_dims=bool(a.get("keepdims", 1)),
+                                      with_index=False, only_index=True), y[:1])
+    return convert
+
+
+OPERATORS["ArgMax"] = _arg_extreme("Max")
+OPERATORS["ArgMin"] = _arg_extreme("Min")
+
+
+@reads("ReduceSumSquare")
+def _reduce_sum_square(b, x, y, a):
+    axes = _reduce_axes(b, x, a)
+    sq = b.emit("Mul2", [x[0], x[0]])
+    b.emit("Sum", [sq], dict(axes=axes, keep_dims=bool(a.get("keepdims", 1))), y[:1])
+
+
+@reads("ReduceLogSum")
+def _reduce_log_sum(b, x, y, a):
+    axes = _reduce_axes(b, x, a)
+    s = b.emit("Sum", x[:1], dict(axes=axes, keep_dims=bool(a.get("keepdims", 1))))
+    b.emit("Log", [s], {}, y[:1])
+
+
+@reads("ReduceLogSumExp")
+def _reduce_log_sum_exp(b, x, y, a):
+    axes = _reduce_axes(b, x, a)
+    keep = bool(a.get("keepdims", 1))
+    top = b.emit("Max", x[:1], dict(axes=axes, keep_dims=True, with_index=False,
+                                    only_index=False))
+    e = b.emit("Exp", [b.emit("Sub2", [x[0], top])])
+    s = b.emit("Log", [b.emit("Sum", [e], dict(axes=axes, keep_dims=True))])
+    total = b.emit("Add2", [s, top])
+    shape = [d for i, d in enumerate(b.shape(total)) if keep or i not in axes]
+    b.emit("Reshape", [total], dict(shape=shape), y[:1])
+
+
+@reads("LpNormalization")
+def _lp_normalization(b, x, y, a):
+    ndim = len(b.shape(x[0]))
+    b.emit("NormNormalization", x[:1], dict(p=float(a.get("p", 2)),
+                                            axes=[int(a.get("axis", -1)) % ndim], eps=0.0),
+           y[:1])
+
+
+@reads("GlobalLpPool")
+def _global_lp_pool(b, x, y, a):
+    ndim = len(b.shape(x[0]))
+    b.emit("Norm", x[:1], dict(p=float(a.get("p", 2)), axes=list(range(2, ndim)),
+                               keep_dims=True), y[:1])
+
+
+@reads("ThresholdedRelu")
+def _thresholded_relu(b, x, y, a):
+    above = b.emit("GreaterScalar", x[:1], dict(val=float(a.get("alpha", 1.0))))
+    b.emit("Mul2", [x[0], above], {}, y[:1])
+
+
+@reads("Shrink")
+def _shrink(b, x, y, a):
+    lambd, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
+    low = b.emit("LessScalar", x[:1], dict(val=-lambd))
+    high = b.emit("GreaterScalar", x[:1], dict(val=lambd))
+    plus = b.emit("Mul2", [b.emit("AddScalar", x[:1], dict(val=bias)), low])
+    minus = b.emit("Mul2", [b.emit("AddScalar", x[:1], dict(val=-bias)), high])
+    b.emit("Add2", [plus, minus], {}, y[:1])
+
+
+def _space_depth(to_depth):
+    def convert(b, x, y, a):
+        n, c, h, w = b.shape(x[0])
+        s = int(a["blocksize"])
+        mode = _text(a.get("mode"), "DCR")
+        if to_depth:
+            t = b.emit("Reshape", x[:1], dict(shape=[n, c, h // s, s, w // s, s]))
+            t = b.emit("Transpose", [t], dict(axes=[0, 3, 5, 1, 2, 4]))
+            b.emit("Reshape", [t], dict(shape=[n, c * s * s, h // s, w // s]), y[:1])
+            return
+        if mode == "DCR":
+            t = b.emit("Reshape", x[:1], dict(shape=[n, s, s, c // (s * s), h, w]))
+            t = b.emit("Transpose", [t], dict(axes=[0, 3, 4, 1, 5, 2]))
+        else:
+            t = b.emit("Reshape", x[:1], dict(shape=[n, c // (s * s), s, s, h, w]))
+            t = b.emit("Transpose", [t], dict(axes=[0, 1, 4, 2, 5, 3]))
+        b.emit("Reshape", [t], dict(shape=[n, c // (s * s), h * s, w * s]), y[:1])
+    return convert
+
+
+OPERATORS["DepthToSpace"] = _space_depth(False)
+OPERATORS["SpaceToDepth"] = _space_depth(True)
+
+
+@reads("EyeLike")
+def _eye_like(b, x, y, a):
+    if "dtype" in a and a["dtype"] not in (1,):
+        b.fail("only float EyeLike is read")
+    b.emit("EyeLike", x[:1], dict(k=int(a.get("k", 0))), y[:1])
+
+
+@reads("Trilu")
+def _trilu(b, x, y, a):
+    k = int(np.ravel(b.value(x[1], "k"))[0]) if len(x) > 1 and x[1] else 0
+    b.emit("Trilu", x[:1], dict(k=k, upper=bool(a.get("upper", 1))), y[:1])
+
+
+def _random(type_name, like):
+    def convert(b, x, y, a):
+        shape = list(b.shape(x[0])) if like else [int(s) for s in a["shape"]]
+        seed = int(a["seed"]) if "seed" in a else -1
+        if type_name == "Randn":
+            args = dict(mu=float(a.get("mean", 0.0)), sigma=float(a.get("scale", 1.0)))
+        else:
+            args = dict(low=float(a.get("low", 0.0)), high=float(a.get("high", 1.0)))
+        b.emit(type_name, [], dict(args, shape=shape, seed=seed), y[:1])
+    return convert
+
+
+OPERATORS["RandomNormal"] = _random("Randn", False)
+OPERATORS["RandomNormalLike"] = _random("Randn", True)
+OPERATORS["RandomUniform"] = _random("Rand", False)
+OPERATORS["RandomUniformLike"] = _random("Rand", True)
