@@ -264,3 +264,20 @@ CASES.update({
                                            coordinate_transformation_mode="half_pixel"),
                    [(2, 3, 3, 4)]),
 })
+
+# variants of a type: "Type:variant"
+CASES.update({
+    "Convolution:channel_last": (lambda x: F.convolution(
+        x, param("clw", w(4, 3, 3, 1)), param("clb", w(4)), pad=(1, 0), stride=(2, 1), group=2,
+        channel_last=True), [(2, 6, 5, 2)]),
+    "Deconvolution:channel_last": (lambda x: F.deconvolution(
+        x, param("dlw", w(4, 3, 3, 2)), param("dlb", w(2)), stride=(2, 2), channel_last=True),
+        [(2, 3, 4, 4)]),
+    "MaxPooling:channel_last": (lambda x: F.max_pooling(x, (2, 2), channel_last=True),
+                                [(2, 4, 6, 3)]),
+    "AveragePooling:ignore_border_false": (lambda x: F.average_pooling(
+        x, (2, 2), stride=(2, 2), ignore_border=False), [(2, 3, 4, 6)]),
+    "Unpooling:channel_last": (lambda x: F.unpooling(x, (2, 3), channel_last=True),
+                               [(2, 2, 2, 3)]),
+    "Affine:base_axis2": (lambda x: F.affine(x, param("W2", w(4, 5)), base_axis=2), [S]),
+})

@@ -568,18 +568,43 @@ def _spatial_io(g, x_name, y_name, base_axis, n_spatial, run):
     g.reshape(out, g.shape(y_name), y_name)
 
 
-def _no_channel_last(g, a):
-    if a.get("channel_last"):
-        g.fail("channel_last=True is not exported (transpose to channel-first first)")
+def _channel_first(g, x, y, a, n_spatial, run):
+    """``run(x_cf, y_cf)`` on channel-first tensors: with ``channel_last`` the input's
+    last axis is moved before the ``n_spatial`` spatial axes, and the result back."""
+    if not a.get("channel_last"):
+        run(x, y)
+        return
+    nd = len(g.shape(x))
+    c_axis = nd - 1 - n_spatial
+    perm = list(range(c_axis)) + [nd - 1] + list(range(c_axis, nd - 1))
+    xc = g.op("Transpose", [x], perm=perm)
+    g.shapes[xc] = tuple(g.shape(x)[p] for p in perm)
+    yc = g.fresh("channel_first")
+    g.shapes[yc] = tuple(g.shape(y)[p] for p in perm)
+    run(xc, yc)
+    g.op("Transpose", [yc], y, perm=[int(i) for i in np.argsort(perm)])
+
+
+def _weight_channel_first(g, weight, a):
+    """A channel-last weight (O, *k, I) as (O, I, *k)."""
+    if not a.get("channel_last"):
+        return weight
+    shape = g.shape(weight)
+    perm = [0, len(shape) - 1] + list(range(1, len(shape) - 1))
+    w = g.op("Transpose", [weight], perm=perm)
+    g.shapes[w] = tuple(shape[p] for p in perm)
+    return w
 
 
 @exports("Convolution", "BinaryConnectConvolution")
 def _convolution(g, x, y, a):
-    _no_channel_last(g, a)
+    weight = _weight_channel_first(g, x[1], a)
     if g.function.type == "BinaryConnectConvolution":
-        conv_nodes(g, x[0], _binarized(g, x[1], a), x[3:], y[0], a)
+        weight, bias = _binarized(g, weight, a), x[3:]
     else:
-        conv_nodes(g, x[0], x[1], x[2:], y[0], a)
+        bias = x[2:]
+    _channel_first(g, x[0], y[0], a, len(g.shape(weight)) - 2,
+                   lambda xc, yc: conv_nodes(g, xc, weight, bias, yc, a))
 
 
 def conv_nodes(g, x, weight, bias, y, a):
@@ -624,21 +649,21 @@ def _depthwise_convolution(g, x, y, a):
 
 @exports("Deconvolution")
 def _deconvolution(g, x, y, a):
-    _no_channel_last(g, a)
-    n_spatial = len(g.shape(x[1])) - 2
+    weight = _weight_channel_first(g, x[1], a)
+    n_spatial = len(g.shape(weight)) - 2
     pads = [int(p) for p in a["pad"]]
     out_pad = [int(p) for p in a.get("output_padding") or [0] * n_spatial]
 
     def run(inp, out):
-        g.op("ConvTranspose", [inp] + list(x[1:]), out, pads=pads + pads,
+        g.op("ConvTranspose", [inp, weight] + list(x[2:]), out, pads=pads + pads,
              strides=[int(s) for s in a["stride"]], dilations=[int(d) for d in a["dilation"]],
-             group=int(a["group"]), kernel_shape=list(g.shape(x[1])[2:]),
+             group=int(a["group"]), kernel_shape=list(g.shape(weight)[2:]),
              output_padding=out_pad)
-    _spatial_io(g, x[0], y[0], int(a["base_axis"]), n_spatial, run)
+    _channel_first(g, x[0], y[0], a, n_spatial,
+                   lambda xc, yc: _spatial_io(g, xc, yc, int(a["base_axis"]), n_spatial, run))
 
 
 def _pool_attrs(g, x, y, a):
-    _no_channel_last(g, a)
     kernel = [int(k) for k in a["kernel"]]
     stride = [int(s) for s in a["stride"]]
     pad = [int(p) for p in a["pad"]]
@@ -660,9 +685,11 @@ def _pool(onnx_op, scale_by_kernel=False):
                 g.op("Mul", [avg, g.const(float(np.prod(kernel)))], out)
             else:
                 g.op(onnx_op, [inp], out, **attrs)
-        shape = g.shape(x[0])
-        _check_pool_shape(g, shape, kernel, attrs, g.shape(y[0]))
-        _spatial_io(g, x[0], y[0], len(shape) - len(kernel) - 1, len(kernel), run)
+        def channel_first(xc, yc):
+            shape = g.shape(xc)
+            _check_pool_shape(g, shape, kernel, attrs, g.shape(yc))
+            _spatial_io(g, xc, yc, len(shape) - len(kernel) - 1, len(kernel), run)
+        _channel_first(g, x[0], y[0], a, len(kernel), channel_first)
     return convert
 
 
@@ -689,10 +716,11 @@ def _global_average_pooling(g, x, y, a):
 
 @exports("Unpooling")
 def _unpooling(g, x, y, a):
-    _no_channel_last(g, a)
     shape = g.shape(x[0])
     kernel = [float(k) for k in a["kernel"]]
     scales = [1.0] * (len(shape) - len(kernel)) + kernel
+    if a.get("channel_last"):
+        scales = scales[:len(shape) - len(kernel) - 1] + kernel + [1.0]
     g.op("Resize", [x[0], g.const([]), g.const(scales)], y[0], mode="nearest",
          coordinate_transformation_mode="asymmetric", nearest_mode="floor")
 

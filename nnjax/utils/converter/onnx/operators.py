@@ -633,6 +633,13 @@ _COORDS = {"asymmetric": dict(align_corners=False, half_pixel=False),
                                         half_pixel_for_nn=True)}
 
 
+def _unpooling_kernel(factors):
+    """NNabla Unpooling's kernel repeating each axis by ``factors``: the axes from the
+    first repeated one on (a factor of 1 leaves an axis as it is)."""
+    moved = [i for i, f in enumerate(factors) if f != 1]
+    return factors[moved[0] if moved else len(factors) - 1:]
+
+
 @reads("Resize", "Upsample")
 def _resize(b, x, y, a):
     mode = _text(a.get("mode"), "nearest")
@@ -645,18 +652,20 @@ def _resize(b, x, y, a):
         is_sizes = i == 3 or np.asarray(b.consts[x[i]]).dtype.kind in "iu"
         sizes = [int(v) for v in value] if is_sizes else \
             [int(np.floor(s * f)) for s, f in zip(shape, value)]
-    if sizes is None or list(sizes[:2]) != list(shape[:2]):
-        b.fail("only resizing of the spatial axes to a constant size is read")
+    if sizes is None:
+        b.fail("only resizing to a constant size is read")
     coords = _text(a.get("coordinate_transformation_mode"),
                    "asymmetric" if b.node.op_type == "Upsample" else "half_pixel")
     nearest = _text(a.get("nearest_mode"), "round_prefer_floor")
-    factors = [o / i for o, i in zip(sizes[2:], shape[2:])]
-    if mode == "nearest" and coords == "asymmetric" and nearest == "floor" or \
-            b.node.op_type == "Upsample" and mode == "nearest":
-        if all(f == int(f) and f >= 1 for f in factors):
-            b.emit("Unpooling", x[:1], dict(kernel=[int(f) for f in factors],
-                                            channel_last=False), y[:1])
-            return
+    factors = [o / i for o, i in zip(sizes, shape)]
+    if mode == "nearest" and (coords == "asymmetric" and nearest == "floor" or
+                              b.node.op_type == "Upsample") and \
+            all(f == int(f) and f >= 1 for f in factors):
+        b.emit("Unpooling", x[:1], dict(kernel=_unpooling_kernel([int(f) for f in factors]),
+                                        channel_last=False), y[:1])
+        return
+    if list(sizes[:2]) != list(shape[:2]):
+        b.fail("only resizing of the spatial axes (after batch and channel) is read")
     if mode not in ("linear", "nearest") or coords not in _COORDS or \
             mode == "nearest" and nearest != "floor":
         b.fail(f"mode={mode!r}, coordinate_transformation_mode={coords!r}, "
