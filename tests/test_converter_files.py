@@ -404,3 +404,12 @@ def test_recurrent_input_delay_and_output_are_unrolled(tmp_path):
     model = OnnxExporter(nnp).export_model_proto()
     got = run_onnx(model, {"x": x, "h0": h0})[0]
     np.testing.assert_allclose(got, np.stack(want), rtol=1e-5, atol=1e-6)
+
+
+def test_cli_error_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07garbage-not-a-model")
+    assert converters_main.main([str(bad), "-o", str(tmp_path / "out.nnp")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "broken.onnx" in err
+    assert not (tmp_path / "out.nnp").exists()
