@@ -413,3 +413,44 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "broken.onnx" in err
     assert not (tmp_path / "out.nnp").exists()
+
+
+def test_batch_size_option_sets_the_onnx_batch(lenet, tmp_path):
+    d, x, y = lenet
+    out = tmp_path / "b3.onnx"
+    convert_files(_args(export_format="ONNX", batch_size=3), [str(d / "lenet.nnp")], str(out))
+    model = onnx.load(str(out))
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
+    x3 = np.concatenate([x, x[:1]])
+    np.testing.assert_allclose(run_onnx(model, {"x": x3})[0], np.concatenate([y, y[:1]]),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_nnb_fixed_point_parameters(tmp_path):
+    _save_network(tmp_path / "mlp.nnp", _affine_net, (1, 4))
+    settings = tmp_path / "s.yaml"
+    settings.write_text("variables:\n  a2/affine/b: FIXED8_5\n  a1/affine/W: FIXED16\n")
+    out = tmp_path / "q.nnb"
+    with pytest.raises(ValueError, match="buffer variable 'x' of type FIXED16 needs its fp_pos"):
+        convert_files(_args(export_format="NNB", default_variable_type=["FIXED16"]),
+                      [str(tmp_path / "mlp.nnp")], str(out))
+    convert_files(_args(export_format="NNB", settings=[str(settings)]),
+                  [str(tmp_path / "mlp.nnp")], str(out))
+    data = out.read_bytes()
+    nnb = read_nnb(data)
+    nnp = NnpImporter(str(tmp_path / "mlp.nnp")).execute()
+    net = nnp.protobuf.network[0]
+    params = {p.variable_name: np.asarray(p.data, np.float32) for p in nnp.protobuf.parameter}
+    by_name = {net.variable[v["id"]].name: v for v in nnb["variables"]}
+    b2 = by_name["a2/affine/b"]
+    assert (b2["type"], b2["fp_pos"]) == ("FIXED8", 5)
+    # FIXED8 with 5 fractional bits: round(value * 32) clipped to int8, as packed bytes
+    offsets = struct.unpack(f"{nnb['blocks']}I", data[56:56 + 4 * nnb["blocks"]])
+    start = 56 + 4 * nnb["blocks"] + offsets[b2["data_index"]]
+    raw = np.frombuffer(data[start:start + 2], np.int8)
+    np.testing.assert_array_equal(raw, np.clip(np.round(params["a2/affine/b"] * 32), -128, 127))
+    w1 = by_name["a1/affine/W"]
+    top = np.abs(params["a1/affine/W"]).max()
+    bits = int(np.ceil(np.log2(top))) + 1 if top >= 1 else 1
+    assert w1["type"] == "FIXED16" and w1["fp_pos"] == 16 - bits
+    assert by_name["a2/affine/W"]["type"] == "FLOAT32"
