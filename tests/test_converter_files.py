@@ -14,7 +14,7 @@ import nnabla.parametric_functions as PF
 from nnabla.utils.converter import convert_files, ConvertError
 from nnabla.utils.converter.nnabla import NnpImporter
 from nnabla.utils.converter.nnablart import NnbExporter, read_nnb, ApiLevel
-from nnabla.utils.converter.onnx import OnnxExporter, OnnxImporter, ImportError_
+from nnabla.utils.converter.onnx import OnnxExporter, OnnxImporter, OnnxImportError
 from nnabla.utils.converter.stablehlo import export_graph, load_stablehlo, network_function
 from nnabla.utils.cli.convert import add_convert_command
 from nnabla.utils.save import save
@@ -178,7 +178,7 @@ def test_third_party_onnx_imports_and_matches_onnxruntime():
 def test_malformed_onnx_names_the_file(tmp_path):
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(_third_party_model().SerializeToString()[:57])
-    with pytest.raises(ImportError_, match="broken.onnx"):
+    with pytest.raises(OnnxImportError, match="broken.onnx"):
         OnnxImporter(str(bad)).execute()
 
 
@@ -187,7 +187,7 @@ def test_unmapped_onnx_operator_names_node_and_opset():
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", 1, [2, 2])],
                               [helper.make_tensor_value_info("y", 1, [])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    with pytest.raises(ImportError_, match=r"'det0' \(Det\) at opset 13"):
+    with pytest.raises(OnnxImportError, match=r"'det0' \(Det\) at opset 13"):
         OnnxImporter(model).execute()
 
 

@@ -10,12 +10,14 @@ import onnx
 
 from ... import get_file_handle as fh
 from ...nnp_graph import function_args
+from . import functions, functions_extra, functions_special
 from .functions import EXPORTERS, MIN_OPSET
-from . import functions_extra, functions_special  # noqa: F401  (add their types)
 from .graph import ExportError, OnnxGraph
 
 __all__ = ["OnnxExporter", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "ExportError"]
 
+# the modules whose per-type converters fill EXPORTERS
+TABLE_MODULES = (functions, functions_special, functions_extra)
 SUPPORTED_OPSETS = (11, 12, 13)
 DEFAULT_OPSET = 11
 

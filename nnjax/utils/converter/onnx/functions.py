@@ -10,7 +10,6 @@ must give the same numbers as nnjax's lowering of that type in onnxruntime.
 import math
 
 import numpy as np
-from onnx import TensorProto
 
 __all__ = ["EXPORTERS", "MIN_OPSET"]
 

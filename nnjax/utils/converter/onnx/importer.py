@@ -19,10 +19,10 @@ from ...save import set_function_args
 from ..nnabla.importer import Nnp
 from .operators import FOLDABLE, OPERATORS
 
-__all__ = ["OnnxImporter", "ImportError_"]
+__all__ = ["OnnxImporter", "OnnxImportError"]
 
 
-class ImportError_(ValueError):
+class OnnxImportError(ValueError):
     """An ONNX model that cannot be read (message names the file and node)."""
 
 
@@ -51,7 +51,7 @@ class NnpBuilder:
     def fail(self, what):
         n = self.node
         where = f"node {n.name!r} ({n.op_type})" if n is not None else "the graph"
-        raise ImportError_(f"{self.where}: {where} at opset {self.opset}: {what}")
+        raise OnnxImportError(f"{self.where}: {where} at opset {self.opset}: {what}")
 
     def is_const(self, name):
         return name in self.consts
@@ -121,12 +121,12 @@ def _load(path):
     try:
         model = onnx.load(path)
     except FileNotFoundError:
-        raise ImportError_(f"ONNX file {path!r} does not exist") from None
+        raise OnnxImportError(f"ONNX file {path!r} does not exist") from None
     except Exception as e:
-        raise ImportError_(f"{path!r} is not a readable ONNX model ({type(e).__name__}: "
+        raise OnnxImportError(f"{path!r} is not a readable ONNX model ({type(e).__name__}: "
                            f"{e})") from None
     if not model.graph.node:
-        raise ImportError_(f"{path!r}: the ONNX model has no graph nodes")
+        raise OnnxImportError(f"{path!r}: the ONNX model has no graph nodes")
     return model
 
 
