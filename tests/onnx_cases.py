@@ -281,3 +281,18 @@ CASES.update({
                                [(2, 2, 2, 3)]),
     "Affine:base_axis2": (lambda x: F.affine(x, param("W2", w(4, 5)), base_axis=2), [S]),
 })
+
+CASES.update({
+    "Shift": (lambda x: F.shift(x, (1, -2)), [S]),
+    "Shift:reflect": (lambda x: F.shift(x, (2, 3), border_mode="reflect"), [S]),
+    "CumProd": (lambda x: F.cumprod(x, axis=1), [S]),
+    "CumProd:exclusive_reverse": (lambda x: F.cumprod(x, axis=2, exclusive=True, reverse=True),
+                                  [S]),
+    "Interpolate:nearest_half_pixel_for_nn": (lambda x: F.interpolate(
+        x, output_size=(5, 7), mode="nearest", half_pixel_for_nn=True), [(2, 3, 3, 4)]),
+    "Interpolate:linear_half_pixel": (lambda x: F.interpolate(
+        x, output_size=(6, 3), mode="linear", align_corners=False, half_pixel=True),
+        [(2, 3, 3, 4)]),
+    "Interpolate:nearest": (lambda x: F.interpolate(x, output_size=(7, 9), mode="nearest",
+                                                    align_corners=False), [(1, 2, 3, 4)]),
+})

@@ -1,6 +1,6 @@
 """ONNX export of functions beyond NNabla's exporter table: gradient-only
 functions (identity forward), norms, matrix helpers, sorting and top-k,
-fixed-point quantization, pruning and ONNX's own Resize.
+fixed-point quantization, pruning, ONNX's own Resize, Shift and CumProd.
 
 Registers into ``functions.EXPORTERS`` (same signature: ``fn(g, x, y, args)``).
 """
@@ -183,3 +183,49 @@ def _onnx_resize(g, x, y, a):
          extrapolation_value=float(a["extrapolation_value"]),
          nearest_mode=text(a["nearest_mode"]))
 
+
+
+def _take(g, x, axis, index):
+    return g.op("Gather", [x, g.const(index, np.int64)], axis=axis)
+
+
+@exports("Shift")
+def _shift(g, x, y, a):
+    shape = g.shape(x[0])
+    shifts = [int(s) for s in a["shifts"]]
+    value = x[0]
+    for d, size in enumerate(shape):
+        k = len(shifts) - len(shape) + d
+        s = shifts[k] if k >= 0 else 0
+        if not s or not size:
+            continue
+        i = np.arange(size)
+        if a["border_mode"] == "reflect":
+            # the index read at i, mirrored at both ends with period 2 * size
+            m = np.abs(i + 2 * size - s) % (2 * size) if size > 1 else np.zeros_like(i)
+            index = np.where(m >= size, 2 * size - 1 - m, m)
+        else:
+            index = np.clip(i - s, 0, size - 1)
+        value = _take(g, value, d, index)
+    g.op("Identity", [value], y[0])
+
+
+@exports("CumProd")
+def _cumprod(g, x, y, a):
+    shape = g.shape(x[0])
+    axis = int(a["axis"]) % len(shape)
+    n = shape[axis]
+    if n > 256:
+        g.fail(f"an axis of {n} elements (products are written out, up to 256)")
+    order = list(range(n))[::-1] if a["reverse"] else list(range(n))
+    parts, running = {}, None
+    for i in order:
+        item = _take(g, x[0], axis, [i])
+        if a["exclusive"]:
+            parts[i] = running if running is not None else g.const(
+                np.ones([1 if d == axis else s for d, s in enumerate(shape)], np.float32))
+            running = item if running is None else g.op("Mul", [running, item])
+        else:
+            running = item if running is None else g.op("Mul", [running, item])
+            parts[i] = running
+    g.op("Concat", [parts[i] for i in range(n)], y[0], axis=axis)
