@@ -296,3 +296,8 @@ CASES.update({
     "Interpolate:nearest": (lambda x: F.interpolate(x, output_size=(7, 9), mode="nearest",
                                                     align_corners=False), [(1, 2, 3, 4)]),
 })
+
+CASES.update({
+    "Max:only_index": (lambda x: F.max(x, axis=(0, 2), only_index=True), [S]),
+    "Min:with_index": (lambda x: F.min(x, axis=1, keepdims=True, with_index=True)[1], [S]),
+})

@@ -373,7 +373,8 @@ def _reduction(op_type):
         ndim = len(g.shape(x[0]))
         axes = sorted({int(i) % ndim for i in a.get("axes", range(ndim))}) if ndim else []
         if a.get("with_index") or a.get("only_index"):
-            g.fail("the index outputs of Max/Min are not exported")
+            _extreme_with_index(g, x[0], y, axes, a, op_type)
+            return
         if not axes:
             g.op("Identity", x, y[0])
             return
@@ -385,6 +386,24 @@ for _t, _op in [("Sum", "ReduceSum"), ("Mean", "ReduceMean"), ("Max", "ReduceMax
                 ("Min", "ReduceMin"), ("Prod", "ReduceProd"), ("ReduceSum", "ReduceSum"),
                 ("ReduceMean", "ReduceMean")]:
     EXPORTERS[_t] = _reduction(_op)
+
+
+def _extreme_with_index(g, x, y, axes, a, op_type):
+    """Max/Min with the index of the first extreme element of the flattened reduced axes."""
+    shape = g.shape(x)
+    rest = [i for i in range(len(shape)) if i not in axes]
+    moved = g.op("Transpose", [x], perm=rest + axes)
+    flat = g.reshape(moved, [shape[i] for i in rest] + [-1])
+    arg = "ArgMax" if op_type == "ReduceMax" else "ArgMin"
+    index = g.op(arg, [flat], axis=len(rest), keepdims=0)
+    kept = [1 if i in axes else s for i, s in enumerate(shape)] if a["keep_dims"] else \
+        [shape[i] for i in rest]
+    index = g.reshape(index, kept)
+    if a["only_index"]:
+        g.to_float(index, y[0])
+        return
+    g.reduce(op_type, x, axes, a["keep_dims"], y[0])
+    g.to_float(index, y[1])
 
 
 @exports("Norm")
