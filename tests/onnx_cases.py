@@ -301,3 +301,18 @@ CASES.update({
     "Max:only_index": (lambda x: F.max(x, axis=(0, 2), only_index=True), [S]),
     "Min:with_index": (lambda x: F.min(x, axis=1, keepdims=True, with_index=True)[1], [S]),
 })
+
+CASES.update({
+    "MaxPooling:ignore_border_false": (lambda x: F.max_pooling(
+        x, (2, 3), stride=(2, 2), ignore_border=False), [(2, 3, 5, 7)]),
+    "AveragePooling:ignore_border_false_partial": (lambda x: F.average_pooling(
+        x, (2, 2), stride=(2, 2), ignore_border=False), [(2, 3, 5, 5)]),
+})
+
+CASES.update({
+    "AveragePooling:ignore_border_false_pad": (lambda x: F.average_pooling(
+        x, (3, 2), stride=(2, 3), pad=(1, 1), ignore_border=False, including_pad=False),
+        [(2, 3, 6, 7)]),
+    "SumPooling:ignore_border_false": (lambda x: F.sum_pooling(
+        x, (2, 3), stride=(3, 2), ignore_border=False), [(2, 3, 7, 6)]),
+})

@@ -685,10 +685,7 @@ def _pool_attrs(g, x, y, a):
     kernel = [int(k) for k in a["kernel"]]
     stride = [int(s) for s in a["stride"]]
     pad = [int(p) for p in a["pad"]]
-    attrs = dict(kernel_shape=kernel, strides=stride, pads=pad + pad)
-    if not a["ignore_border"]:
-        attrs["ceil_mode"] = 1
-    return kernel, attrs
+    return kernel, dict(kernel_shape=kernel, strides=stride, pads=pad + pad)
 
 
 def _pool(onnx_op, scale_by_kernel=False):
@@ -698,28 +695,74 @@ def _pool(onnx_op, scale_by_kernel=False):
             attrs["count_include_pad"] = int(a.get("including_pad", True))
 
         def run(inp, out):
-            if scale_by_kernel:
+            if not a["ignore_border"]:
+                _pool_cut_at_border(g, onnx_op, scale_by_kernel, inp, out, kernel, a)
+            elif scale_by_kernel:
                 avg = g.op(onnx_op, [inp], **attrs)
                 g.op("Mul", [avg, g.const(float(np.prod(kernel)))], out)
             else:
                 g.op(onnx_op, [inp], out, **attrs)
+
         def channel_first(xc, yc):
             shape = g.shape(xc)
-            _check_pool_shape(g, shape, kernel, attrs, g.shape(yc))
+            if a["ignore_border"]:
+                _check_pool_shape(g, shape, kernel, attrs, g.shape(yc))
             _spatial_io(g, xc, yc, len(shape) - len(kernel) - 1, len(kernel), run)
         _channel_first(g, x[0], y[0], a, len(kernel), channel_first)
     return convert
 
 
+def _pool_cut_at_border(g, onnx_op, is_sum, inp, out, kernel, a):
+    """NNabla's ``ignore_border=False`` pooling: windows start every stride from
+    ``-pad`` while they start inside the input plus its leading pad, and are cut at
+    the end of the padded input; written as an explicit pad (or crop), VALID
+    pooling and, for averages, NNabla's divisor per position."""
+    shape = g.shape(inp)
+    n = len(kernel)
+    stride = [int(s) for s in a["stride"]]
+    pad = [int(p) for p in a["pad"]]
+    lead = len(shape) - n
+    begins, ends, counts = [0] * lead, [0] * lead, []
+    for i, k, s, p in zip(shape[lead:], kernel, stride, pad):
+        o = (i + p - 1) // s + 1
+        begins.append(p)
+        ends.append((o - 1) * s + k - p - i)
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, i + p)
+        counts.append(end - start if a.get("including_pad", True) else
+                      np.minimum(end, i) - np.maximum(start, 0))
+    value = -np.inf if onnx_op == "MaxPool" else 0.0
+    grown = [max(e, 0) for e in ends]
+    padded = g.op("Pad", [inp, g.ints(begins + grown), g.const(value)], mode="constant")
+    if any(e < 0 for e in ends):
+        full = [s + b + e for s, b, e in zip(shape, begins, grown)]
+        stop = [f + min(e, 0) for f, e in zip(full, ends)]
+        padded = g.op("Slice", [padded, g.ints([0] * len(shape)), g.ints(stop)])
+    attrs = dict(kernel_shape=kernel, strides=stride)
+    if onnx_op == "MaxPool":
+        g.op("MaxPool", [padded], out, **attrs)
+        return
+    total = g.op("Mul", [g.op("AveragePool", [padded], **attrs),
+                         g.const(float(np.prod(kernel)))])
+    if is_sum:
+        g.op("Identity", [total], out)
+        return
+    divisor = np.ones([1] * len(shape), np.float32)
+    for d, c in enumerate(counts):
+        axis_shape = [1] * len(shape)
+        axis_shape[lead + d] = c.size
+        divisor = divisor * c.reshape(axis_shape).astype(np.float32)
+    g.op("Div", [total, g.const(divisor)], out)
+
+
 def _check_pool_shape(g, shape, kernel, attrs, out_shape):
     spatial = shape[len(shape) - len(kernel):]
-    rounding = math.ceil if attrs.get("ceil_mode") else math.floor
     got = []
     for size, k, s, p in zip(spatial, kernel, attrs["strides"], attrs["pads"]):
-        got.append(int(rounding((size + 2 * p - k) / s)) + 1)
+        got.append(int(math.floor((size + 2 * p - k) / s)) + 1)
     if tuple(got) != tuple(out_shape[len(out_shape) - len(kernel):]):
         g.fail(f"ONNX pooling gives spatial shape {tuple(got)}, NNabla's is "
-               f"{tuple(out_shape[len(out_shape) - len(kernel):])} (ignore_border=False)")
+               f"{tuple(out_shape[len(out_shape) - len(kernel):])}")
 
 
 EXPORTERS["MaxPooling"] = _pool("MaxPool")
