@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from ... import get_file_handle as fh
+from ....logger import logger
 from ..utils import get_function_info, type_to_pack_format
 from .runtime_table import API_LEVELS, STRING_CHOICES
 
@@ -193,7 +194,8 @@ class NnbExporter:
         for name, arg in arguments.items():
             code = type_to_pack_format(arg["type"])
             if pos >= len(codes):
-                break           # arguments a lower API level does not know are left out
+                logger.info(f"NNB: {f.type}.{name} is left out for API level {self._api.level}")
+                continue        # arguments a lower API level does not know are left out
             if codes[pos:pos + len(code)] != code:
                 raise ValueError(f"NNB: {f.type}_{codes} is not supported by API level "
                                  f"{self._api.level}")
@@ -286,6 +288,9 @@ def _pack_parameter(values, type_name, dtype, fp_pos):
     if type_name == "FLOAT32":
         return struct.pack(f"{values.size}f", *values.tolist()), fp_pos
     if type_name == "SIGN":
+        if values.size % 8:
+            raise ValueError(f"NNB: a SIGN parameter packs 8 values a byte; {values.size} "
+                             "values do not fill whole bytes")
         bits = values.astype(np.uint8)
         bits[bits == 255] = 0
         bits = bits.reshape(-1, 8)[:, ::-1].ravel()
