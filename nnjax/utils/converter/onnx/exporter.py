@@ -5,11 +5,13 @@ per-type table of ``functions.py``; parameters become initializers, the
 executor's data variables the graph inputs, its output variables the graph
 outputs (all float32, batch size fixed). Opsets 11 (NNabla's default) to 13.
 """
+from collections import OrderedDict
+
 import numpy as np
 import onnx
 
 from ... import get_file_handle as fh
-from ...nnp_graph import function_args
+from ...nnp_graph import ProtoNetwork, function_args, load_parameter_entries
 from . import functions, functions_extra, functions_special
 from .functions import EXPORTERS, MIN_OPSET
 from .graph import ExportError, OnnxGraph
@@ -62,8 +64,7 @@ class OnnxExporter:
         network, executor = self._network()
         batch = self._batch_size if self._batch_size and self._batch_size > 0 \
             else max(int(network.batch_size), 1)
-        shapes = {v.name: tuple(batch if d < 0 else int(d) for d in v.shape.dim)
-                  for v in network.variable}
+        shapes = _shapes(self._proto, network, batch)
         g = OnnxGraph(self._opset, shapes)
         params = {p.variable_name: p for p in self._proto.parameter}
         produced = {o for f in network.function for o in f.output}
@@ -77,6 +78,22 @@ class OnnxExporter:
         model = self.export_model_proto()
         fh.atomic_write(file_path, model.SerializeToString())
         return [file_path]
+
+
+def _shapes(proto, network, batch):
+    """Every variable's shape as nnjax computes it for ``batch`` (a -1 in a file's
+    shape need not be the batch axis, e.g. a sequence's time axis); the file's
+    shapes with -1 read as ``batch`` when the network does not rebuild."""
+    shapes = {v.name: tuple(batch if d < 0 else int(d) for d in v.shape.dim)
+              for v in network.variable}
+    scope = OrderedDict()
+    try:
+        load_parameter_entries(fh.parameters_of_proto(proto, "the model"), scope, "the model")
+        built = ProtoNetwork(network).build(batch, param_scope=scope)
+    except (ValueError, TypeError, KeyError, NotImplementedError):
+        return shapes
+    shapes.update((name, tuple(v.shape)) for name, v in built.items())
+    return shapes
 
 
 def _export_function(g, f):
