@@ -453,3 +453,17 @@ def test_nnb_fixed_point_parameters(tmp_path):
     bits = int(np.ceil(np.log2(top))) + 1 if top >= 1 else 1
     assert w1["type"] == "FIXED16" and w1["fp_pos"] == 16 - bits
     assert by_name["a2/affine/W"]["type"] == "FLOAT32"
+
+
+def test_dump_lists_executor_io_and_functions(lenet, capsys):
+    d, x, y = lenet
+    parser = argparse.ArgumentParser()
+    add_convert_command(parser.add_subparsers())
+    args = parser.parse_args(["dump", "-F", "-V", str(d / "lenet.nnp")])
+    assert args.func(args) is True
+    out = capsys.readouterr().out
+    assert "Executor [0]: runtime" in out
+    assert "(In) Data      variable[0]: Name:x" in out and "Shape:[-1, 1, 8, 8]" in out
+    n = _n_functions(d)
+    assert out.count("Function[") == n and "Type: Convolution" in out
+    assert "Input0: Name: x" in out
