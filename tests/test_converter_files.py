@@ -253,6 +253,18 @@ def test_nnb_layout_reads_back(tmp_path):
     assert nnb["inputs"] == [[v.name for v in net.variable].index("x")]
 
 
+def test_api_level_info_as_nnabla_queries_it():
+    from nnabla.utils.converter import get_api_level_info
+    info = get_api_level_info()
+    info.set_api_level(-1)
+    assert info.get_current_level() == 45
+    assert info.get_func_id("Affine") == 0 and info.get_argument_code("Affine") == "i"
+    assert info.get_func_uniq_name("ReLU") in ("ReLU_Empty", "ReLU_B")
+    info.set_api_level(1)
+    assert info.get_argument_code("Convolution") == "iiIiIiIi"      # before channel_last
+    assert "Sigmoid" in info.get_function_list()
+
+
 def test_runtime_support_sets():
     from nnabla.utils.converter import func_set_nnb_support, func_set_nncr_support
     assert {"Affine", "Convolution", "ReLU"} <= func_set_nncr_support()

@@ -11,6 +11,7 @@ from .utils import (calc_shape_size, func_set_import_nnp, get_category_info,
                     get_function_info, search_network, select_executor,
                     type_to_pack_format)
 from .supported_info import extensions, formats
+from .nnablart import get_api_level_info
 from .commands import (ConvertError, convert_files, dump_files, func_set_import_config,
                        func_set_nnabla_support, func_set_nnb_support, func_set_nncr_support,
                        func_set_onnx_support, nnb_template)
@@ -19,4 +20,5 @@ __all__ = ["calc_shape_size", "func_set_import_nnp", "get_category_info",
            "get_function_info", "search_network", "select_executor",
            "type_to_pack_format", "extensions", "formats", "convert_files", "dump_files",
            "nnb_template", "ConvertError", "func_set_import_config", "func_set_nnabla_support",
-           "func_set_onnx_support", "func_set_nnb_support", "func_set_nncr_support"]
+           "func_set_onnx_support", "func_set_nnb_support", "func_set_nncr_support",
+           "get_api_level_info"]

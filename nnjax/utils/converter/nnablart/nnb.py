@@ -33,7 +33,8 @@ from ....logger import logger
 from ..utils import get_function_info, type_to_pack_format
 from .runtime_table import API_LEVELS, STRING_CHOICES
 
-__all__ = ["NnbExporter", "NN_BINARY_FORMAT_VERSION", "ApiLevel", "DATA_TYPES"]
+__all__ = ["NnbExporter", "NN_BINARY_FORMAT_VERSION", "ApiLevel", "ApiLevelInfo", "DATA_TYPES",
+           "get_api_level_info"]
 
 NN_BINARY_FORMAT_VERSION = 2
 DATA_TYPES = {"FLOAT32": 0, "FIXED16": 1, "FIXED8": 2, "SIGN": 3}
@@ -365,3 +366,34 @@ def assign_buffers(network, executor, sizes):
             busy[free[0]] = True
             assigned[buffer_vars[k]] = free[0]
     return [int(s) for s in actual], assigned
+
+
+class ApiLevelInfo:
+    """NNabla's API-level query object (``nnabla.utils.converter.get_api_level_info()``):
+    ``set_api_level(level)`` (-1: newest), then ids and argument codes per type."""
+
+    def __init__(self):
+        self._level = ApiLevel(-1)
+
+    def set_api_level(self, level):
+        self._level = ApiLevel(level)
+
+    def get_current_level(self):
+        return self._level.level
+
+    def get_function_list(self):
+        return self._level.functions.keys()
+
+    def get_func_id(self, func_name):
+        return self._level.lookup(func_name)[0]
+
+    def get_argument_code(self, func_name):
+        return self._level.lookup(func_name)[1]
+
+    def get_func_uniq_name(self, func_name):
+        return f"{func_name}_{self._level.lookup(func_name)[1] or 'Empty'}"
+
+
+def get_api_level_info():
+    """A fresh :class:`ApiLevelInfo` (at the newest level)."""
+    return ApiLevelInfo()
