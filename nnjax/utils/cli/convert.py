@@ -46,6 +46,10 @@ def convert_command(args):
     resolve_file_format(args, args.files, output)
     if args.import_format not in converter.formats.import_name:
         return _fail("convert", f"import format ({args.import_format}) is not supported")
+    if args.export_format in ("TFLITE", "SAVED_MODEL", "TF_PB", "CSRC") or \
+            str(output).lower().endswith((".tflite", ".pb")):
+        return _fail("convert", f"{output}: TensorFlow, TFLite and C-source export are not "
+                                "available in nnjax; write .onnx (for onnx2tf) or .stablehlo")
     if args.export_format not in converter.formats.export_name:
         return _fail("convert", f"export format ({args.export_format}) is not supported")
     return _run("convert", lambda: converter.convert_files(args, args.files, output))
