@@ -119,6 +119,8 @@ def _through_converter(inputs, outputs, parameter_format, exclude_parameter, bat
         if ext not in MODEL_EXPORTS and ext != ".nnp":
             raise ConversionError(f"{target!r}: from an ONNX input write .nnp, .onnx, .nnb, "
                                   ".stablehlo or .mlir")
+        if os.path.exists(target) and not force:
+            raise ConversionError(f"{target!r} exists (use --force to overwrite)")
         args = argparse.Namespace(
             import_format="ONNX" if onnx_in else "NNP",
             export_format=MODEL_EXPORTS.get(ext, "NNP"),

@@ -318,7 +318,9 @@ def test_nnabla_cli_convert_command(lenet, tmp_path, capsys):
     assert args.func(args) is True
     assert onnx.load(str(out)).opset_import[0].version == 12
     args = parser.parse_args(["convert", str(d / "lenet.nnp"), str(out)])
-    assert args.func(args) is False                               # exists, no -f
+    assert args.func(args) is True                 # NNabla's convert overwrites
+    assert onnx.load(str(out)).opset_import[0].version == 11
+    assert converters_main.main([str(d / "lenet.nnp"), "-o", str(out)]) == 1   # no -f
     assert "exists" in capsys.readouterr().err
     args = parser.parse_args(["convert", str(d / "lenet.nnp"), str(tmp_path / "x.onnx"),
                               "-d", "opset_7"])

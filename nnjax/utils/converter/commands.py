@@ -99,11 +99,6 @@ def _batch_size(args, nnp):
     return b
 
 
-def _check_target(args, output):
-    if os.path.exists(output) and not os.path.isdir(output) and not _opt(args, "force"):
-        raise ConvertError(f"{output!r} exists (use -f/--force to overwrite)")
-
-
 def _export_from_nnp(args, nnp, output):
     fmt = _opt(args, "export_format")
     version = _opt(args, "define_version")
@@ -112,7 +107,6 @@ def _export_from_nnp(args, nnp, output):
                            "export, which nnjax does not write")
     if _opt(args, "nnp_version"):
         raise ConvertError("--nnp-version: nnjax writes its own NNP version only")
-    _check_target(args, output)
     if fmt == "NNP":
         parameter_type = "protobuf"
         if _opt(args, "nnp_parameter_nntxt"):
