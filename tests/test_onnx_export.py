@@ -33,7 +33,7 @@ def test_mapping_table_is_keyed_by_registered_types():
 
 
 def test_every_mapping_has_a_case():
-    assert sorted(set(EXPORTERS) - {k.split(":")[0] for k in CASES}) == []
+    assert sorted(set(EXPORTERS) - {k.split(":")[0] for k in CASES} - set(RANDOM)) == []
 
 
 @pytest.mark.parametrize("opset", SUPPORTED_OPSETS[::2])
@@ -63,6 +63,26 @@ def test_function_exports_and_matches(case, opset):
 
 # exported as a constant graph output, which an NNP network cannot compute
 IMPORT_GAPS = {"Shape"}
+
+
+# random sources: ONNX draws other numbers; the distribution is what must match
+RANDOM = {"Rand": (lambda: F.rand(-1.0, 3.0, (4000,)), 1.0, np.sqrt(16 / 12)),
+          "Randn": (lambda: F.randn(2.0, 0.5, (4000,)), 2.0, 0.5),
+          "Randint": (lambda: F.randint(0, 10, (4000,)), 4.5, np.sqrt(99 / 12))}
+
+
+@pytest.mark.parametrize("type_name", sorted(RANDOM))
+def test_random_sources_export_their_distribution(type_name):
+    build, mean, std = RANDOM[type_name]
+    nnp, feeds, expected = build_case(lambda x: build() + x * 0, [(1,)])
+    model = OnnxExporter(nnp, -1, -1, opset=13).export_model_proto()
+    onnx.checker.check_model(model, full_check=True)
+    (got,) = run_onnx(model, feeds)
+    for sample in (got, expected[0]):
+        assert sample.shape == (4000,)
+        assert abs(sample.mean() - mean) < 0.1 and abs(sample.std() - std) < 0.1
+    if type_name == "Randint":
+        assert set(np.unique(got)) == set(range(10))
 
 
 def test_unsupported_function_names_function_and_opset():

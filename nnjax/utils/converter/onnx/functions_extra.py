@@ -229,3 +229,27 @@ def _cumprod(g, x, y, a):
             running = item if running is None else g.op("Mul", [running, item])
             parts[i] = running
     g.op("Concat", [parts[i] for i in range(n)], y[0], axis=axis)
+
+
+# random sources: ONNX's generators (the same distributions, not the same numbers)
+def _seed(a):
+    return float(a["seed"]) if int(a["seed"]) >= 0 else None
+
+
+@exports("Rand")
+def _rand(g, x, y, a):
+    g.op("RandomUniform", [], y[0], shape=list(g.shape(y[0])), low=float(a["low"]),
+         high=float(a["high"]), seed=_seed(a))
+
+
+@exports("Randn")
+def _randn(g, x, y, a):
+    g.op("RandomNormal", [], y[0], shape=list(g.shape(y[0])), mean=float(a["mu"]),
+         scale=float(a["sigma"]), seed=_seed(a))
+
+
+@exports("Randint")
+def _randint(g, x, y, a):
+    u = g.op("RandomUniform", [], shape=list(g.shape(y[0])), low=float(a["low"]),
+             high=float(a["high"]), seed=_seed(a))
+    g.op("Floor", [u], y[0])
