@@ -316,3 +316,16 @@ CASES.update({
     "SumPooling:ignore_border_false": (lambda x: F.sum_pooling(
         x, (2, 3), stride=(3, 2), ignore_border=False), [(2, 3, 7, 6)]),
 })
+
+CASES.update({
+    "BoolFill": (lambda x, m: F.bool_fill(x, m, value=-5.0), [S, signed_with_zeros(1, 3, 4)]),
+    "SearchSorted": (lambda s, v: F.searchsorted(s, v, right=True), [
+        lambda r: np.sort(r.randint(-4, 5, (2, 6)), axis=-1).astype(np.float32),
+        lambda r: r.randint(-5, 6, (2, 4)).astype(np.float32)]),
+    "ConfusionMatrix": (lambda x, t: F.confusion_matrix(x, t, axis=1),
+                        [(12, 4), labels(4, (12, 1))]),
+    "Meshgrid": (lambda a, b, c: F.meshgrid(a, b, c)[1], [(3,), (4,), (2,)]),
+    "Meshgrid:ij": (lambda a, b: F.meshgrid(a, b, ij_indexing=True)[0], [(3,), (4,)]),
+    "ScatterNd": (lambda d, i: F.scatter_nd(d, i, shape=(3, 4)), [
+        (3,), lambda r: np.array([[0, 2, 1], [1, 0, 3]], np.float32)]),
+})

@@ -253,3 +253,55 @@ def _randint(g, x, y, a):
     u = g.op("RandomUniform", [], shape=list(g.shape(y[0])), low=float(a["low"]),
              high=float(a["high"]), seed=_seed(a))
     g.op("Floor", [u], y[0])
+
+
+@exports("BoolFill")
+def _bool_fill(g, x, y, a):
+    mask = g.op("Not", [g.op("Equal", [x[1], g.const(0.0)])])
+    g.op("Where", [mask, g.const(float(a["value"])), x[0]], y[0])
+
+
+@exports("SearchSorted")
+def _search_sorted(g, x, y, a):
+    seq = g.unsqueeze(x[0], [len(g.shape(x[0])) - 1])          # (..., 1, S)
+    values = g.unsqueeze(x[1], [len(g.shape(x[1]))])            # (..., V, 1)
+    before = g.op("Not", [g.op("Greater", [seq, values])]) if a["right"] else \
+        g.op("Less", [seq, values])
+    g.reduce("ReduceSum", g.to_float(before), [len(g.shape(x[1]))], False, y[0])
+
+
+@exports("ConfusionMatrix")
+def _confusion_matrix(g, x, y, a):
+    shape = g.shape(x[0])
+    axis = int(a["axis"]) % len(shape)
+    n = shape[axis]
+    depth_values = [g.const([n], np.int64), g.const([0.0, 1.0])]
+    pred = g.op("ArgMax", [x[0]], axis=axis, keepdims=0)
+    label = g.to_int(g.squeeze(x[1], [axis]))
+    hot_pred = g.reshape(g.op("OneHot", [pred] + depth_values, axis=-1), [-1, n])
+    hot_label = g.reshape(g.op("OneHot", [label] + depth_values, axis=-1), [-1, n])
+    g.op("MatMul", [g.op("Transpose", [hot_label], perm=[1, 0]), hot_pred], y[0])
+
+
+@exports("Meshgrid")
+def _meshgrid(g, x, y, a):
+    out_shape = list(g.shape(y[0]))
+    ndim = len(out_shape)
+    for i, (v, out) in enumerate(zip(x, y)):
+        axis = i
+        if not a["ij_indexing"] and ndim >= 2 and i < 2:
+            axis = 1 - i
+        placed = g.reshape(v, [out_shape[axis] if d == axis else 1 for d in range(ndim)])
+        g.op("Expand", [placed, g.ints(out_shape)], out)
+
+
+@exports("ScatterNd")
+def _scatter_nd(g, x, y, a):
+    if a["add"]:
+        g.fail("add=True needs ScatterND's reduction (opset 16); not exported")
+    n = len(g.shape(x[1]))
+    index = g.op("Transpose", [g.to_int(x[1])], perm=list(range(1, n)) + [0])
+    base = x[2] if len(x) > 2 else g.const(np.zeros([int(s) for s in a["shape"]], np.float32))
+    g.op("ScatterND", [base, index, x[0]], y[0])
+    for extra in y[1:]:
+        g.op("Identity", [y[0]], extra)

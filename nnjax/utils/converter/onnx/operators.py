@@ -1012,3 +1012,19 @@ OPERATORS["RandomNormal"] = _random("Randn", False)
 OPERATORS["RandomNormalLike"] = _random("Randn", True)
 OPERATORS["RandomUniform"] = _random("Rand", False)
 OPERATORS["RandomUniformLike"] = _random("Rand", True)
+
+
+@reads("ScatterND")
+def _scatter_nd(b, x, y, a):
+    if _text(a.get("reduction"), "none") != "none":
+        b.fail("ScatterND with a reduction is not read")
+    n = len(b.shape(x[1]))
+    if b.is_const(x[1]):
+        idx = b.const_var(np.moveaxis(np.asarray(b.consts[x[1]]), -1, 0).astype(np.float32))
+    else:
+        idx = b.emit("Transpose", [x[1]], dict(axes=[n - 1] + list(range(n - 1))))
+    shape = list(b.shape(x[0]))
+    if b.is_const(x[0]) and not np.any(b.consts[x[0]]):
+        b.emit("ScatterNd", [x[2], idx], dict(shape=shape, add=False), y[:1])
+    else:
+        b.emit("ScatterNd", [x[2], idx, x[0]], dict(shape=shape, add=False), y[:1])
