@@ -329,3 +329,13 @@ CASES.update({
     "ScatterNd": (lambda d, i: F.scatter_nd(d, i, shape=(3, 4)), [
         (3,), lambda r: np.array([[0, 2, 1], [1, 0, 3]], np.float32)]),
 })
+
+CASES.update({
+    "TopKGrad": (lambda x: F.top_k_grad(x, 2) * 3, [S]),
+    "FusedConvolution": (lambda x, z: F.fused_convolution(
+        x, param("fcw", w(4, 2, 3, 3)), param("fcb", w(4)), param("fcbeta", w(1, 4, 1, 1)),
+        param("fcgamma", w(1, 4, 1, 1, seed=2)), param("fcmean", w(1, 4, 1, 1, seed=3)),
+        param("fcvar", positive(1, 4, 1, 1)(np.random.RandomState(4))), z, pad=(1, 1),
+        batch_stat=False, nonlinearity="leaky_relu", nonlinearity_args=[0.2]),
+        [(2, 2, 5, 5), (2, 4, 5, 5)]),
+})

@@ -6,7 +6,8 @@ Registers into ``functions.EXPORTERS`` (same signature: ``fn(g, x, y, args)``).
 import numpy as np
 from onnx import TensorProto
 
-from .functions import EXPORTERS, _affine, _binarized, _normalize, conv_nodes, exports
+from .functions import (EXPORTERS, _affine, _batch_norm, _binarized, _channel_first,
+                        _normalize, _weight_channel_first, conv_nodes, exports)
 
 __all__ = []
 
@@ -258,3 +259,59 @@ def _recurrent(type_name):
 
 for _t in ("RNN", "LSTM", "GRU"):
     EXPORTERS[_t] = _recurrent(_t)
+
+
+@exports("TopKGrad")
+def _top_k_grad(g, x, y, a):
+    g.op("Identity", x[:1], y[0])          # it selects gradients only; forward passes x
+
+
+def _nonlinearity(g, value, name, args, out):
+    alpha = [float(v) for v in args]
+    if name == "identity":
+        g.op("Identity", [value], out)
+    elif name == "relu":
+        g.op("Relu", [value], out)
+    elif name == "sigmoid":
+        g.op("Sigmoid", [value], out)
+    elif name == "tanh":
+        g.op("Tanh", [value], out)
+    elif name == "leaky_relu":
+        g.op("LeakyRelu", [value], out, alpha=alpha[0] if alpha else 0.1)
+    elif name == "elu":
+        g.op("Elu", [value], out, alpha=alpha[0] if alpha else 1.0)
+    elif name == "relu6":
+        g.clip(value, 0.0, 6.0, out)
+    else:
+        g.fail(f"nonlinearity {name!r} is not exported")
+
+
+@exports("FusedConvolution")
+def _fused_convolution(g, x, y, a):
+    mode = a.get("pad_mode", "constant")
+    if not (mode == "zero" or mode in ("constant", "") and float(a.get("constant_value", 0)) == 0):
+        g.fail(f"pad_mode={mode!r} (only zero padding is exported)")
+    has_bias = len(g.shape(x[2])) == 1 and len(x) in (3, 7, 8)
+    bias = x[2:3] if has_bias else []
+    rest = list(x[3:] if has_bias else x[2:])
+    if len(rest) not in (0, 1, 4, 5):
+        g.fail(f"{len(x)} inputs: give beta, gamma, mean and variance together")
+    conv = g.fresh("conv")
+    g.shapes[conv] = g.shape(y[0])
+    weight = _weight_channel_first(g, x[1], a)
+    _channel_first(g, x[0], conv, a, len(g.shape(weight)) - 2,
+                   lambda xc, yc: conv_nodes(g, xc, weight, bias, yc, a))
+    value = conv
+    if len(rest) >= 4:
+        normed = g.fresh("bn")
+        g.shapes[normed] = g.shape(conv)
+        ndim = len(g.shape(conv))
+        axis = ndim - 1 if a.get("channel_last") else int(a["base_axis"])
+        _batch_norm(g, [conv] + rest[:4], normed,
+                    dict(axes=[axis], eps=a["eps"], batch_stat=a["batch_stat"],
+                         no_bias=False, no_scale=False))
+        value = normed
+        rest = rest[4:]
+    if rest:
+        value = g.op("Add", [value, rest[0]])
+    _nonlinearity(g, value, a["nonlinearity"], a.get("nonlinearity_args") or [], y[0])
