@@ -70,6 +70,7 @@ CASES = {
     "LpNormalization": ("LpNormalization", 11, [(2, 5)], dict(p=1, axis=1), {}),
     "GlobalLpPool": ("GlobalLpPool", 11, [(1, 2, 3, 3)], {}, {}),
     "Mean": ("Mean", 11, [(2, 3), (2, 3), (1, 3)], {}, {}),
+    "LRN": ("LRN", 11, [(2, 5, 3, 3)], dict(size=3, alpha=0.01, beta=0.6, bias=1.5), {}),
 }
 
 

@@ -1028,3 +1028,25 @@ def _scatter_nd(b, x, y, a):
         b.emit("ScatterNd", [x[2], idx], dict(shape=shape, add=False), y[:1])
     else:
         b.emit("ScatterNd", [x[2], idx, x[0]], dict(shape=shape, add=False), y[:1])
+
+
+@reads("LRN")
+def _lrn(b, x, y, a):
+    """x / (bias + alpha / size * sum of x^2 over ``size`` neighbouring channels)^beta."""
+    shape = b.shape(x[0])
+    size = int(a["size"])
+    alpha, beta, bias = float(a.get("alpha", 1e-4)), float(a.get("beta", 0.75)), \
+        float(a.get("bias", 1.0))
+    n, c = shape[0], shape[1]
+    rest = int(np.prod(shape[2:], dtype=np.int64))
+    sq = b.emit("Reshape", [b.emit("Mul2", [x[0], x[0]])], dict(shape=[n, 1, c, rest]))
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    padded = b.emit("Pad", [sq], dict(pad_width=[before, after, 0, 0], mode="constant",
+                                      constant_value=0.0))
+    window = b.emit("SumPooling", [padded], dict(kernel=[size, 1], stride=[1, 1],
+                                                 ignore_border=True, pad=[0, 0],
+                                                 channel_last=False))
+    total = b.emit("Reshape", [window], dict(shape=list(shape)))
+    scaled = b.emit("AddScalar", [b.emit("MulScalar", [total], dict(val=alpha / size))],
+                    dict(val=bias))
+    b.emit("Div2", [x[0], b.emit("PowScalar", [scaled], dict(val=beta))], {}, y[:1])
