@@ -339,3 +339,13 @@ CASES.update({
         batch_stat=False, nonlinearity="leaky_relu", nonlinearity_args=[0.2]),
         [(2, 2, 5, 5), (2, 4, 5, 5)]),
 })
+
+CASES.update({
+    # a file's SyncBatchNormalization (its communicator is not part of the graph)
+    "SyncBatchNormalization": (lambda x: apply_function("SyncBatchNormalization", [
+        x, param("sbeta", w(1, 3, 1, 1)), param("sgamma", w(1, 3, 1, 1, seed=2)),
+        param("smean", w(1, 3, 1, 1, seed=3)),
+        param("svar", positive(1, 3, 1, 1)(np.random.RandomState(4)))],
+        dict(comm=None, group="world", axes=[1], decay_rate=0.9, eps=1e-5, batch_stat=False)),
+        [(2, 3, 4, 4)]),
+})

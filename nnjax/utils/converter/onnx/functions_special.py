@@ -315,3 +315,9 @@ def _fused_convolution(g, x, y, a):
     if rest:
         value = g.op("Add", [value, rest[0]])
     _nonlinearity(g, value, a["nonlinearity"], a.get("nonlinearity_args") or [], y[0])
+
+
+@exports("SyncBatchNormalization")
+def _sync_batch_normalization(g, x, y, a):
+    # one process in an ONNX runtime: the group's statistics are the batch's own
+    _batch_norm(g, x, y[0], dict(a, no_bias=False, no_scale=False))
