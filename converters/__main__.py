@@ -40,7 +40,7 @@ def build_parser():
     p.add_argument("--check", action="store_true",
                    help="rebuild every network with nnjax before writing")
     p.add_argument("-d", "--define-version", default=None,
-                   help="ONNX opset of .onnx outputs (opset_11 (default), opset_12, opset_13) "
+                   help="ONNX opset of .onnx outputs (opset_11 (default) to opset_17) "
                         "or NNB format version (nnb_2, nnb_3)")
     p.add_argument("--api", type=int, default=None,
                    help="nnabla-c-runtime API level of .nnb outputs (default: newest)")

@@ -349,3 +349,8 @@ CASES.update({
         dict(comm=None, group="world", axes=[1], decay_rate=0.9, eps=1e-5, batch_stat=False)),
         [(2, 3, 4, 4)]),
 })
+
+CASES.update({
+    "ScatterNd:add": (lambda d, i: F.scatter_nd(d, i, shape=(3, 4), add=True), [
+        (3,), lambda r: np.array([[0, 0, 1], [1, 1, 3]], np.float32)]),
+})

@@ -25,6 +25,10 @@ def _case(type_name):
     return _built[type_name]
 
 
+def test_tested_opsets_span_the_supported_ones():
+    assert SUPPORTED_OPSETS[0] == 11 and SUPPORTED_OPSETS[-1] == 17
+
+
 def test_mapping_table_is_keyed_by_registered_types():
     unknown = sorted(set(EXPORTERS) - set(DECLARED))
     assert not unknown
@@ -36,15 +40,15 @@ def test_every_mapping_has_a_case():
     assert sorted(set(EXPORTERS) - {k.split(":")[0] for k in CASES} - set(RANDOM)) == []
 
 
-@pytest.mark.parametrize("opset", SUPPORTED_OPSETS[::2])
+@pytest.mark.parametrize("opset", [11, 13, 17])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_function_exports_and_matches(case, opset):
     type_name = case.split(":")[0]
     nnp, feeds, expected = _case(case)
     used = {f.type for f in nnp.protobuf.network[0].function}
     assert type_name in used or type_name == "Dropout" and "Dropout" in used
-    if MIN_OPSET.get(type_name, 0) > opset:
-        with pytest.raises(ExportError, match=f"{type_name} .* at opset {opset}: needs opset"):
+    if CASE_MIN_OPSET.get(case, MIN_OPSET.get(type_name, 0)) > opset:
+        with pytest.raises(ExportError, match=f"{type_name} .* at opset {opset}: .*opset 1"):
             OnnxExporter(nnp, -1, -1, opset=opset).export_model_proto()
         return
     model = OnnxExporter(nnp, -1, -1, opset=opset).export_model_proto()
@@ -63,12 +67,15 @@ def test_function_exports_and_matches(case, opset):
 
 # exported as a constant graph output, which an NNP network cannot compute
 IMPORT_GAPS = {"Shape"}
+# variants that need a newer opset than their type
+CASE_MIN_OPSET = {"ScatterNd:add": 16}
 
 
 # random sources: ONNX draws other numbers; the distribution is what must match
-RANDOM = {"Rand": (lambda: F.rand(-1.0, 3.0, (4000,)), 1.0, np.sqrt(16 / 12)),
-          "Randn": (lambda: F.randn(2.0, 0.5, (4000,)), 2.0, 0.5),
-          "Randint": (lambda: F.randint(0, 10, (4000,)), 4.5, np.sqrt(99 / 12))}
+# (seeded, so that both samples are fixed: the bounds are about 4 standard errors)
+RANDOM = {"Rand": (lambda: F.rand(-1.0, 3.0, (4000,), seed=3), 1.0, np.sqrt(16 / 12)),
+          "Randn": (lambda: F.randn(2.0, 0.5, (4000,), seed=3), 2.0, 0.5),
+          "Randint": (lambda: F.randint(0, 10, (4000,), seed=3), 4.5, np.sqrt(99 / 12))}
 
 
 @pytest.mark.parametrize("type_name", sorted(RANDOM))
@@ -80,7 +87,8 @@ def test_random_sources_export_their_distribution(type_name):
     (got,) = run_onnx(model, feeds)
     for sample in (got, expected[0]):
         assert sample.shape == (4000,)
-        assert abs(sample.mean() - mean) < 0.1 and abs(sample.std() - std) < 0.1
+        assert abs(sample.mean() - mean) < 4 * std / np.sqrt(4000)
+        assert abs(sample.std() - std) < 0.1 * std
     if type_name == "Randint":
         assert set(np.unique(got)) == set(range(10))
 

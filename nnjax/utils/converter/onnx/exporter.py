@@ -3,7 +3,8 @@
 The network an NNP's first executor runs is written node by node with the
 per-type table of ``functions.py``; parameters become initializers, the
 executor's data variables the graph inputs, its output variables the graph
-outputs (all float32, batch size fixed). Opsets 11 (NNabla's default) to 13.
+outputs (all float32, batch size fixed). Opsets 11 (NNabla's default) to 17
+(NNabla's exporter writes up to 13; 18 moves the reduction axes to inputs).
 """
 from collections import OrderedDict
 
@@ -20,7 +21,7 @@ __all__ = ["OnnxExporter", "SUPPORTED_OPSETS", "DEFAULT_OPSET", "ExportError"]
 
 # the modules whose per-type converters fill EXPORTERS
 TABLE_MODULES = (functions, functions_special, functions_extra)
-SUPPORTED_OPSETS = (11, 12, 13)
+SUPPORTED_OPSETS = (11, 12, 13, 14, 15, 16, 17)
 DEFAULT_OPSET = 11
 
 

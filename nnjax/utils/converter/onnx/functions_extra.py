@@ -297,11 +297,11 @@ def _meshgrid(g, x, y, a):
 
 @exports("ScatterNd")
 def _scatter_nd(g, x, y, a):
-    if a["add"]:
-        g.fail("add=True needs ScatterND's reduction (opset 16); not exported")
+    if a["add"] and g.opset < 16:
+        g.fail("add=True needs ScatterND's reduction (opset 16 or newer)")
     n = len(g.shape(x[1]))
     index = g.op("Transpose", [g.to_int(x[1])], perm=list(range(1, n)) + [0])
     base = x[2] if len(x) > 2 else g.const(np.zeros([int(s) for s in a["shape"]], np.float32))
-    g.op("ScatterND", [base, index, x[0]], y[0])
+    g.op("ScatterND", [base, index, x[0]], y[0], reduction="add" if a["add"] else None)
     for extra in y[1:]:
         g.op("Identity", [y[0]], extra)
