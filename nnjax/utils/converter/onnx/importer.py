@@ -160,7 +160,10 @@ class OnnxImporter:
             if i.name in b.consts:
                 continue
             dims = i.type.tensor_type.shape.dim
-            b.add_input(i.name, [d.dim_value if d.dim_value > 0 else 1 for d in dims])
+            shape = [d.dim_value if d.dim_value > 0 else 1 for d in dims]
+            b.add_input(i.name, shape)
+            if not data and shape:
+                b.net.batch_size = shape[0]
             data.append(i.name)
         for node in graph.node:
             b.node = node
