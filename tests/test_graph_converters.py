@@ -574,3 +574,33 @@ def test_init_map_func_inputs_replaces_a_graph_input(rng):
     x_new = nn.Variable.from_numpy_array(rng.randn(2, 3).astype(np.float32))
     yy = GC.GraphConverter([Swap(x, x_new)]).convert(y)
     np.testing.assert_allclose(forward(yy), np.maximum(x_new.d @ w, 0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("modifiers", ["fold", "fold+channel_last"])
+def test_converted_graph_exports_to_onnx(rng, tmp_path, modifiers):
+    """A converted graph leaves through the converters like any other: .nnp, then ONNX,
+    run in onnxruntime against nnjax's forward of the converted graph."""
+    import argparse
+    ort = pytest.importorskip("onnxruntime")
+    from nnabla.utils.save import save
+    from nnabla.utils.converter import convert_files
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 8, 8).astype(np.float32))
+    y = small_resnet(x)
+    randomize_bn_stats(rng)
+    mods = [GC.BatchNormalizationFoldingModifier()]
+    if modifiers == "fold+channel_last":
+        mods.append(GC.ChannelLastModifier([x]))
+    yy = GC.GraphConverter(mods).convert(y)
+    assert "BatchNormalization" not in types_of(yy)
+    xin = graph_input(yy)
+    ref = forward(yy)
+    nnp_path, onnx_path = str(tmp_path / "conv.nnp"), str(tmp_path / "conv.onnx")
+    save(nnp_path, {"networks": [{"name": "net", "batch_size": 2, "outputs": {"y": yy},
+                                  "names": {"x": xin}}],
+                    "executors": [{"name": "runtime", "network": "net", "data": ["x"],
+                                   "output": ["y"]}]})
+    args = argparse.Namespace(export_format="ONNX")
+    convert_files(args, [nnp_path], onnx_path)
+    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: np.array(xin.d, np.float32)}
+    np.testing.assert_allclose(session.run(None, feed)[0], ref, rtol=1e-4, atol=1e-5)
