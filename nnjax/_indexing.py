@@ -9,7 +9,10 @@
   are read when the graph is built. Mixing slices with arrays is not supported
   (an IndexError; NNabla does not support it either).
 
-``x[key] = value`` records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
+For an NdArray, ``x[key]`` computes at once through the same functions and
+``x[key] = value`` writes into the array at once (numpy's indexing rules).
+
+``x[key] = value`` on a Variable records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
 is rewired onto ``ScatterNd(value, indices, out=<x before the assignment>)`` so the
 following graph sees the assigned values and gradients flow to both. For a leaf ``x``
 a constant value is written into ``x.d`` at once; a Variable value records
@@ -233,6 +236,29 @@ def _scatter(out, key, value):
     return F.scatter_nd(value, indices, out=out)
 
 
+def _host_key(key):
+    """``key`` with its NdArray/Variable parts read as numpy arrays."""
+    def one(k):
+        if isinstance(k, NdArray):
+            return np.asarray(k._host(writable=False))
+        if isinstance(k, Variable):
+            return np.asarray(k.data._host(writable=False))
+        return k
+    return tuple(one(k) for k in key) if isinstance(key, tuple) else one(key)
+
+
+def ndarray_setitem(x, key, value):
+    """``x[key] = value`` for an NdArray: written at once, with numpy's rules."""
+    if isinstance(value, Variable):
+        value = value.data
+    if isinstance(value, NdArray):
+        value = value._host(writable=False)
+    try:
+        x.data[_host_key(key)] = value
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"NdArray.__setitem__ (array shape {x.shape}): {e}") from None
+
+
 def setitem(x, key, value):
     """``x[key] = value`` (see the module docstring)."""
     if isinstance(value, NdArray):
@@ -241,7 +267,7 @@ def setitem(x, key, value):
         arr = np.asarray(value)
         if x.parent is None:
             try:
-                x.d[key] = arr
+                x.d[_host_key(key)] = arr
             except (IndexError, ValueError) as e:
                 raise type(e)(f"setitem: {e}") from None
             return

@@ -10,7 +10,7 @@ package after everything below has been imported): ``Variable`` and
 import numpy as np
 
 from . import functions as F
-from ._indexing import getitem, setitem
+from ._indexing import getitem, ndarray_setitem, setitem
 from ._ndarray import NdArray, _as_shape
 from ._variable import Variable
 
@@ -165,6 +165,12 @@ class VariableOperators:
 
 class NdArrayOperators:
     """NdArray only: in-place operators write the result into the array."""
+
+    def __getitem__(self, key):
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        ndarray_setitem(self, key, value)
 
     def _inplace(self, op, other):
         result = binary(op, self, other)
