@@ -39,16 +39,24 @@ def binary(op, a, b):
     return _ARRAY_OPS[op](a, b)
 
 
+class MatmulOperandError(ValueError, AssertionError):
+    """A bad ``@`` operand (NNabla asserts on these, hence the AssertionError base)."""
+
+
 def matmul(x, y):
     """``x @ y`` mapped as NNabla maps it: F.sum (1-D . 1-D), F.affine (2-D),
-    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones)."""
+    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones).
+    With an NdArray operand the product is computed at once (an NdArray)."""
     for i, v in enumerate((x, y)):
-        if not hasattr(v, "shape") or not hasattr(v, "data"):
-            raise TypeError(f"matmul: operand {i} must be a Variable or NdArray, "
-                            f"got {type(v).__name__}")
+        if not isinstance(v, (Variable, NdArray)):
+            raise MatmulOperandError(f"matmul: operand {i} must be a Variable or NdArray, "
+                                     f"got {type(v).__name__}")
     xs, ys = tuple(x.shape), tuple(y.shape)
     if not xs or not ys:
-        raise ValueError(f"matmul: scalar operands are not allowed (shapes {xs} and {ys})")
+        raise MatmulOperandError(f"matmul: scalar operands are not allowed "
+                                 f"(shapes {xs} and {ys})")
+    if isinstance(x, NdArray) or isinstance(y, NdArray):
+        x, y = (v.data if isinstance(v, Variable) else v for v in (x, y))
     if xs[-1] != (ys[0] if len(ys) == 1 else ys[-2]):
         raise ValueError(f"matmul: inner dimensions differ for shapes {xs} and {ys}")
     if len(xs) == 1 and len(ys) == 1:
