@@ -15,9 +15,8 @@ For an NdArray, ``x[key]`` computes at once through the same functions and
 ``x[key] = value`` on a Variable records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
 is rewired onto ``ScatterNd(value, indices, out=<x before the assignment>)`` so the
 following graph sees the assigned values and gradients flow to both. For a leaf ``x``
-a constant value is written into ``x.d`` at once; a Variable value records
-``ScatterNd(value, indices, out=x)``, which writes into ``x`` when it is computed
-(at once under auto-forward).
+a constant value is written into ``x.d`` at once; with a Variable value the leaf is
+rewired the same way (as NNabla does), so ``x`` is computed with the graph.
 """
 import numpy as np
 
@@ -274,13 +273,11 @@ def setitem(x, key, value):
         value = Variable.from_numpy_array(arr.astype(x.data.dtype) if arr.dtype.kind == "f"
                                           or x.data.dtype.kind == "f" else arr)
     parent = x.parent
-    if parent is None:
-        _scatter(x, key, value)
-        return
     before = x.get_unlinked_variable()
-    before._parent = parent
-    parent.outputs = [before if o is x else o for o in parent.outputs]
-    bump_graph()
+    if parent is not None:
+        before._parent = parent
+        parent.outputs = [before if o is x else o for o in parent.outputs]
+        bump_graph()
     y = _scatter(before, key, value)
     x.rewire_on(y)
 

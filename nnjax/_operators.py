@@ -143,6 +143,10 @@ class VariableOperators:
     """Variable only: in-place operators build a new node (as NNabla), indexing
     and ``reshape`` record functions."""
 
+    # numpy scalars and arrays defer to the Variable's reflected operators
+    # (``np.float64(2) ** v`` is ``v.__rpow__``), as with NNabla's Variable
+    __array_ufunc__ = None
+
     def __rmatmul__(self, other):
         return matmul(other, self)
 
