@@ -7,6 +7,7 @@ import importlib
 
 import jax
 
+from ._init import array_classes as _array_classes, device_synchronize as _device_synchronize
 from ._queue import flush
 from .context import Context, _warn_if_no_gpu
 
@@ -73,8 +74,17 @@ def extension_functions(ext_name):
     def get_devices():
         return [str(i) for i in range(get_device_count())]
 
+    def array_classes():
+        """The extension's array class names, preferred first."""
+        return _array_classes(ext_name)
+
+    def device_synchronize(device=""):
+        """Wait until every queued computation has run."""
+        _device_synchronize(device)
+
     return dict(context=context, synchronize=synchronize, clear_memory_cache=clear_memory_cache,
-                get_device_count=get_device_count, get_devices=get_devices)
+                get_device_count=get_device_count, get_devices=get_devices,
+                array_classes=array_classes, device_synchronize=device_synchronize)
 
 
 def import_extension_module(ext_name):
