@@ -26,7 +26,7 @@ from . import dtypes, testing  # noqa
 from . import variable, _nd_array, _computation_graph  # noqa: F401
 from ._graph_api import forward_all  # noqa
 from .grad import grad  # noqa: the function, not the module of the same name
-from . import _operators
+from . import _operators, _narrow
 from . import backward_functions, backward_function, function, function_bases  # noqa: F401
 
 
@@ -46,4 +46,5 @@ def synchronize():
 
 
 _operators.install()
+_narrow.install()
 _alias.install()

@@ -4,6 +4,7 @@
 present, else on the CPU (with one warning), so GPU-written scripts run.
 """
 import importlib
+import warnings
 
 import jax
 
@@ -24,7 +25,8 @@ def get_extension_context(ext_name, **kw):
     """A Context for ``ext_name`` ('cpu', 'cuda' or 'cudnn').
 
     Keyword args: ``device_id`` (str or int, default '0') and ``type_config``
-    ('float' by default, 'half' for float16 compute).
+    ('float' by default, 'half' for float16 compute); others are ignored with a
+    warning, as NNabla ignores them.
     """
     if ext_name not in _EXTENSIONS:
         raise ValueError(f"get_extension_context: unknown extension {ext_name!r}; "
@@ -32,7 +34,9 @@ def get_extension_context(ext_name, **kw):
     device_id = str(kw.pop("device_id", "0"))
     type_config = kw.pop("type_config", "float")
     if kw:
-        raise TypeError(f"get_extension_context: unexpected arguments {sorted(kw)}")
+        # NNabla's extension contexts take **kw and ignore what they do not know
+        warnings.warn(f"get_extension_context({ext_name!r}): ignoring unknown arguments "
+                      f"{sorted(kw)} (as NNabla does)", UserWarning, stacklevel=2)
     if type_config not in _TYPE_CONFIGS:
         raise ValueError(f"get_extension_context: type_config must be one of "
                          f"{list(_TYPE_CONFIGS)}, got {type_config!r}")
