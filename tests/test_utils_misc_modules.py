@@ -1,0 +1,113 @@
+"""nnabla.utils.download/callback/rnn packing and the experimental parametric
+function classes, against numpy references and files the tests write."""
+import os
+
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.experimental.parametric_function_class as P
+import nnabla.utils.callback as util_callback
+import nnabla.utils.download as download
+import nnabla.utils.rnn as rnn_utils
+
+
+def test_download_uses_the_cache_and_fails_fast_offline(tmp_path):
+    cached = tmp_path / "weights.bin"
+    cached.write_bytes(b"\x01\x02")
+    with download.download("http://example.invalid/weights.bin", str(cached)) as f:
+        assert f.read() == b"\x01\x02"          # kept: nothing is fetched
+    source = tmp_path / "src.bin"
+    source.write_bytes(b"abc" * 1000)
+    out = tmp_path / "copy.bin"
+    assert download.download(source.as_uri(), str(out), open_file=False) is None
+    assert out.read_bytes() == b"abc" * 1000
+    with pytest.raises(ConnectionError, match="example.invalid"):
+        download.download("http://example.invalid/x.bin", str(tmp_path / "x.bin"))
+    assert not any(p.name.startswith("x.bin") for p in tmp_path.iterdir())
+
+
+def test_util_callbacks_default_and_dispatch(monkeypatch):
+    assert util_callback.get_timelimit(None) == -1
+    assert util_callback.get_best_from_status(None) == (None, None)
+    assert util_callback.check_training_time(None, None, None, 0, 1) is True
+
+    class Plugin:
+        @staticmethod
+        def get_timelimit(args):
+            return args * 2
+    monkeypatch.setattr(util_callback, "callback_list", [Plugin])
+    assert util_callback.get_timelimit(21) == 42
+    assert util_callback.get_callback_version() is None
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_pack_and_pad_round_trip(batch_first):
+    rs = np.random.RandomState(3)
+    lengths = [2, 4, 3]
+    seqs = [rs.randn(n, 2).astype(np.float32) for n in lengths]
+    ref = np.zeros((3, 4, 2), np.float32)       # (B, T, D)
+    for b, s in enumerate(seqs):
+        ref[b, :len(s)] = s
+    variables = [nn.Variable.from_numpy_array(s) for s in seqs]
+    with nn.auto_forward():
+        padded = rnn_utils.pad_sequence(variables, batch_first)
+        packed = rnn_utils.pack_sequence(variables, enforce_sorted=False)
+        unpacked, out_lengths = rnn_utils.pad_packed_sequence(packed, batch_first)
+    want = ref if batch_first else ref.transpose(1, 0, 2)
+    np.testing.assert_array_equal(padded.d, want)
+    np.testing.assert_array_equal(unpacked.d, want)
+    np.testing.assert_array_equal(out_lengths.d, lengths)
+    # packed rows: time step by time step over the sequences sorted longest first
+    order = np.argsort(lengths)[::-1]
+    rows = [seqs[b][t] for t in range(4) for b in order if t < lengths[b]]
+    np.testing.assert_array_equal(packed.data.d, np.stack(rows))
+    np.testing.assert_array_equal(packed.batch_sizes.d, [3, 3, 2, 1])
+    with pytest.raises(ValueError, match="total_length"):
+        rnn_utils.pad_packed_sequence(packed, batch_first, 0.0, total_length=2)
+
+
+def test_parametric_function_classes_compute_and_round_trip(tmp_path):
+    rs = np.random.RandomState(4)
+
+    class Net(P.Module):
+        def __init__(self):
+            self.conv = P.Conv2d(2, 3, (3, 3), pad=(1, 1))
+            self.bn = P.BatchNorm2d(3)
+            self.fc = P.Linear(3 * 4 * 4, 2)
+
+        def __call__(self, x, test=False):
+            return self.fc(self.bn(self.conv(x), test))
+    net = Net()
+    assert list(net.get_parameters()) == ["conv/W", "conv/b", "bn/beta", "bn/gamma",
+                                          "fc/W", "fc/b"]
+    assert list(net.get_parameters(grad_only=False))[4:6] == ["bn/mean", "bn/var"]
+    x = rs.randn(2, 2, 4, 4).astype(np.float32)
+    y = net(nn.Variable.from_numpy_array(x), test=True)
+    y.forward()
+    # reference: conv (cross-correlation, zero pad 1), identity BN (mean 0, var 1), affine
+    w, b = net.conv.W.d, net.conv.b.d
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((2, 3, 4, 4), np.float32)
+    for i in range(4):
+        for j in range(4):
+            conv[:, :, i, j] = np.einsum("ncij,ocij->no", xp[:, :, i:i + 3, j:j + 3], w) + b
+    bn = conv / np.sqrt(1 + 1e-5)
+    ref = bn.reshape(2, -1) @ net.fc.W.d + net.fc.b.d
+    np.testing.assert_allclose(y.d, ref, rtol=1e-4, atol=1e-5)
+    path = str(tmp_path / "net.h5")
+    net.save_parameters(path)
+    saved = net.fc.W.d.copy()
+    net.fc.W.d = 0
+    net.load_parameters(path)
+    np.testing.assert_array_equal(net.fc.W.d, saved)
+    assert nn.get_parameters() == {}          # nothing went to the global scope
+    deconv = P.Deconv2d(3, 5, (2, 2), stride=(2, 2))
+    assert deconv.W.shape == (3, 5, 2, 2)
+    assert deconv(nn.Variable((1, 3, 4, 4))).shape == (1, 5, 8, 8)
+    emb = P.Embed(6, 2)
+    out = emb(nn.Variable.from_numpy_array(np.array([5, 0])))
+    out.forward()
+    np.testing.assert_array_equal(out.d, emb.W.d[[5, 0]])
+    with pytest.raises(ValueError, match="shape"):
+        P.Affine(3, 2, w_init=np.zeros((2, 3)))
