@@ -111,3 +111,42 @@ def test_parametric_function_classes_compute_and_round_trip(tmp_path):
     np.testing.assert_array_equal(out.d, emb.W.d[[5, 0]])
     with pytest.raises(ValueError, match="shape"):
         P.Affine(3, 2, w_init=np.zeros((2, 3)))
+
+
+def _events(log_dir):
+    """Events of tensorboardX files (TFRecord framing: length, crc, data, crc)."""
+    from tensorboardX.proto import event_pb2
+    events = []
+    for name in sorted(os.listdir(log_dir)):
+        with open(os.path.join(log_dir, name), "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos < len(data):
+            length = int.from_bytes(data[pos:pos + 8], "little")
+            events.append(event_pb2.Event.FromString(data[pos + 12:pos + 12 + length]))
+            pos += 12 + length + 4
+    return events
+
+
+def test_tb_graph_writer_writes_functions_and_variables(tmp_path):
+    pytest.importorskip("tensorboardX")
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    from nnabla.experimental.tb_graph_writer import TBGraphWriter
+    from tensorboardX.proto.graph_pb2 import GraphDef
+    nn.clear_parameters()
+    x = nn.Variable((2, 3))
+    with nn.parameter_scope("fc"):
+        y = F.relu(PF.affine(x, 4))
+    with TBGraphWriter(log_dir=str(tmp_path)) as tb:
+        tb.from_variable(y, output_name="y")
+    graphs = [GraphDef.FromString(e.graph_def) for e in _events(str(tmp_path)) if e.graph_def]
+    assert len(graphs) == 1
+    nodes = {n.name: n for n in graphs[0].node}
+    affine = nodes["fc/affine/Affine0"]
+    assert affine.op == "Affine" and list(affine.input) == ["Input_0", "fc/affine/W", "fc/affine/b"]
+    assert [d.size for d in nodes["fc/affine/W"].attr["shape"].shape.dim] == [3, 4]
+    assert [d.size for d in nodes["Input_0"].attr["shape"].shape.dim] == [2, 3]
+    assert list(nodes["ReLU0"].input) == ["fc/affine/Affine0/v_0"]
+    assert nodes["ReLU0"].op == "ReLU" and list(nodes["y"].input) == ["ReLU0"]
+    nn.clear_parameters()
