@@ -1,7 +1,8 @@
 """Image reading, writing and resizing (``nnabla.utils.image_utils``).
 
-Pillow is the only backend (NNabla's name for it: ``PilBackend``; ``'pillow'``
-is accepted too).  The functions follow NNabla's signatures and
+Backends (NNabla's names): ``PilBackend`` (Pillow, the default; 8-bit writes)
+and ``PngBackend`` (pypng: 8- and 16-bit PNG; installed with ``pypng``);
+``set_backend`` switches. The functions follow NNabla's signatures and
 conventions:
 
 * arrays are ``(height, width, channel)`` (or ``(height, width)`` for
@@ -16,37 +17,69 @@ conventions:
 import numpy as np
 
 from .backend_events.common import rescale_pixel_intensity
-from .backend_events.pil_backend import imread, imresize, imsave
+from .backend_events import pil_backend
 from . import backend_events  # noqa: F401
+
+try:
+    from .backend_events import pypng_backend
+except ImportError:  # the pypng package is optional
+    pypng_backend = None
 
 __all__ = ['imread', 'imsave', 'imresize', 'imload', 'imwrite',
            'get_backend', 'set_backend', 'get_available_backends',
            'minmax_auto_scale', 'rescale_pixel_intensity']
 
-_BACKEND = 'PilBackend'
-_ALIASES = ('pillow', 'pil')
+_BACKENDS = {'PilBackend': pil_backend.PilBackend()}
+if pypng_backend is not None:
+    _BACKENDS['PngBackend'] = pypng_backend.PngBackend()
+_ALIASES = {'pillow': 'PilBackend', 'pil': 'PilBackend', 'png': 'PngBackend',
+            'pypng': 'PngBackend'}
+_state = {'backend': 'PilBackend'}
 
 
 def get_backend():
-    """Name of the backend in use (always ``'PilBackend'``)."""
-    return _BACKEND
+    """Name of the backend in use (``'PilBackend'`` unless set otherwise)."""
+    return _state['backend']
 
 
 def get_available_backends():
-    """List of usable backends (``['PilBackend']``)."""
-    return [_BACKEND]
+    """Names of the usable backends: ``PilBackend`` (Pillow), ``PngBackend`` (pypng)."""
+    return list(_BACKENDS)
 
 
 def set_backend(backend):
-    """Select a backend.  Only ``'PilBackend'`` (alias ``'pillow'``) is available.
+    """Select the backend used by :func:`imread`, :func:`imsave` and :func:`imresize`.
 
     Raises:
-        ValueError: for any other name.
+        ValueError: for a backend that is not available.
     """
-    if backend != _BACKEND and str(backend).lower() not in _ALIASES:
-        raise ValueError(
-            "Backend '{}' is not available; available backends: {}".format(
-                backend, get_available_backends()))
+    name = backend if backend in _BACKENDS else _ALIASES.get(str(backend).lower())
+    if name not in _BACKENDS:
+        raise ValueError("Backend '{}' is not available; available backends: {}".format(
+            backend, get_available_backends()))
+    _state['backend'] = name
+
+
+def imread(path, grayscale=False, size=None, interpolate='bilinear', channel_first=False,
+           as_uint16=False, num_channels=-1, return_palette_indices=False):
+    """Read an image file with the current backend (see ``PilBackend.imread``):
+    ``(H, W[, C])`` uint8, or uint16 with ``as_uint16``; ``size`` is (width, height)."""
+    backend = _BACKENDS[_state['backend']]
+    if return_palette_indices:
+        return pil_backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
+                                  num_channels, return_palette_indices)
+    return backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
+                          num_channels)
+
+
+def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
+    """Write an image with the current backend (16-bit needs ``PngBackend``)."""
+    return _BACKENDS[_state['backend']].imsave(path, img, channel_first, as_uint16, auto_scale)
+
+
+def imresize(img, size, interpolate='bilinear', channel_first=False):
+    """Resize an image array to ``size`` (width, height) (see ``PilBackend.imresize``)."""
+    return _BACKENDS[_state['backend']].imresize(img, size, interpolate, channel_first)
 
 
 def minmax_auto_scale(img, as_uint16):
