@@ -150,3 +150,26 @@ def test_tb_graph_writer_writes_functions_and_variables(tmp_path):
     assert list(nodes["ReLU0"].input) == ["fc/affine/Affine0/v_0"]
     assert nodes["ReLU0"].op == "ReLU" and list(nodes["y"].input) == ["ReLU0"]
     nn.clear_parameters()
+
+
+def test_png_backend_round_trips_16_bit_color(tmp_path):
+    pytest.importorskip("png")
+    from nnabla.utils import image_utils
+    rs = np.random.RandomState(5)
+    img = rs.randint(0, 65536, size=(3, 4, 3)).astype(np.uint16)
+    path = str(tmp_path / "c16.png")
+    before = image_utils.get_backend()
+    image_utils.set_backend("PngBackend")
+    try:
+        image_utils.imsave(path, img, as_uint16=True)
+        back = image_utils.imread(path, as_uint16=True)
+        np.testing.assert_array_equal(back, img)
+        gray = image_utils.imread(path, as_uint16=True, grayscale=True)
+        ref = (img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])).astype(np.uint16)
+        np.testing.assert_array_equal(gray, ref)
+        rgba = image_utils.imread(path, as_uint16=True, num_channels=4, channel_first=True)
+        assert rgba.shape == (4, 3, 4) and (rgba[3] == 65535).all()
+    finally:
+        image_utils.set_backend(before)
+    with pytest.raises(ValueError, match="not available"):
+        image_utils.set_backend("NoSuchBackend")
