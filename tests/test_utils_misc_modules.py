@@ -173,3 +173,29 @@ def test_png_backend_round_trips_16_bit_color(tmp_path):
         image_utils.set_backend(before)
     with pytest.raises(ValueError, match="not available"):
         image_utils.set_backend("NoSuchBackend")
+
+
+def test_slices_of_a_shuffled_iterator_never_overlap_in_a_batch():
+    from nnabla.utils.data_iterator import data_iterator_simple
+    di = data_iterator_simple(lambda i: (np.array([i]),), 20, 7, shuffle=True,
+                              rng=np.random.RandomState(0))
+    slices = [di.slice(None, num_of_slices=2, slice_pos=p, drop_last=True) for p in range(2)]
+    for _ in range(10):           # batches of 7 from slices of 10 cross epochs often
+        batches = [set(s.next()[0].ravel().tolist()) for s in slices]
+        assert not batches[0] & batches[1]
+    for s in slices + [di]:
+        s.close()
+
+
+def test_function_profile_counts_profiled_calls(capsys):
+    import nnabla.utils.function_profile as fp
+
+    def work(n, profile_me=True):
+        return sum(range(n))
+    wrapped = fp.profile(condition=lambda n, profile_me=True: profile_me)(work)
+    assert wrapped(10) == 45 and wrapped(4, profile_me=False) == 6 and wrapped(3) == 3
+    assert wrapped.profiler.ncalls == 2 and wrapped.__name__ == "work"
+    wrapped.profiler.print_stats(reset=True)
+    out = capsys.readouterr().out
+    assert "--- Function Profiling ---" in out and "function work" in out
+    assert wrapped.profiler.ncalls == 0
