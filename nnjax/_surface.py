@@ -187,10 +187,14 @@ def replace_section(path, section_text):
     except FileNotFoundError:
         text = ""
     head = text.split(SECTION, 1)[0].rstrip("\n")
-    out = (head + "\n\n" if head else "") + section_text
+    write_text(path, (head + "\n\n" if head else "") + section_text)
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(out)
+        f.write(text)
     os.replace(tmp, path)
 
 
@@ -224,10 +228,7 @@ def main(argv=None):
     if args.markdown:
         replace_section(args.markdown, text)
     if args.json:
-        tmp = f"{args.json}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(rows, f, indent=1)
-        os.replace(tmp, args.json)
+        write_text(args.json, json.dumps(rows, indent=1))
     if not args.markdown and not args.json:
         sys.stdout.write(text)
     missing = sum(len(r["missing"]) for r in rows)

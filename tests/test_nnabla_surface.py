@@ -142,3 +142,14 @@ def test_surface_script_reads_names_and_reports_missing(tmp_path):
     assert text.startswith("# Status\n\nfunction table\n") and text.count(_surface.SECTION) == 1
     assert "`not_in_nnjax_xyz`" in text
     assert _surface.main([str(tmp_path / "nowhere")]) == 2
+
+
+def test_status_regeneration_keeps_the_surface_section(tmp_path):
+    from nnjax import _status, _surface
+    path = tmp_path / "STATUS.md"
+    path.write_text("old table\n\n" + _surface.SECTION + "\n\n| `nnabla.x` | 1 | 1 |  |\n")
+    _status.main(["--markdown", str(path)])
+    text = path.read_text()
+    assert "old table" not in text and text.count(_surface.SECTION) == 1
+    assert text.rstrip().endswith("| `nnabla.x` | 1 | 1 |  |")
+    assert "| function |" in text or "Affine" in text
