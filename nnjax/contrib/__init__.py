@@ -1,0 +1,1 @@
+"""``nnabla.contrib``: NNabla's older helpers (``contrib.context``)."""
