@@ -199,3 +199,22 @@ def test_function_profile_counts_profiled_calls(capsys):
     out = capsys.readouterr().out
     assert "--- Function Profiling ---" in out and "function work" in out
     assert wrapped.profiler.ncalls == 0
+
+
+def test_audio_wav_round_trip_and_scaling(tmp_path):
+    pytest.importorskip("pydub")
+    from nnabla.utils import audio_utils
+    rs = np.random.RandomState(6)
+    audio = rs.randint(-30000, 30000, size=(400, 2)).astype(np.int16)
+    path = str(tmp_path / "a.wav")
+    audio_utils.ausave(path, audio.T, channel_first=True)
+    np.testing.assert_array_equal(audio_utils.auread(path), audio)
+    with open(path, "rb") as f:
+        np.testing.assert_array_equal(audio_utils.auread(f, channel_first=True), audio.T)
+    scaled = audio_utils.minmax_auto_scale(np.array([[-2.0], [0.0], [2.0]]), np.int16)
+    np.testing.assert_array_equal(scaled.ravel(), [-32768, 0, 32767])
+    assert audio_utils.auresize(audio, (200, 1)).shape == (200, 1)
+    with pytest.raises(ValueError, match="integer"):
+        audio_utils.ausave(path, audio.astype(np.float32))
+    with pytest.raises(ValueError, match="not available"):
+        audio_utils.set_backend("sox")
