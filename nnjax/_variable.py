@@ -17,6 +17,7 @@ from ._forward import forward as _queue_forward
 from ._function import Function
 from ._ndarray import NdArray, _as_shape
 from ._plan import bump_graph as _bump_graph, functions_in_order
+from .context import Context  # noqa: F401  (NNabla's nnabla._variable exports it)
 
 
 class _Buffers:
