@@ -28,6 +28,11 @@ from ._graph_api import forward_all  # noqa
 from .grad import grad  # noqa: the function, not the module of the same name
 from . import _operators, _narrow
 from . import backward_functions, backward_function, function, function_bases  # noqa: F401
+from .core.module import Module  # noqa: F401
+from .core import graph_def  # noqa: F401
+from .core.graph_def import ProtoVariable  # noqa: F401
+from .core.sequential import Sequential  # noqa: F401
+from .interop import from_jax, set_parameters, to_jax  # noqa: F401
 
 
 def compile_stats():

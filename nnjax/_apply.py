@@ -89,6 +89,9 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     ``outputs``: NdArrays to write the results into (imperative mode only).
     """
     spec = spec if spec is not None else get_spec(type_name)
+    recorder = _graph_recorder(inputs)
+    if recorder is not None:
+        return _record_symbolic(recorder, spec, type_name, inputs, args, python_function)
     imperative = any(isinstance(x, NdArray) for x in inputs)
     if imperative:
         inputs = [_as_ndarray(x, type_name, i) for i, x in enumerate(inputs)]
@@ -143,6 +146,38 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     if _modes.get_auto_forward():
         enqueue(function_op(fn))
     return results[0] if len(results) == 1 else tuple(results)
+
+
+# ---------------------------------------------------------------- symbolic inputs
+# An input whose class has ``record_function`` (``nnabla.ProtoVariable``) is a
+# placeholder of a graph being described, not computed: the call is handed to
+# that method with NNabla's completed args and the output shapes, and what it
+# returns (placeholders of the outputs) is the result.
+def _graph_recorder(inputs):
+    for x in inputs:
+        recorder = getattr(type(x), "record_function", None)
+        if recorder is not None:
+            return recorder
+    return None
+
+
+def _record_symbolic(recorder, spec, type_name, inputs, args, python_function):
+    if spec.data_dependent:
+        raise TypeError(f"{type_name}: its output shape depends on input values, so it "
+                        "cannot be recorded on ProtoVariable placeholders")
+    args, lower_args = spec.complete_args(args)
+    meta = [None if x is None else _symbolic_meta(x) for x in inputs]
+    out_meta = infer_outputs(spec, lower_args, meta, python_function)
+    return recorder(type_name, list(inputs), args, [shape for shape, _ in out_meta])
+
+
+def _symbolic_meta(x):
+    if isinstance(x, (Variable, NdArray)):
+        return _meta(x)
+    if hasattr(type(x), "record_function"):
+        return tuple(x.shape), np.dtype(np.float32)
+    arr = np.asarray(x)
+    return arr.shape, arr.dtype
 
 
 def _set_rng_source(fn, args):

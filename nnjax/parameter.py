@@ -137,6 +137,9 @@ def _create(initializer, shape, need_grad):
                      "a callable taking shape")
 
 
+_create_parameter_by_initializer = _create
+
+
 def get_parameter_or_create(name, shape=None, initializer=None, need_grad=True,
                             as_need_grad=None):
     """The parameter ``name`` of the current scope, created if missing.
@@ -207,6 +210,8 @@ def save_parameters(path, params=None, extension=None):
         raise ValueError(f"save_parameters: unsupported extension {ext!r} of {path!r}; "
                          "use .h5 or .protobuf")
     fh.save_parameters_file(path, params, ext)
+    if hasattr(path, "seek"):  # as NNabla's: a file object is rewound for reading back
+        path.seek(0)
     logger.info(f"Parameter save ({ext}): {path}")
 
 
@@ -216,8 +221,11 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
     Every entry is checked against existing parameters before any value is
     written: on a shape mismatch nothing is changed.
     """
+    if hasattr(path, "read"):  # a file object holding a file of format ``extension``
+        _set_loaded(_file_object_entries(path, extension), f"a {extension} file object")
+        return proto
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError("load_parameters: path must be a file name")
+        raise TypeError("load_parameters: path must be a file name or a file object")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load_parameters: no such file {path!r}")
@@ -238,3 +246,28 @@ def load_parameters(path, proto=None, needs_proto=False, extension=".h5"):
         var.data.cast(value.dtype)[...] = value
     logger.info(f"Parameter load ({ext}): {path}")
     return proto
+
+
+def _file_object_entries(f, ext):
+    if ext not in fh.PARAMETER_EXTENSIONS:
+        raise ValueError(f"load_parameters: unsupported extension {ext!r} for a file object; "
+                         "use .h5 or .protobuf")
+    data = f.read()
+    try:
+        return fh.parameters_of_file(data.encode("utf-8") if isinstance(data, str) else data,
+                                     ext, f"a {ext} file object")
+    except ValueError as e:
+        raise ValueError(f"load_parameters: {e}") from None
+
+
+def _set_loaded(entries, where):
+    """Set (name, array, need_grad) entries, all checked against existing shapes first."""
+    for name, value, _ in entries:
+        existing = get_parameter(name)
+        if existing is not None and existing.shape != value.shape:
+            raise ValueError(f"load_parameters: {name!r} in {where} has shape {value.shape}, "
+                             f"the existing parameter has shape {existing.shape}")
+    for name, value, need_grad in entries:
+        var = get_parameter_or_create(name, value.shape, need_grad=need_grad)
+        var.data.cast(value.dtype)[...] = value
+    logger.info(f"Parameter load: {where}")

@@ -1,1 +1,1 @@
-"""``nnabla.contrib``: NNabla's older helpers (``contrib.context``)."""
+"""``nnabla.contrib``: deprecated helpers kept for old scripts."""

@@ -1,36 +1,42 @@
-"""The process's communicator for training tools, as ``nnabla.utils.communicator_util``.
-
-nnjax runs single-process here: ``create_communicator()`` returns None (one
-process, as NNabla does outside ``mpirun``); under ``mpirun`` with several
-processes it fails with a clear error (or warns and returns None when
-``ignore_error``), since no MPI communicator is available.
-"""
+"""``nnabla.utils.communicator_util``: the one communicator a script's helpers share."""
 import os
 
+from .. import communicators as C
+from ..ext_utils import get_extension_context
 from ..logger import logger
 
-_state = {"communicator": None}
+_current_communicator = None
+_LAUNCHED_BY = ("OMPI_COMM_WORLD_SIZE", "NNJAX_NUM_PROCESSES")
 
 
 def current_communicator():
-    """The communicator made by :func:`create_communicator` (None: single process)."""
-    return _state["communicator"]
+    """The communicator :func:`create_communicator` made, or None."""
+    return _current_communicator
 
 
 def create_communicator(ignore_error=False, extension_module="cudnn", type_config="float"):
-    """Set up the process's communicator; None when running as a single process."""
-    size = int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1") or 1)
-    _state["communicator"] = None
-    if size > 1:
-        message = (f"create_communicator: {size} MPI processes (OMPI_COMM_WORLD_SIZE) but nnjax "
-                   "has no MPI communicator; run a single process")
+    """Make and initialize a communicator when the script runs as several processes
+    (under ``mpirun`` or ``python -m nnabla.distributed``); None otherwise, or when the
+    world has one process. With ``ignore_error`` a failure logs a warning and gives None."""
+    global _current_communicator
+    _current_communicator = None
+    if not any(os.environ.get(name) for name in _LAUNCHED_BY):
+        return None
+    try:
+        context = get_extension_context(extension_module, type_config=type_config)
+        logger.log(99, f"Create communicator with contexts {context}")
+        comm = C.MultiProcessCommunicator(context)
+        comm.init()
+        context.device_id = str(comm.rank % comm.size)
+        _current_communicator = comm if comm.size > 1 else None
+    except Exception:
         if not ignore_error:
-            raise RuntimeError(message)
-        logger.warning(message)
-    return None
+            raise
+        logger.warning("Failed to initialize nnabla.communicators.")
+        _current_communicator = None
+    return _current_communicator
 
 
 def single_or_rankzero():
-    """True in a single process or in the rank-0 process."""
-    comm = _state["communicator"]
-    return comm is None or comm.rank == 0
+    """True in a single-process run or on rank 0."""
+    return _current_communicator is None or _current_communicator.rank == 0

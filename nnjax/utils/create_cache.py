@@ -1,58 +1,98 @@
-"""``CreateCache``: turn a CSV dataset into cache files, as ``nnabla.utils.create_cache``.
+"""Dataset caches from CSV datasets (``nnabla.utils.create_cache``).
 
-``CreateCache(csv).create(dir)`` reads every example of the CSV dataset (in the
-shuffled order when ``shuffle``) and writes the cache directory that
-``CacheDataSource`` and ``data_iterator_cache`` read: chunks of
-``[DATA_ITERATOR] data_source_file_cache_size`` examples
-(``<prefix>_<first:08d>_<last:08d>.npy`` or ``.h5`` per ``cache_file_format``),
-``cache_index.csv``, ``cache_info.csv`` (``.npy``), ``order.csv`` and
-``original.csv`` (a copy of the CSV file).
+``CreateCache(csv).create(dir)`` writes NNabla's cache layout, which
+``CacheDataSource`` / ``data_iterator_cache`` read back: chunk files
+``<prefix>_<first:08d>_<last:08d><format>`` of ``data_source_file_cache_size``
+examples (``.npy``: one ``numpy.save`` per variable, in order; ``.h5``: one
+dataset per variable), ``cache_index.csv`` (chunk name, count),
+``cache_info.csv`` (variable names, ``.npy`` only), ``original.csv`` and
+``order.csv``. Every file is written to a temporary name and renamed.
 """
-import contextlib
+import csv
+import io
+import os
+import shutil
 
 import numpy
 
 from ..config import nnabla_config
 from ..logger import logger
-from .data_source import DataSourceWithFileCache
+from . import get_file_handle as fh
 from .data_source_implements import CsvDataSource
+from .progress import progress
 
 
-@contextlib.contextmanager
-def _config_value(section, key, value):
-    """Set one config value for the duration of a block (restored after)."""
-    old = nnabla_config.get(section, key)
-    nnabla_config.set(section, key, str(value))
-    try:
-        yield
-    finally:
-        nnabla_config.set(section, key, old)
+def _csv_bytes(rows):
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    for row in rows:
+        writer.writerow(row)
+    return text.getvalue().encode("utf-8")
 
 
 class CreateCache(CsvDataSource):
-    """A CSV dataset (``input_csv_filename``, local) that writes itself as a cache.
+    """Converts a local CSV dataset into cache files.
 
     Args:
-        input_csv_filename (str): the CSV dataset file.
-        rng (numpy.random.RandomState): shuffling generator (seed 313 if None).
-        shuffle (bool): cache the examples in a random order (kept in ``order.csv``).
-        num_of_threads (int): reader threads (default: ``[DATA_ITERATOR]
-            data_source_file_cache_num_of_threads``).
+        input_csv_filename (str): the CSV dataset.
+        rng (numpy.random.RandomState): shuffles the order (default RandomState(313)).
+        shuffle (bool): write the examples in a shuffled order.
+        num_of_threads: accepted for NNabla's signature; examples are read in order.
     """
 
     def __init__(self, input_csv_filename, rng=None, shuffle=False, num_of_threads=None):
         rng = numpy.random.RandomState(313) if rng is None else rng
-        super().__init__(input_csv_filename, shuffle=shuffle, rng=rng)
-        self._num_of_threads = int(num_of_threads) if num_of_threads else int(
-            nnabla_config.get("DATA_ITERATOR", "data_source_file_cache_num_of_threads"))
-        logger.info(f"Num of thread is {self._num_of_threads}")
+        super().__init__(input_csv_filename, shuffle=False, rng=rng)
+        self._cache_size = int(nnabla_config.get("DATA_ITERATOR", "data_source_file_cache_size"))
+        self._original_order = list(range(self._size))
+        self._order = list(rng.permutation(self._size)) if shuffle else list(range(self._size))
+        self._num_of_threads = num_of_threads
+
+    def _chunk_bytes(self, positions, fmt):
+        data = {n: [] for n in self._variables}
+        for p in positions:
+            for name, value in zip(self._variables, self._process_row(self._order[p])):
+                value = value if isinstance(value, numpy.ndarray) else \
+                    numpy.array(value).astype(numpy.float32)
+                data[name].append(value)
+        if fmt == ".h5":
+            def write(tmp):
+                import h5py
+                with h5py.File(tmp, "w") as h5:
+                    for k, v in data.items():
+                        h5.create_dataset(k, data=v)
+            return write
+        buf = io.BytesIO()
+        for v in data.values():
+            numpy.save(buf, numpy.array(v))
+        return buf.getvalue()
 
     def create(self, output_cache_dirname, normalize=True, cache_file_name_prefix="cache"):
-        """Write the cache files into ``output_cache_dirname`` (created if needed);
-        ``normalize`` scales image pixels to [0, 1]."""
+        """Write the cache into directory ``output_cache_dirname`` (created if missing)."""
         self._normalize = normalize
-        with _config_value("DATA_ITERATOR", "data_source_file_cache_num_of_threads",
-                           self._num_of_threads):
-            writer = DataSourceWithFileCache(self, cache_dir=output_cache_dirname,
-                                             cache_file_name_prefix=cache_file_name_prefix)
-        writer.close()
+        fmt = nnabla_config.get("DATA_ITERATOR", "cache_file_format")
+        if fmt not in (".npy", ".h5"):
+            raise ValueError(f"CreateCache: cache_file_format {fmt!r} in nnabla's config is "
+                             "not supported; use .npy or .h5")
+        os.makedirs(output_cache_dirname, exist_ok=True)
+        chunks = [list(range(s, min(s + self._cache_size, self._size)))
+                  for s in range(0, self._size, self._cache_size)]
+        index_rows = []
+        progress(None)
+        for i, positions in enumerate(chunks):
+            name = "{}_{:08d}_{:08d}{}".format(cache_file_name_prefix, positions[0],
+                                               positions[-1], fmt)
+            logger.info(f"Creating cache file {name}")
+            fh.atomic_write(os.path.join(output_cache_dirname, name),
+                            self._chunk_bytes(positions, fmt))
+            index_rows.append((name, len(positions)))
+            progress("Create cache", (i + 1) / len(chunks))
+        fh.atomic_write(os.path.join(output_cache_dirname, "cache_index.csv"),
+                        _csv_bytes(index_rows))
+        if fmt == ".npy":
+            fh.atomic_write(os.path.join(output_cache_dirname, "cache_info.csv"),
+                            _csv_bytes((v,) for v in self._variables))
+        fh.atomic_write(os.path.join(output_cache_dirname, "original.csv"),
+                        lambda tmp: shutil.copy(self._filename, tmp))
+        fh.atomic_write(os.path.join(output_cache_dirname, "order.csv"),
+                        _csv_bytes(zip(self._original_order, self._order)))

@@ -14,6 +14,7 @@ Formats, as NNabla writes them:
 Every error names the file it is about. Files are written to a temporary name
 and renamed, so a failed save never leaves a half-written file behind.
 """
+import contextlib
 import io
 import os
 import tempfile
@@ -165,6 +166,8 @@ def read_files(filenames, extension=".nntxt", exclude_parameter=False, parameter
     for filename in filenames:
         ext = file_extension(filename, extension)
         where = describe(filename)
+        if ext == ".nnp" and hasattr(filename, "seek"):
+            filename.seek(0)  # a zip archive is read whole, wherever the file object stands
         data = _read_bytes(filename)
         if ext == ".nnp":
             _read_nnp(contents, data, where, exclude_parameter, parameter_only)
@@ -383,3 +386,98 @@ def save_model_file(filename, proto, parameters=None, extension=".nnp", paramete
                          "(use .nnp, .nntxt, .prototxt, .protobuf or .h5)")
     write_target(filename, data)
     return ext
+
+
+# ---------------------------------------------------------------- NNabla's handle API
+_HANDLE_EXTENSIONS = (".nnp", ".h5", ".nntxt", ".prototxt", ".protobuf")
+
+
+def _check_handle_ext(ext, what):
+    if ext not in _HANDLE_EXTENSIONS:
+        raise ValueError(f"{what}: extension {ext!r} is not supported; use one of "
+                         f"{list(_HANDLE_EXTENSIONS)}")
+
+
+def _open_handle(target, ext, mode):
+    """A file handle of the kind NNabla hands out for ``ext`` (zip, h5, text or binary)."""
+    import h5py
+    if ext == ".nnp":
+        return zipfile.ZipFile(target, mode)
+    if ext == ".h5":
+        return h5py.File(target, mode)
+    if ext == ".protobuf":
+        return open(target, mode + "b")
+    return open(target, mode, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def get_file_handle_load(nnp, path, ext):
+    """A handle to read ``path`` (NNabla's): a ZipFile (.nnp), an h5py File (.h5) or
+    a text/binary file; a file object given for .nntxt/.protobuf is handed back as is.
+    ``nnp``: a ZipFile to open ``path`` inside of instead. Closed on leaving the block."""
+    import h5py
+    if nnp is not None:
+        with nnp.open(path, "r") as member:
+            if ext == ".h5":
+                with h5py.File(io.BytesIO(member.read()), "r") as f:
+                    yield f
+            else:
+                yield member
+        return
+    _check_handle_ext(ext, "get_file_handle_load")
+    if hasattr(path, "read") and ext in (".nntxt", ".prototxt", ".protobuf"):
+        yield path
+        return
+    if hasattr(path, "read") and ext == ".h5":
+        path = io.BytesIO(path.read())
+    f = _open_handle(path, ext, "r")
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+@contextlib.contextmanager
+def get_file_handle_save(path, ext):
+    """A handle to write ``path`` (NNabla's, see ``get_file_handle_load``).
+
+    A file name is written through a temporary file renamed into place when the
+    block ends without an error (an error leaves any earlier file untouched); a
+    file object is written directly and rewound afterwards."""
+    _check_handle_ext(ext, "get_file_handle_save")
+    if hasattr(path, "write"):
+        if ext in (".nntxt", ".prototxt", ".protobuf"):
+            try:
+                yield path
+            finally:
+                if hasattr(path, "seek"):
+                    path.seek(0)
+            return
+        f = _open_handle(path, ext, "w")
+        try:
+            yield f
+        finally:
+            f.close()
+            if hasattr(path, "seek"):
+                path.seek(0)
+        return
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=directory)
+    os.close(fd)
+    f = _open_handle(tmp, ext, "w")
+    try:
+        yield f
+        f.close()
+        os.replace(tmp, path)
+    except BaseException:
+        f.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def get_buf_type(filename):
+    """``'text'`` for .nntxt/.prototxt, ``'binary'`` otherwise (NNabla's)."""
+    return "text" if os.path.splitext(os.fspath(filename))[1] in (".nntxt", ".prototxt") \
+        else "binary"

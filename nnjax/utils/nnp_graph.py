@@ -326,8 +326,9 @@ class ProtoNetwork:
         return order
 
     # ------------------------------------------------------------ callbacks
-    def apply_pass(self, callback):
-        """Run an NnpNetworkPass over this network (variables, functions, passes, use_up_to)."""
+    def apply_pass(self, callback, param_scope=None):
+        """Run an NnpNetworkPass over this network (variables, functions, passes, use_up_to);
+        ``param_scope``: the parameter scope the function passes are handed."""
         if callback is None:
             return
         for v in self.all_variables():
@@ -340,9 +341,9 @@ class ProtoNetwork:
         for pf in self.forward_sequence():
             if pf.disabled:
                 continue
-            callback._apply_function_pass_by_type(pf, variables, None)
+            callback._apply_function_pass_by_type(pf, variables, param_scope)
             if not pf.disabled:
-                callback._apply_function_pass_by_name(pf, variables, None)
+                callback._apply_function_pass_by_name(pf, variables, param_scope)
         for pf in list(self.functions.values()):
             callback._apply_use_up_to(pf.inputs)
         # a function reading a stopped variable is dropped, and so is everything after it
@@ -493,7 +494,7 @@ def _fan_initializer(kind):
                     calc(inmaps, outmaps, kernel=kernel)
                 if dist == "Normal":
                     return I.NormalInitializer(value, rng=rng)(shape)
-                return I.UniformInitializer((-value, value), rng=rng)(shape)
+                return I.UniformInitializer(value, rng=rng)(shape)  # value: (lo, hi)
             return make
     return None
 
@@ -511,7 +512,7 @@ class NnpNetwork:
     def __init__(self, proto_network, batch_size, callback=None, param_scope=None):
         network = ProtoNetwork(proto_network.proto if isinstance(proto_network, ProtoNetwork)
                                else proto_network)
-        network.apply_pass(callback)
+        network.apply_pass(callback, param_scope)
         self.proto_network = network
         self.name = network.name
         self._variables = network.build(batch_size, param_scope=param_scope)

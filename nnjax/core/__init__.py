@@ -1,0 +1,1 @@
+"""``nnabla.core``: graphs as data (graph_def) and modules."""
