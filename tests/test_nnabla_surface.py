@@ -155,20 +155,14 @@ def test_status_regeneration_keeps_the_surface_section(tmp_path):
     assert "| function |" in text or "Affine" in text
 
 
-def test_small_compat_modules(monkeypatch):
+def test_small_compat_modules():
     import nnabla.dtypes as dtypes
     from nnabla.contrib.context import extension_context
     from nnabla.utils.py23_compatible import getargspec
     from nnabla.utils.nnp_format import nnp_version
-    import nnabla.utils.communicator_util as cu
     assert dtypes.int_to_np_dtype[dtypes.np_dtpye_to_int[np.float32]] is np.float32
     assert dtypes.np_dtpye_to_int[np.int64] == 9 and dtypes.int_to_np_dtype[12] is np.double
     assert extension_context("cpu").backend == ["cpu:float"]
     spec = getargspec(lambda a, b=2, *rest, **kw: None)
     assert (spec.args, spec.varargs, spec.keywords, spec.defaults) == (["a", "b"], "rest", "kw", (2,))
     assert nnp_version() == "0.1"
-    assert cu.create_communicator() is None and cu.single_or_rankzero()
-    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
-    with pytest.raises(RuntimeError, match="OMPI_COMM_WORLD_SIZE"):
-        cu.create_communicator()
-    assert cu.create_communicator(ignore_error=True) is None
