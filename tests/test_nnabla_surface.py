@@ -166,3 +166,16 @@ def test_small_compat_modules():
     spec = getargspec(lambda a, b=2, *rest, **kw: None)
     assert (spec.args, spec.varargs, spec.keywords, spec.defaults) == (["a", "b"], "rest", "kw", (2,))
     assert nnp_version() == "0.1"
+
+
+def test_function_references_forget_deleted_functions():
+    import nnabla.parametric_functions as PF
+    v = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32))
+    with nn.parameter_scope("refs"):
+        h1 = PF.affine(v, 2, name="a1")
+        h2 = PF.affine(v, 2, name="a2")
+    assert len(v.function_references) == 2
+    kept = h2.parent
+    del h1
+    assert v.function_references == [kept]
+    nn.clear_parameters()
