@@ -218,3 +218,25 @@ def test_audio_wav_round_trip_and_scaling(tmp_path):
         audio_utils.ausave(path, audio.astype(np.float32))
     with pytest.raises(ValueError, match="not available"):
         audio_utils.set_backend("sox")
+
+
+def test_cv2_backend_keeps_rgb_order_and_16_bits(tmp_path):
+    pytest.importorskip("cv2")
+    from nnabla.utils import image_utils
+    rs = np.random.RandomState(7)
+    img = rs.randint(0, 65536, size=(5, 6, 4)).astype(np.uint16)   # RGBA
+    path = str(tmp_path / "c.png")
+    before = image_utils.get_backend()
+    image_utils.set_backend("Cv2Backend")
+    try:
+        image_utils.imsave(path, img, as_uint16=True)
+        np.testing.assert_array_equal(image_utils.imread(path, as_uint16=True), img)
+        rgb = image_utils.imread(path, as_uint16=True, num_channels=3)
+        np.testing.assert_array_equal(rgb, img[..., :3])
+        small = image_utils.imresize(img[..., :3], (3, 2), interpolate="nearest")
+        assert small.shape == (2, 3, 3) and small.dtype == np.uint16
+    finally:
+        image_utils.set_backend(before)
+    # the Pillow backend reads the same file in the same channel order (8-bit)
+    np.testing.assert_array_equal(image_utils.imread(path, num_channels=3),
+                                  (img[..., :3] >> 8).astype(np.uint8))

@@ -1,7 +1,8 @@
 """Image reading, writing and resizing (``nnabla.utils.image_utils``).
 
 Backends (NNabla's names): ``PilBackend`` (Pillow, the default; 8-bit writes)
-and ``PngBackend`` (pypng: 8- and 16-bit PNG; installed with ``pypng``);
+, ``PngBackend`` (pypng: 8- and 16-bit PNG; installed with ``pypng``) and
+``Cv2Backend`` (OpenCV, with ``opencv-python-headless``);
 ``set_backend`` switches. The functions follow NNabla's signatures and
 conventions:
 
@@ -24,6 +25,10 @@ try:
     from .backend_events import pypng_backend
 except ImportError:  # the pypng package is optional
     pypng_backend = None
+try:
+    from .backend_events import cv2_backend
+except ImportError:  # OpenCV is optional
+    cv2_backend = None
 
 __all__ = ['imread', 'imsave', 'imresize', 'imload', 'imwrite',
            'get_backend', 'set_backend', 'get_available_backends',
@@ -32,8 +37,10 @@ __all__ = ['imread', 'imsave', 'imresize', 'imload', 'imwrite',
 _BACKENDS = {'PilBackend': pil_backend.PilBackend()}
 if pypng_backend is not None:
     _BACKENDS['PngBackend'] = pypng_backend.PngBackend()
+if cv2_backend is not None:
+    _BACKENDS['Cv2Backend'] = cv2_backend.Cv2Backend()
 _ALIASES = {'pillow': 'PilBackend', 'pil': 'PilBackend', 'png': 'PngBackend',
-            'pypng': 'PngBackend'}
+            'pypng': 'PngBackend', 'cv2': 'Cv2Backend', 'opencv': 'Cv2Backend'}
 _state = {'backend': 'PilBackend'}
 
 

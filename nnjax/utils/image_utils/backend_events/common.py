@@ -53,3 +53,36 @@ def check_type_and_cast_if_necessary(img, as_uint16):
         logger.warning("Save image as uint16, but the original input image type is not uint16")
         img = np.asarray(img, np.uint16)
     return img
+
+
+def check_read_arguments(grayscale, num_channels):
+    """NNabla's imread argument rules (shared by the backends)."""
+    if num_channels not in (-1, 0, 1, 3, 4):
+        raise ValueError("Currently num_channels supports [-1, 0, 1, 3, 4].")
+    if not grayscale and num_channels in (0, 1):
+        raise ValueError("If grayscale=False, num_channels must be [-1, 3, 4]. If you want to "
+                         "get image as gray-scale, try grayscale=True")
+
+
+def prepare_save(img, channel_first, as_uint16, auto_scale):
+    """The (H, W[, C]) uint8/uint16 array a 16-bit capable backend writes, after
+    NNabla's checks and scaling."""
+    if not isinstance(img, np.ndarray):
+        raise ValueError("the input img for imsave must be numpy.ndarray.")
+    if img.ndim not in (2, 3):
+        raise ValueError(f"Invalid dimension size of input image. (dims: {img.ndim})")
+    if img.dtype not in (np.uint8, np.uint16):
+        if not auto_scale:
+            raise ValueError("If you want to save image with float values, 'auto_scale' "
+                             "must be True.")
+        if np.any(img < 0) or np.any(img > 1):
+            raise ValueError("Except for uint8 or uint16, all the pixel values of input must "
+                             "be in the range of [0, 1]")
+        img = np.asarray(img, np.float32)
+    if channel_first and img.ndim == 3:
+        img = img.transpose(1, 2, 0)
+    if img.ndim == 3 and img.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"Invalid channel size of input image. (channel size: {img.shape[-1]})")
+    if auto_scale:
+        img = upscale_pixel_intensity(img, as_uint16)
+    return check_type_and_cast_if_necessary(img, as_uint16)

@@ -7,17 +7,9 @@ import png
 
 from ....logger import logger
 from . import pil_backend
-from .common import check_type_and_cast_if_necessary, upscale_pixel_intensity
+from .common import check_read_arguments, prepare_save
 
 _GRAY_WEIGHTS = (0.299, 0.587, 0.114)
-
-
-def _check_read_arguments(grayscale, num_channels):
-    if num_channels not in (-1, 0, 1, 3, 4):
-        raise ValueError("Currently num_channels supports [-1, 0, 1, 3, 4].")
-    if not grayscale and num_channels in (0, 1):
-        raise ValueError("If grayscale=False, num_channels must be [-1, 3, 4]. If you want to "
-                         "get image as gray-scale, try grayscale=True")
 
 
 def _with_channels(img, num_channels):
@@ -66,7 +58,7 @@ def _read_pixels(path, grayscale, as_uint16, num_channels):
 def imread(path, grayscale=False, size=None, interpolate="bilinear", channel_first=False,
            as_uint16=False, num_channels=-1):
     """Read a PNG as uint8 (uint16 with ``as_uint16``); see ``image_utils.imread``."""
-    _check_read_arguments(grayscale, num_channels)
+    check_read_arguments(grayscale, num_channels)
     img = _read_pixels(path, grayscale, as_uint16, num_channels)
     if img is None:
         return pil_backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
@@ -80,25 +72,7 @@ def imread(path, grayscale=False, size=None, interpolate="bilinear", channel_fir
 
 def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
     """Write a PNG of 8 bits (16 with ``as_uint16``); see ``image_utils.imsave``."""
-    if not isinstance(img, np.ndarray):
-        raise ValueError("the input img for imsave must be numpy.ndarray.")
-    if img.ndim not in (2, 3):
-        raise ValueError(f"Invalid dimension size of input image. (dims: {img.ndim})")
-    if img.dtype not in (np.uint8, np.uint16):
-        if not auto_scale:
-            raise ValueError("If you want to save image with float values, 'auto_scale' "
-                             "must be True.")
-        if np.any(img < 0) or np.any(img > 1):
-            raise ValueError("Except for uint8 or uint16, all the pixel values of input must "
-                             "be in the range of [0, 1]")
-        img = np.asarray(img, np.float32)
-    if channel_first and img.ndim == 3:
-        img = img.transpose(1, 2, 0)
-    if img.ndim == 3 and img.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"Invalid channel size of input image. (channel size: {img.shape[-1]})")
-    if auto_scale:
-        img = upscale_pixel_intensity(img, as_uint16)
-    img = check_type_and_cast_if_necessary(img, as_uint16)
+    img = prepare_save(img, channel_first, as_uint16, auto_scale)
     planes = 1 if img.ndim == 2 else img.shape[-1]
     writer = png.Writer(img.shape[1], img.shape[0], greyscale=planes <= 2,
                         alpha=planes in (2, 4), bitdepth=16 if img.dtype == np.uint16 else 8)
