@@ -65,8 +65,14 @@ class _Component:
 def _context(proto_ctx):
     if proto_ctx is None:
         return get_current_context()
-    backends = list(proto_ctx.backends) or ([proto_ctx.backend] if proto_ctx.backend else [])
-    return Context(backend=backends or ["cpu:float"], array_class=proto_ctx.array_class,
+    backends = list(proto_ctx.backends)
+    if not backends:  # NNabla's old style: backend "cpu|cuda", compute_backend "default|cudnn"
+        old = [b.strip() for b in proto_ctx.backend.split("|")]
+        compute = [b.strip() for b in proto_ctx.compute_backend.split("|")]
+        backends = ["cpu:float"]
+        if "cuda" in old:
+            backends = (["cudnn:float"] if "cudnn" in compute else []) + ["cuda:float", "cpu:float"]
+    return Context(backend=backends, array_class=proto_ctx.array_class,
                    device_id=proto_ctx.device_id or "0")
 
 
