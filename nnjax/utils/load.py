@@ -25,15 +25,20 @@ and returns an ``Info`` object as NNabla's:
   ``target``, ``dataset_assign``, ``generator_assign``.
 - ``info.datasets``: {name: dataset} with the proto's fields.
 
-Left out (compared with NNabla): data iterators for datasets
-(``data_iterator`` is None; ``prepare_data_iterator`` is ignored), solver
-states and learning-rate schedulers of optimizers, the ``context`` switch
-(nnjax picks its device itself), loop-control networks, and NNabla's removal
-of Identity functions.
+Datasets get NNabla's ``data_iterator`` factories (CSV, through the cache
+directory when one is given; ``prepare_data_iterator=None`` prepares them
+only when ``max_epoch > 0``); optimizers get ``scheduler`` (NNabla's
+learning-rate schedules), ``start_iter``/``end_iter`` and the solver states
+the file holds; loop-control networks are unrolled. Left out (compared with
+NNabla): the ``context`` switch (nnjax picks its device itself) and NNabla's
+removal of Identity functions (they stay in the graph; values are the same).
 """
 import itertools
+import os
 import re
 from collections import OrderedDict
+
+import numpy as np
 
 from .. import initializer as I
 from .. import parameter as P
@@ -41,7 +46,9 @@ from .. import solvers as S
 from ..context import Context, get_current_context
 from ..functions import sink
 from ..logger import logger
+from . import data_iterator as DI
 from . import get_file_handle as fh
+from . import learning_rate_scheduler as LRS
 from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
 
 __all__ = ["load"]
@@ -137,7 +144,7 @@ def _network_of(networks, name, what):
 
 def _solver(o):
     s = o.solver
-    kind = s.type
+    kind = "Sgd" if s.type == "SGD" else s.type
     cls = getattr(S, kind, None)
     if cls is None or not kind:
         logger.warning(f"optimizer {o.name!r}: solver type {kind!r} is not available; "
@@ -155,6 +162,53 @@ def _solver(o):
     except TypeError as e:
         logger.warning(f"optimizer {o.name!r}: cannot create solver {kind} from {kwargs}: {e}")
         return None
+
+
+def _initial_lr(solver_proto):
+    which = solver_proto.WhichOneof("parameter")
+    if not which:
+        return None
+    msg = getattr(solver_proto, which)
+    for name in ("lr", "alpha", "eta"):
+        if name in msg.DESCRIPTOR.fields_by_name:
+            return _f32(getattr(msg, name))
+    return None
+
+
+def _scheduler(o):
+    """NNabla's learning-rate schedule of optimizer proto ``o`` (None without a solver lr)."""
+    s = o.solver
+    init_lr = _initial_lr(s)
+    if init_lr is None:
+        return None
+    sched = LRS.ExponentialScheduler(init_lr, 1.0, 1)
+    kind = s.lr_scheduler_type
+    if kind == "Polynomial":
+        p = s.polynomial_scheduler_param
+        if p.power != 0.0:
+            sched = LRS.PolynomialScheduler(init_lr, p.max_iter, p.power)
+    elif kind == "Cosine":
+        sched = LRS.CosineScheduler(init_lr, s.cosine_scheduler_param.max_iter)
+    elif kind == "Exponential":
+        p = s.exponential_scheduler_param
+        if p.gamma != 1.0:
+            sched = LRS.ExponentialScheduler(init_lr, p.gamma, max(1, p.iter_interval))
+    elif kind == "Step":
+        p = s.step_scheduler_param
+        if p.gamma != 1.0 and len(p.iter_steps) > 0:
+            sched = LRS.StepScheduler(init_lr, p.gamma, list(p.iter_steps))
+    elif kind == "":
+        if s.lr_decay_interval != 0 or s.lr_decay != 0.0:
+            sched = LRS.ExponentialScheduler(init_lr, s.lr_decay if s.lr_decay > 0.0 else 1.0,
+                                             max(1, s.lr_decay_interval))
+    else:
+        raise ValueError(f"optimizer {o.name!r}: learning rate scheduler {kind!r} is not "
+                         "supported (Polynomial, Cosine, Exponential, Step)")
+    if s.lr_warmup_scheduler_type == "Linear":
+        warmup = s.linear_warmup_scheduler_param.warmup_iter
+        if warmup >= 1:
+            sched = LRS.LinearWarmupScheduler(sched, warmup)
+    return sched
 
 
 def _executors(info):
@@ -193,11 +247,15 @@ def _optimizers(info):
         what = f"optimizer {o.name!r}"
         op.order = o.order
         op.update_interval = o.update_interval if o.update_interval > 0 else 1
+        op.start_iter = o.start_iter
+        op.end_iter = o.end_iter
         op.weight_decay = o.solver.weight_decay
-        op.lr_decay = o.solver.lr_decay
-        op.lr_decay_interval = o.solver.lr_decay_interval
+        op.lr_decay = o.solver.lr_decay if o.solver.lr_decay > 0.0 else 1.0
+        op.lr_decay_interval = o.solver.lr_decay_interval if o.solver.lr_decay_interval > 0 else 1
         op.solver = _solver(o)
-        op.data_iterators = OrderedDict((d, None) for d in o.dataset_name)
+        op.scheduler = _scheduler(o)
+        op.comm = None
+        op.data_iterators = _dataset_factories(info, o.dataset_name, what)
         if o.network_name not in info.networks:
             logger.warning(f"{what}: network {o.network_name!r} is not in the files")
             optimizers[o.name] = op
@@ -219,6 +277,11 @@ def _optimizers(info):
         op.parameters = OrderedDict(sorted(params.items()))
         if op.solver is not None:
             op.solver.set_parameters(op.parameters)
+            if o.solver.states:
+                op.solver.set_states_from_protobuf(o)
+        for pv in op.loss_variables:  # NNabla seeds the loss grads with 1/size
+            if pv.variable is not None:
+                pv.variable.grad.fill(1.0 / max(1, pv.variable.size))
         if len(op.loss_variables) == 1:
             op.target = op.loss_variables[0].variable
         else:
@@ -233,7 +296,7 @@ def _monitors(info):
         mo = _Component(m)
         what = f"monitor {m.name!r}"
         mo.network = network = _network_of(info.networks, m.network_name, what)
-        mo.data_iterators = OrderedDict((d, None) for d in m.dataset_name)
+        mo.data_iterators = _dataset_factories(info, m.dataset_name, what)
         mo.dataset_assign = _assign(network, m.data_variable, what)
         mo.generator_assign = _generators(network, m.generator_variable, what)
         mo.monitor_variables = [_lookup(network, v.variable_name, what)
@@ -243,15 +306,70 @@ def _monitors(info):
     return monitors
 
 
-def _datasets(proto):
+def _dataset_factories(info, names, what):
+    out = OrderedDict()
+    for d in names:
+        if d not in info.datasets:
+            raise ValueError(f"{what} uses dataset {d!r}, which the files do not define "
+                             f"(datasets: {list(info.datasets)})")
+        out[d] = info.datasets[d].data_iterator
+    return out
+
+
+def _has_cache(cache_dir):
+    return os.path.isdir(cache_dir) and os.path.exists(os.path.join(cache_dir, "cache_index.csv"))
+
+
+def _iterator_factory(ds, index):
+    """A callable making the data iterator of dataset ``ds`` as NNabla's load does.
+
+    CSV datasets go through a file cache in ``cache_dir`` when one is given:
+    an existing cache is read as is (unless ``overwrite_cache``), otherwise
+    the CSV is read and the cache written on the way.
+    """
+    cache_dir = ds.cache_dir or None
+    normalize = not ds.no_image_normalization
+
+    def rng():
+        return np.random.RandomState(index)
+
+    if cache_dir and (ds.overwrite_cache or not _has_cache(cache_dir)):
+        if ds.create_cache_explicitly:
+            def make():
+                if ds.overwrite_cache or not _has_cache(cache_dir):
+                    os.makedirs(cache_dir, exist_ok=True)
+                    logger.log(99, f'Creating cache data for "{ds.uri}"')
+                    with DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle,
+                                                      rng=rng(), normalize=False,
+                                                      cache_dir=cache_dir,
+                                                      with_memory_cache=False):
+                        pass
+                return DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
+                                              normalize=normalize)
+            return make
+
+        def make_csv():
+            os.makedirs(cache_dir, exist_ok=True)
+            return DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
+                                                normalize=normalize, cache_dir=cache_dir)
+        return make_csv
+    if cache_dir:
+        return lambda: DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
+                                              normalize=normalize)
+    return lambda: DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
+                                                normalize=normalize)
+
+
+def _datasets(proto, prepare_data_iterator):
     datasets = OrderedDict()
-    for d in proto.dataset:
+    for index, d in enumerate(proto.dataset):
         ds = _Component(d)
         for key in ("type", "uri", "batch_size", "cache_dir", "overwrite_cache",
                     "create_cache_explicitly", "shuffle", "no_image_normalization"):
             setattr(ds, key, getattr(d, key))
+        ds.normalize = not d.no_image_normalization
         ds.variables = list(d.variable)
-        ds.data_iterator = None  # not built by nnjax
+        ds.data_iterator = _iterator_factory(ds, index) if prepare_data_iterator else None
         datasets[d.name] = ds
     return datasets
 
@@ -295,7 +413,10 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
     info.training_config.iter_per_epoch = tc.iter_per_epoch
     info.training_config.save_best = tc.save_best
     info.training_config.monitor_interval = tc.monitor_interval if tc.monitor_interval else 10
-    info.datasets = _datasets(info.proto)
+    prepare = prepare_data_iterator
+    if prepare is None:  # NNabla's rule: datasets are read only when there is training to do
+        prepare = tc.max_epoch > 0
+    info.datasets = _datasets(info.proto, prepare)
     info.renamed_variables = {}
     info.networks = OrderedDict()
     if not parameter_only:
