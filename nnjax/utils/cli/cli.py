@@ -11,10 +11,12 @@ line).
 import argparse
 import os
 import sys
+from collections import OrderedDict
 
 
 
 from ... import __version__ as _version
+from ... import parameter as P
 from ...logger import logger
 from . import (compare_with_cpu, conv_dataset, convert, create_image_classification_dataset,
                create_object_detection_dataset, draw_graph, encode_decode_param, forward,
@@ -93,7 +95,8 @@ def run(argv=None):
     print(f"NNabla command line interface ({_nnabla_version()})")
     sys.stdout.flush()
     try:
-        ok = args.func(args)
+        with P.parameter_scope("", OrderedDict()):  # each command starts from no parameters
+            ok = args.func(args)
     except KeyboardInterrupt:
         sys.stderr.write(f"nnabla_cli {args.command}: interrupted\n")
         return 130

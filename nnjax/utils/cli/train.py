@@ -258,7 +258,7 @@ def _config_source(path):
 def _log_file(outdir):
     handler = logging.FileHandler(os.path.join(outdir, "log.txt"))
     handler.setFormatter(logging.Formatter("%(asctime)s [%(name)s][%(levelname)s]: %(message)s"))
-    handler.setLevel(logging.INFO)
+    handler.setLevel(logging.WARNING)  # warnings, errors and the level-99 training messages
     logger.addHandler(handler)
     try:
         yield
