@@ -36,6 +36,8 @@ removal of Identity functions (they stay in the graph; values are the same).
 import itertools
 import os
 import re
+import tempfile
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -47,8 +49,11 @@ from ..context import Context, get_current_context
 from ..functions import sink
 from ..logger import logger
 from . import data_iterator as DI
+from .data_source import DataSourceWithFileCache
+from .data_source_implements import CsvDataSource
 from . import get_file_handle as fh
 from . import learning_rate_scheduler as LRS
+from . import nnabla_pb2
 from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
 
 __all__ = ["load"]
@@ -320,12 +325,24 @@ def _has_cache(cache_dir):
     return os.path.isdir(cache_dir) and os.path.exists(os.path.join(cache_dir, "cache_index.csv"))
 
 
+def _create_cache(ds, cache_dir, rng):
+    """NNabla's CreateCache: the rows in the dataset generator's (shuffled) order, as a cache."""
+    os.makedirs(cache_dir, exist_ok=True)
+    logger.log(99, f'Creating cache data for "{ds.uri}"')
+    source = CsvDataSource(ds.uri, shuffle=False, normalize=False)
+    if ds.shuffle:
+        source._order = list(rng.permutation(source.size))
+    with source, DataSourceWithFileCache(source, cache_dir=cache_dir, shuffle=False):
+        pass
+
+
 def _iterator_factory(ds, index):
     """A callable making the data iterator of dataset ``ds`` as NNabla's load does.
 
-    CSV datasets go through a file cache in ``cache_dir`` when one is given:
-    an existing cache is read as is (unless ``overwrite_cache``), otherwise
-    the CSV is read and the cache written on the way.
+    With ``create_cache_explicitly`` the cache in ``cache_dir`` is written now
+    (when missing or ``overwrite_cache``), as NNabla's load does, and read back
+    by the iterators; otherwise a missing cache is written while the CSV is
+    first read, and an existing one is read as is.
     """
     cache_dir = ds.cache_dir or None
     normalize = not ds.no_image_normalization
@@ -333,29 +350,22 @@ def _iterator_factory(ds, index):
     def rng():
         return np.random.RandomState(index)
 
-    if cache_dir and (ds.overwrite_cache or not _has_cache(cache_dir)):
-        if ds.create_cache_explicitly:
-            def make():
-                if ds.overwrite_cache or not _has_cache(cache_dir):
-                    os.makedirs(cache_dir, exist_ok=True)
-                    logger.log(99, f'Creating cache data for "{ds.uri}"')
-                    with DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle,
-                                                      rng=rng(), normalize=False,
-                                                      cache_dir=cache_dir,
-                                                      with_memory_cache=False):
-                        pass
-                return DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
-                                              normalize=normalize)
-            return make
+    def from_cache():
+        return DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
+                                      normalize=normalize)
 
+    if cache_dir and ds.create_cache_explicitly:
+        if ds.overwrite_cache or not _has_cache(cache_dir):
+            _create_cache(ds, cache_dir, rng())
+        return from_cache
+    if cache_dir and (ds.overwrite_cache or not _has_cache(cache_dir)):
         def make_csv():
             os.makedirs(cache_dir, exist_ok=True)
             return DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
                                                 normalize=normalize, cache_dir=cache_dir)
         return make_csv
     if cache_dir:
-        return lambda: DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
-                                              normalize=normalize)
+        return from_cache
     return lambda: DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
                                                 normalize=normalize)
 
@@ -372,6 +382,46 @@ def _datasets(proto, prepare_data_iterator):
         ds.data_iterator = _iterator_factory(ds, index) if prepare_data_iterator else None
         datasets[d.name] = ds
     return datasets
+
+
+def solver_type(solver):
+    """The solver's type as NNabla's files name it (``Adam``, not ``AdamCuda``)."""
+    return re.sub(r"Cuda$", "", str(solver.name))
+
+
+def apply_optimizer_states(optimizers, member, data):
+    """Set solver states from an ``.nnp`` member NNabla's train/save writes: ``<o>_<Solver>_
+    optimizer.h5.optimizer`` (one optimizer) or ``*.protobuf.optimizer`` (all of them)."""
+    if member.endswith(".protobuf.optimizer"):
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.ParseFromString(data)
+        for po in proto.optimizer:
+            o = optimizers.get(po.name)
+            if o is None or o.solver is None:
+                logger.warning(f"No matched optimizer is found for {member}.")
+                continue
+            o.solver.set_states_from_protobuf(po)
+        return
+    for o in optimizers.values():
+        if o.solver is not None and \
+                member == f"{o.name}_{solver_type(o.solver)}_optimizer.h5.optimizer":
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "states.h5")
+                with open(path, "wb") as f:
+                    f.write(data)
+                o.solver.load_states(path)
+            return
+    logger.warning(f"No matched optimizer is found for {member}.")
+
+
+def _restore_optimizer_states(filenames, optimizers):
+    names = filenames if isinstance(filenames, (list, tuple)) else [filenames]
+    for name in names:
+        if isinstance(name, (str, os.PathLike)) and str(name).endswith(".nnp"):
+            with zipfile.ZipFile(name) as z:
+                for member in z.namelist():
+                    if member.endswith(".optimizer"):
+                        apply_optimizer_states(optimizers, member, z.read(member))
 
 
 def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
@@ -428,4 +478,6 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
     info.optimizers = OrderedDict() if empty else _optimizers(info)
     info.monitors = OrderedDict() if empty else _monitors(info)
     info.executors = OrderedDict() if empty else _executors(info)
+    if not exclude_parameter:
+        _restore_optimizer_states(filenames, info.optimizers)
     return info

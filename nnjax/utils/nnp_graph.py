@@ -239,6 +239,15 @@ class ProtoFunction:
         return f"ProtoFunction({self.name!r}, {self.type})"
 
 
+class _FunctionView:
+    """A function of a network with its variables by name (what ``execute_on_proto`` gives)."""
+
+    def __init__(self, pf):
+        self.name, self.type, self.proto = pf.name, pf.type, pf.proto
+        self.inputs = [v.name for v in pf.inputs]
+        self.outputs = [v.name for v in pf.outputs]
+
+
 class ProtoNetwork:
     """A network of a model file, linked: variables, parameters and functions by name."""
 
@@ -318,6 +327,12 @@ class ProtoNetwork:
                         if not state.get(id(p)):
                             stack.append((p, False))
         return order
+
+    def execute_on_proto(self, execute):
+        """Call ``execute(f)`` for each function in forward order, as NNabla's graph_def does:
+        ``f.name``, ``f.type``, ``f.inputs`` / ``f.outputs`` (variable names), ``f.proto``."""
+        for pf in self.forward_sequence():
+            execute(_FunctionView(pf))
 
     # ------------------------------------------------------------ callbacks
     def apply_pass(self, callback):

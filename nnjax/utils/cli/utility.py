@@ -3,7 +3,6 @@ import contextlib
 import io
 import os
 import re
-import tempfile
 import zipfile
 
 import numpy as np
@@ -12,6 +11,7 @@ from ... import parameter as P
 from ...logger import logger
 from .. import get_file_handle as fh
 from .. import nnabla_pb2
+from ..load import apply_optimizer_states, solver_type
 
 __all__ = ["is_float", "str_to_num", "compute_full_path", "let_data_to_variable",
            "save_optimizer_states", "load_train_state", "lms_scheduler",
@@ -71,10 +71,6 @@ def let_data_to_variable(variable, data, ctx=None, data_name=None, variable_name
     variable.need_grad = False
 
 
-def _solver_type(solver):
-    return re.sub(r"Cuda$", "", str(solver.name))
-
-
 def save_optimizer_states(filebase, ext, train_config):
     """Write each optimizer's solver states next to ``filebase``; returns the file names.
 
@@ -88,43 +84,18 @@ def save_optimizer_states(filebase, ext, train_config):
         for o in optimizers:
             po = proto.optimizer.add()
             po.name = o.name
-            po.solver.type = _solver_type(o.solver)
+            po.solver.type = solver_type(o.solver)
             o.solver.set_states_to_protobuf(po)
         filename = filebase + "_optimizer.protobuf.optimizer"
         fh.atomic_write(filename, proto.SerializeToString())
         names.append(filename)
         return names
     for o in optimizers:
-        filename = f"{filebase}_{o.name}_{_solver_type(o.solver)}_optimizer.h5"
+        filename = f"{filebase}_{o.name}_{solver_type(o.solver)}_optimizer.h5"
         o.solver.save_states(filename)
         os.replace(filename, filename + ".optimizer")
         names.append(filename + ".optimizer")
     return names
-
-
-def _apply_optimizer_member(info, member, data):
-    optimizers = getattr(info, "optimizers", {}) or {}
-    if member.endswith(".protobuf.optimizer"):
-        proto = nnabla_pb2.NNablaProtoBuf()
-        proto.ParseFromString(data)
-        for po in proto.optimizer:
-            o = optimizers.get(po.name)
-            if o is None or o.solver is None:
-                logger.warning(f"No matched optimizer is found for {member}.")
-                continue
-            o.solver.set_states_from_protobuf(po)
-        return
-    for o in optimizers.values():
-        if o.solver is None:
-            continue
-        if member == f"{o.name}_{_solver_type(o.solver)}_optimizer.h5.optimizer":
-            with tempfile.TemporaryDirectory() as tmp:
-                path = os.path.join(tmp, "states.h5")
-                with open(path, "wb") as f:
-                    f.write(data)
-                o.solver.load_states(path)
-            return
-    logger.warning(f"No matched optimizer is found for {member}.")
 
 
 def load_train_state(filename, info):
@@ -137,7 +108,8 @@ def load_train_state(filename, info):
         with zipfile.ZipFile(filename) as z:
             for member in z.namelist():
                 if member.endswith(".optimizer"):
-                    _apply_optimizer_member(info, member, z.read(member))
+                    apply_optimizer_states(getattr(info, "optimizers", {}) or {}, member,
+                                           z.read(member))
     logger.info(f"Load training resume states: {filename}")
 
 
