@@ -2,7 +2,6 @@
 reference, forward/infer against numpy forwards, profile, compare_with_cpu, parameter text
 files, plots, datasets and the command line's errors and exit codes."""
 import csv
-import io
 import os
 import subprocess
 import sys

@@ -107,7 +107,8 @@ def _expand_function(network, f, index, times, names, shapes, out):
     if f.type == "RepeatEnd":
         rid = f.repeat_param.repeat_id
         n = _times(network, times, rid, f"function {f.name!r}")
-        return _new_function(out, "$EC$/" + name, "Identity", [inputs[0] + full + f"_{rid}[{n - 1}]"],
+        last_iteration = inputs[0] + full + f"_{rid}[{n - 1}]"
+        return _new_function(out, "$EC$/" + name, "Identity", [last_iteration],
                              [_output(o, full, names) for o in f.output], f)
     if f.type == "Delay":
         rid = f.recurrent_param.repeat_id

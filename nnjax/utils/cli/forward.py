@@ -23,7 +23,8 @@ from .. import load as loader
 from ..data_iterator import data_iterator_cache, data_iterator_csv_dataset
 from ..image_utils import imsave
 from ..progress import configure_progress, progress
-from .utility import CliError, compute_full_path, is_float, let_data_to_variable
+from .utility import (CliError, TerminalProgress, compute_full_path, is_float,
+                      let_data_to_variable)
 
 __all__ = ["forward_command", "infer_command", "infer", "add_forward_command",
            "add_infer_command", "run_executor"]
@@ -229,6 +230,7 @@ def forward_command(args):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     index = 0
+    display = TerminalProgress(len(rows))
     with make_iterator() as di:
         while index < di.size:
             batch = OrderedDict(zip(di.variables, di.next()))
@@ -250,6 +252,8 @@ def forward_command(args):
             done = min(index, len(rows))
             progress(f"data {done} / {len(rows)}", done / max(1, len(rows)))
             logger.log(99, f"data {done} / {len(rows)}")
+            display.show(done)
+    display.close()
     fh.atomic_write(os.path.join(args.outdir, args.outfile), out.getvalue().encode("utf-8"))
     logger.log(99, "Forward Completed.")
     progress(None)

@@ -17,7 +17,6 @@ import glob
 import io
 import logging
 import os
-import sys
 import time
 import zipfile
 from collections import OrderedDict
@@ -31,7 +30,8 @@ from ...logger import logger
 from .. import get_file_handle as fh
 from .. import load as loader
 from ..progress import configure_progress, progress
-from .utility import CliError, let_data_to_variable, load_train_state, save_optimizer_states
+from .utility import (CliError, TerminalProgress, let_data_to_variable, load_train_state,
+                      save_optimizer_states)
 
 __all__ = ["train_command", "add_train_command"]
 
@@ -267,23 +267,6 @@ def _log_file(outdir):
         handler.close()
 
 
-class _Terminal:
-    """A one-line progress display on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total):
-        self.total = total
-        self.on = sys.stderr.isatty()
-
-    def show(self, done, text):
-        if self.on:
-            sys.stderr.write(f"\r[{done}/{self.total}] {text}\x1b[K")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.on:
-            sys.stderr.write("\n")
-
-
 def _run(args, info, saver):
     tc = info.training_config
     max_iteration = tc.max_epoch * tc.iter_per_epoch
@@ -311,7 +294,7 @@ def _run(args, info, saver):
         cost, best_error, epoch = _Cost(), None, last_epoch
         start = time.time()
         first = last_epoch * tc.iter_per_epoch
-        display = _Terminal(max_iteration)
+        display = TerminalProgress(max_iteration)
         for iteration in range(first, max_iteration):
             _train_iteration(iteration, info, steps, opt_iterators, cost)
             if not np.isfinite(cost.sum_epoch):

@@ -1,8 +1,8 @@
 """Helpers shared by the ``nnabla_cli`` sub-commands (``nnabla.utils.cli.utility``)."""
 import contextlib
-import io
 import os
 import re
+import sys
 import zipfile
 
 import numpy as np
@@ -16,7 +16,7 @@ from ..load import apply_optimizer_states, solver_type
 __all__ = ["is_float", "str_to_num", "compute_full_path", "let_data_to_variable",
            "save_optimizer_states", "load_train_state", "lms_scheduler",
            "NodeTimeInfoCollector", "measure_cpu_gpu_instant_load",
-           "get_cpu_gpu_average_load", "CliError"]
+           "get_cpu_gpu_average_load", "CliError", "TerminalProgress"]
 
 
 class CliError(Exception):
@@ -138,10 +138,18 @@ def get_cpu_gpu_average_load():
     return None
 
 
-def read_text_lines(path):
-    """The lines of a text file, or a CliError naming it."""
-    try:
-        with io.open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except OSError as e:
-        raise CliError(f"{path}: {e.strerror or e}") from None
+class TerminalProgress:
+    """A one-line progress display on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, total):
+        self.total = total
+        self.on = sys.stderr.isatty()
+
+    def show(self, done, text=""):
+        if self.on:
+            sys.stderr.write(f"\r[{done}/{self.total}] {text}\x1b[K")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.on:
+            sys.stderr.write("\n")
