@@ -441,3 +441,36 @@ def test_images_to_dataset_train_forward_infer(tmp_path):
                tmp_path / "one.bin") == 0
     np.testing.assert_allclose(np.fromfile(tmp_path / "one_0.bin", np.float32), probs[0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_create_object_detection_dataset(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    im = rng.randint(0, 255, (8, 16)).astype(np.uint8)  # h=8, w=16: trimmed to columns 4..11
+    Image.fromarray(im).save(src / "sub" / "a.png")
+    (src / "sub" / "a.txt").write_text("2 0.4 0.5 0.25 0.25\n")
+    Image.fromarray(im[:, :8]).save(src / "b.png")  # already 8x8
+    (src / "b.txt").write_text("1 0.8 0.2 0.5 0.25\n")
+    out = tmp_path / "ds"
+    assert run("create_object_detection_dataset", "-i", src, "-o", out, "-n", 3, "-c", 1,
+               "-w", 8, "-g", 8, "-a", 1, "-d", 4, "-m", "trimming", "-s", "false",
+               "-f1", "train.csv") == 0
+    rows = list(csv.reader(open(out / "train.csv")))
+    assert rows == [["x:image", "y:label", "r:region"],
+                    ["./data/b.png", "./data/b_label.csv", "./data/b_region.csv"],
+                    ["./data/sub/a.png", "./data/sub/a_label.csv", "./data/sub/a_region.csv"]]
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "data" / "sub" / "a.png")),
+                                  im[:, 4:12])
+    # a: cx 0.4 of 16 px -> (6.4 - 4) / 8 = 0.3 of the cut, w 0.25 -> 0.5; cell (gy 1, gx 0)
+    label = np.loadtxt(out / "data" / "sub" / "a_label.csv", delimiter=",")
+    np.testing.assert_array_equal(label, [[-1, -1], [2, -1]])
+    region = np.loadtxt(out / "data" / "sub" / "a_region.csv", delimiter=",").reshape(2, 2, 4)
+    np.testing.assert_allclose(region[1, 0], [(0.3 - 0.25) * 2 + 0.5, (0.5 - 0.75) * 2 + 0.5,
+                                              np.log(0.5 * 2), np.log(0.25 * 2)], atol=1e-6)
+    assert not region[0].any() and not region[1, 1].any()
+    label_b = np.loadtxt(out / "data" / "b_label.csv", delimiter=",")
+    np.testing.assert_array_equal(label_b, [[-1, 1], [-1, -1]])
+    from nnabla.utils.cli.create_object_detection_dataset import anchors_of
+    wh = [[0.1, 0.1], [0.12, 0.1], [0.5, 0.6], [0.6, 0.5]]
+    np.testing.assert_allclose(anchors_of(wh, 2), [[0.11, 0.1], [0.55, 0.55]])
