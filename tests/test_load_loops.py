@@ -153,3 +153,40 @@ def test_load_datasets_make_iterators(tmp_path):
         assert di.size == 3 and sorted(di.variables) == ["x", "y"]
     assert load([str(tmp_path / "d.nntxt")], prepare_data_iterator=False
                 ).datasets["d"].data_iterator is None
+
+
+@pytest.mark.parametrize("fmt", [".h5", ".protobuf"])
+def test_solver_states_saved_with_nnp_come_back(tmp_path, fmt):
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    import nnabla.solvers as S
+    from nnabla.utils.save import save
+    with nn.parameter_scope("", {}):
+        x = nn.Variable((2, 3))
+        x.d = np.arange(6).reshape(2, 3)
+        loss = F.mean(PF.affine(x, 2, name="fc") ** 2)
+        solver = S.Adam(0.01)
+        solver.set_parameters(nn.get_parameters())
+        for _ in range(3):
+            loss.forward()
+            solver.zero_grad()
+            loss.backward()
+            solver.update()
+        contents = {
+            "networks": [{"name": "net", "batch_size": 2, "outputs": {"loss": loss},
+                          "names": {"x": x}}],
+            "optimizers": [{"name": "opt", "solver": solver, "network": "net",
+                            "dataset": "None", "weight_decay": 0.0, "lr_decay": 1.0,
+                            "lr_decay_interval": 1, "update_interval": 1}]}
+        path = str(tmp_path / "m.nnp")
+        save(path, contents, include_solver_state=True, solver_state_format=fmt)
+        states = {k: {n: v.d.copy() for n, v in s.pstate.items()} | {"t": s.t}
+                  for k, s in solver.get_states().items()}
+    with nn.parameter_scope("", {}):
+        opt = load([path]).optimizers["opt"]
+        got = opt.solver.get_states()
+    assert sorted(got) == sorted(states) == ["fc/affine/W", "fc/affine/b"]
+    for k, s in got.items():
+        assert s.t == states[k]["t"] == 3
+        for n, v in s.pstate.items():
+            np.testing.assert_array_equal(v.d, states[k][n])

@@ -56,7 +56,7 @@ from . import learning_rate_scheduler as LRS
 from . import nnabla_pb2
 from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
 
-__all__ = ["load"]
+__all__ = ["load", "base_load", "restore_optimizer_state"]
 
 
 class Info:
@@ -258,6 +258,7 @@ def _optimizers(info):
         op.lr_decay = o.solver.lr_decay if o.solver.lr_decay > 0.0 else 1.0
         op.lr_decay_interval = o.solver.lr_decay_interval if o.solver.lr_decay_interval > 0 else 1
         op.solver = _solver(o)
+        op.solver_checkpoint = _checkpoint_of(o, info.optimizer_checkpoints)
         op.scheduler = _scheduler(o)
         op.comm = None
         op.data_iterators = _dataset_factories(info, o.dataset_name, what)
@@ -282,8 +283,7 @@ def _optimizers(info):
         op.parameters = OrderedDict(sorted(params.items()))
         if op.solver is not None:
             op.solver.set_parameters(op.parameters)
-            if o.solver.states:
-                op.solver.set_states_from_protobuf(o)
+            restore_optimizer_state(op)
         for pv in op.loss_variables:  # NNabla seeds the loss grads with 1/size
             if pv.variable is not None:
                 pv.variable.grad.fill(1.0 / max(1, pv.variable.size))
@@ -414,14 +414,49 @@ def apply_optimizer_states(optimizers, member, data):
     logger.warning(f"No matched optimizer is found for {member}.")
 
 
-def _restore_optimizer_states(filenames, optimizers):
+def _optimizer_checkpoints(filenames):
+    """[(member, bytes)] of the ``*.optimizer`` members of the .nnp files among ``filenames``."""
     names = filenames if isinstance(filenames, (list, tuple)) else [filenames]
+    found = []
     for name in names:
         if isinstance(name, (str, os.PathLike)) and str(name).endswith(".nnp"):
             with zipfile.ZipFile(name) as z:
-                for member in z.namelist():
-                    if member.endswith(".optimizer"):
-                        apply_optimizer_states(optimizers, member, z.read(member))
+                found += [(m, z.read(m)) for m in z.namelist() if m.endswith(".optimizer")]
+    return found
+
+
+def _checkpoint_of(o, checkpoints):
+    solver = "Sgd" if o.solver.type == "SGD" else o.solver.type
+    h5_name = f"{o.name}_{solver}_optimizer.h5.optimizer"
+    for member, data in checkpoints:
+        if member == h5_name:
+            return member, data
+        if member.endswith(".protobuf.optimizer"):
+            proto = nnabla_pb2.NNablaProtoBuf()
+            proto.ParseFromString(data)
+            if any(po.name == o.name for po in proto.optimizer):
+                return member, data
+    return None
+
+
+def restore_optimizer_state(optimizer):
+    """Set ``optimizer.solver``'s states from its optimizer message, then from the solver
+    state file saved with it in the .nnp, if any (NNabla's name for it)."""
+    if optimizer.solver is None:
+        return
+    if optimizer.proto.solver.states:
+        optimizer.solver.set_states_from_protobuf(optimizer.proto)
+    checkpoint = getattr(optimizer, "solver_checkpoint", None)
+    if checkpoint is not None:
+        apply_optimizer_states({optimizer.name: optimizer}, *checkpoint)
+
+
+def base_load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
+              parameter_only=False, extension=".nntxt", context=None):
+    """``load`` as NNabla's first stage: networks, datasets and optimizers with their solvers
+    (whose parameters the caller sets; then ``restore_optimizer_state``)."""
+    return load(filenames, prepare_data_iterator, batch_size, exclude_parameter, parameter_only,
+                extension, context)
 
 
 def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
@@ -475,9 +510,8 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
             network.build(batch_size, param_scope=info.parameter_scope)
             info.networks[n.name] = network
     empty = parameter_only
+    info.optimizer_checkpoints = [] if exclude_parameter else _optimizer_checkpoints(filenames)
     info.optimizers = OrderedDict() if empty else _optimizers(info)
     info.monitors = OrderedDict() if empty else _monitors(info)
     info.executors = OrderedDict() if empty else _executors(info)
-    if not exclude_parameter:
-        _restore_optimizer_states(filenames, info.optimizers)
     return info
