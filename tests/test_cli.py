@@ -474,3 +474,33 @@ def test_create_object_detection_dataset(tmp_path):
     from nnabla.utils.cli.create_object_detection_dataset import anchors_of
     wh = [[0.1, 0.1], [0.12, 0.1], [0.5, 0.6], [0.6, 0.5]]
     np.testing.assert_allclose(anchors_of(wh, 2), [[0.11, 0.1], [0.55, 0.55]])
+
+
+def test_train_feeds_reserved_variables(project, tmp_path):
+    d, x, y = project
+    text = (d / "net2.nntxt").read_text()
+    text = text.replace(
+        'variable { name: "loss" type: "Buffer" shape { dim: -1 dim: 1 } }',
+        'variable { name: "loss" type: "Buffer" shape { dim: -1 dim: 1 } }\n'
+        '  variable { name: "e" type: "Buffer" shape { dim: 1 dim: 1 } }\n'
+        '  variable { name: "wl" type: "Buffer" shape { dim: -1 dim: 1 } }', 1)
+    text = text.replace(
+        'output: "loss" }\n}',
+        'output: "loss" }\n  function { name: "Mul" type: "Mul2" input: "loss" input: "e" '
+        'output: "wl" }\n}', 1)
+    text = text.replace('loss_variable { variable_name: "loss" }',
+                        'data_variable { variable_name: "e" data_name: "%epoch" }\n'
+                        '  loss_variable { variable_name: "wl" }')
+    text = text.replace('monitor_variable { type: "Error" variable_name: "loss" }',
+                        'data_variable { variable_name: "e" data_name: "%epoch" }\n'
+                        '  monitor_variable { type: "Error" variable_name: "loss" }')
+    (tmp_path / "r.nntxt").write_text(text.replace(str(d / "train.cache"),
+                                                   str(tmp_path / "c.cache")))
+    assert run("train", "-c", tmp_path / "r.nntxt", "-p", d / "init.h5", "-o", tmp_path) == 0
+    # epoch 0 feeds e = 0: nothing is learned; epoch 1 feeds e = 1: one epoch of plain SGD
+    costs, _, w, b = numpy_sgd(x.astype(np.float64), y.astype(np.float64), 1)
+    report = read_report(tmp_path / "monitoring_report.yml")
+    assert report[0]["cost"] == 0.0
+    np.testing.assert_allclose(report[1]["cost"], costs[0], rtol=1e-5)
+    params = nnp_parameters(str(tmp_path / "results_current_2.nnp"))
+    np.testing.assert_allclose(params["fc/W"], w, rtol=1e-5, atol=1e-6)
