@@ -45,6 +45,7 @@ import numpy as np
 from .. import initializer as I
 from .. import parameter as P
 from .. import solvers as S
+from ..core.graph_def import ProtoGraph
 from ..context import Context, get_current_context
 from ..functions import sink
 from ..logger import logger
@@ -61,6 +62,20 @@ __all__ = ["load", "base_load", "restore_optimizer_state"]
 
 class Info:
     """What ``load`` found (attributes documented in the module)."""
+
+    @property
+    def proto_graph(self):
+        """The file's networks as a ``nnabla.core.graph_def.ProtoGraph`` whose networks
+        have been called once (their ``variable_instance``s exist), as NNabla's load
+        gives; built on first use, sharing this load's parameters."""
+        graph = self.__dict__.get("_proto_graph")
+        if graph is None:
+            graph = ProtoGraph.from_proto(self.proto, batch_size=self.batch_size,
+                                          param_scope=self.parameter_scope)
+            for network in graph.networks.values():
+                network(ctx=self.global_config.default_context, batch_size=self.batch_size)
+            self.__dict__["_proto_graph"] = graph
+        return graph
 
 
 class _Config:

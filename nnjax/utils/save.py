@@ -33,6 +33,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .._plan import functions_in_order
+from ..core.variable_batch_size import rewrite_records
 from .._variable import Variable
 from ..logger import logger
 from ..parameter import get_parameters
@@ -64,8 +65,6 @@ def _positional_inputs(fn):
     return list(getattr(fn, "_inputs", fn.inputs))
 
 
-_SHAPE_ARG_TYPES = ("Reshape", "Broadcast", "Constant", "Rand", "Randint", "Randn",
-                    "RandBinomial", "RandBeta", "RandGamma")
 
 
 # ---------------------------------------------------------------- function args
@@ -285,31 +284,11 @@ class _GraphRecord:
             self._variable_batch_size()
 
     def _variable_batch_size(self):
-        """Mark the batch axis -1 as NNabla does (without its base_axis rewriting)."""
-        expect = None
-        for (_, _, _, ins, _), args in zip(self.functions, self.args):
-            base_axis = args.get("base_axis")
-            if base_axis is None or base_axis == 0:
-                continue
-            for n in ins:
-                if self.variables[n][0] == "Buffer":
-                    expect = int(np.prod(self.shapes[n][:base_axis], dtype=np.int64))
-                    break
-        if expect is None:
-            return
-        special = set()
-        for (_, type_name, _, ins, outs), args in zip(self.functions, self.args):
-            if not any(self.variables[n][0] == "Buffer" and n not in special for n in ins):
-                special.update(outs)
-                continue
-            if type_name in _SHAPE_ARG_TYPES:
-                shape = list(args.get("shape") or [])
-                if shape and shape[0] == expect:
-                    args["shape"] = [-1] + shape[1:]
-        for n, (kind, _, _) in self.variables.items():
-            shape = self.shapes[n]
-            if kind == "Buffer" and n not in special and shape and shape[0] == expect:
-                self.shapes[n] = [-1] + shape[1:]
+        """Mark the batch axis -1 by NNabla's rule (leading axes before a base_axis > 1
+        folded into one batch axis, shape arguments starting with -1)."""
+        funcs = [(f[0], f[1], a, f[3], f[4]) for f, a in zip(self.functions, self.args)]
+        buffers = [n for n, (kind, _, _) in self.variables.items() if kind == "Buffer"]
+        expect = rewrite_records(funcs, self.shapes, buffers)
         if self.batch_size is None:
             self.batch_size = expect
 
