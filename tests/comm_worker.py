@@ -2,6 +2,7 @@
 checks every collective against numpy, sync batch normalization against batch
 normalization of the concatenated batch, and data-parallel SGD against full-batch SGD.
 Each rank builds every rank's data from the seeds, so it knows the expected results."""
+import os
 import sys
 
 import numpy as np
@@ -145,6 +146,20 @@ def check_callback():
     loss.backward()
     comm.all_reduce([p.grad for p in params], division=True)
     want = [p.g.copy() for p in params]
+    # rank 1 runs the exchange outside the step, rank 0 inside it: they still agree
+    os.environ["NNJAX_FUSED_ALL_REDUCE"] = "0" if R == 1 else "1"
+    for p in params:
+        p.grad.zero()
+    loss.forward()
+    loss.backward()
+    comm.all_reduce([p.grad for p in params], division=True)
+    if R == 1:
+        assert nn.compile_stats().last_ops == ("forward", "backward"), nn.compile_stats()
+    for p, w in zip(params, want):
+        close(p.g, w, "all_reduce fused on rank 0 only")
+    if R == 0:
+        assert nn.compile_stats().last_ops == ("forward", "backward", "all_reduce")
+    os.environ["NNJAX_FUSED_ALL_REDUCE"] = "1"
     for pack_size, scale in ((2, 1.0), (8, 0.5)):
         for p in params:
             p.grad.zero()
@@ -157,8 +172,9 @@ def check_callback():
 
 
 def check_data_parallel_sgd(steps=3):
-    """Each rank trains on its half of the batch, gradients averaged over the ranks,
-    and ends with the parameters of full-batch training in one process."""
+    """Each rank trains on its half of the batch, gradients averaged over the ranks, with
+    ONE compiled program per step (forward, backward, the all-reduce and the update), and
+    ends with the parameters of full-batch training in one process."""
     x, t = nn.Variable((4, 5)), nn.Variable((4, 1))
     loss = F.mean(F.softmax_cross_entropy(mlp(x, "dp"), t))
     xf, tf = nn.Variable((8, 5)), nn.Variable((8, 1))
@@ -168,16 +184,25 @@ def check_data_parallel_sgd(steps=3):
     solvers = {}
     for scope in ("dp", "full"):
         with nn.parameter_scope(scope):
-            solvers[scope] = S.Sgd(0.3)
+            solvers[scope] = S.Momentum(0.3, 0.5)
             solvers[scope].set_parameters(nn.get_parameters())
+    stats = nn.compile_stats()
     for step in range(steps):
-        x.d, t.d = batch(R, step)
+        x.d, t.d = batch(R, step)   # runs the previous step's program
+        if step == 1:
+            compiles, executions = stats.compiles, stats.executions
         loss.forward()
         solvers["dp"].zero_grad()
         loss.backward()
         with nn.parameter_scope("dp"):
             comm.all_reduce([p.grad for p in nn.get_parameters().values()], division=True)
         solvers["dp"].update()
+    with nn.parameter_scope("dp"):
+        dp = {k: v.d.copy() for k, v in nn.get_parameters().items()}
+    assert stats.last_ops == ("forward", "backward", "all_reduce", "update"), stats.last_ops
+    assert (stats.compiles - compiles, stats.executions - executions) == (0, steps - 1), \
+        f"rank {R}: {stats}: expected one program per step"
+    for step in range(steps):
         parts = [batch(r, step) for r in range(N)]
         xf.d = np.concatenate([p[0] for p in parts])
         tf.d = np.concatenate([p[1] for p in parts])
@@ -185,13 +210,11 @@ def check_data_parallel_sgd(steps=3):
         solvers["full"].zero_grad()
         loss_full.backward()
         solvers["full"].update()
-    with nn.parameter_scope("dp"):
-        dp = nn.get_parameters()
     with nn.parameter_scope("full"):
         full = nn.get_parameters()
     for name in full:
         assert not np.allclose(full[name].d, _initial(name, full)), "training did not move"
-        close(dp[name].d, full[name].d, f"data-parallel SGD parameter {name}", tol=1e-5)
+        close(dp[name], full[name].d, f"data-parallel training parameter {name}", tol=1e-5)
 
 
 def _initial(name, params):
