@@ -70,6 +70,38 @@ def check_zeroed():
     close(one.data, np.arange(4) / 2, "zeroed on rank 0 only")
 
 
+def check_zeroed_after_backward():
+    """all_reduce after backward. A gradient zeroing on rank 0 only: rank 0 exchanges
+    outside the step, rank 1 inside it, and both get the sums. A gradient zeroing on both
+    ranks: the exchange runs outside the step and the gradient stays zeroed."""
+    x = nn.Variable.from_numpy_array(data(R, 0, (3,), 12))
+    w1 = nn.Variable.from_numpy_array(np.ones(3, np.float32), need_grad=True)
+    w2, w3 = nn.Variable((3,), need_grad=True), nn.Variable((3,), need_grad=True)
+    loss = F.sum(w1 * x)
+    x_sum = data(0, 0, (3,), 12) + data(1, 0, (3,), 12)
+    loss.forward()
+    for w in (w1, w2, w3):
+        w.grad.zero()
+    loss.backward()
+    if R == 1:
+        w2.grad.data = np.arange(3, dtype=np.float32)
+    comm.all_reduce([w1.grad, w2.grad])
+    if R == 0:
+        assert nn.compile_stats().last_ops == ("forward", "backward"), nn.compile_stats()
+    close(w1.g, x_sum, "all_reduce after backward, fused on rank 1 only")
+    close(w2.g, np.arange(3), "a gradient zeroing on rank 0 only")
+    assert not w2.grad.zeroing
+    if R == 1:
+        assert nn.compile_stats().last_ops == ("forward", "backward", "all_reduce")
+    loss.forward()
+    for w in (w1, w3):
+        w.grad.zero()
+    loss.backward()
+    comm.all_reduce([w1.grad, w3.grad], division=True)
+    assert w3.grad.zeroing, f"rank {R}: a gradient zeroing on every rank must stay zeroed"
+    close(w1.g, x_sum / 2, "all_reduce after backward, mean")
+
+
 def check_bcast_gather_scatter():
     for src in (0, 1):
         xs = arrays(6)
@@ -300,7 +332,8 @@ def check_sync_bn_output_stat():
     close(gx, gxf[3 * R:3 * (R + 1)], "sync BN output_stat input gradient", 1e-4)
 
 
-for check in (check_reductions, check_zeroed, check_bcast_gather_scatter, check_groups,
+for check in (check_reductions, check_zeroed, check_zeroed_after_backward,
+              check_bcast_gather_scatter, check_groups,
               check_callback, check_data_parallel_sgd, check_sync_bn):
     check()
     comm.barrier()
