@@ -191,7 +191,7 @@ class ConstructedFunction(Function):
         for name in ("_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                      "rng_key_data", "python_function", "lower_args"):
             setattr(self, name, getattr(node, name))
-        self.info.args = node.info.args
+        self._info.args = node._info.args
         for o in self.outputs:
             o._parent = self
 
