@@ -2,6 +2,7 @@
 checks every collective against numpy, sync batch normalization against batch
 normalization of the concatenated batch, and data-parallel SGD against full-batch SGD.
 Each rank builds every rank's data from the seeds, so it knows the expected results."""
+import os
 import sys
 
 import numpy as np
@@ -67,6 +68,38 @@ def check_zeroed():
     close(both.data, np.zeros(4), "zeroed everywhere")
     assert not one.zeroing, f"rank {R}: an array written on one rank is not zeroed"
     close(one.data, np.arange(4) / 2, "zeroed on rank 0 only")
+
+
+def check_zeroed_after_backward():
+    """all_reduce after backward. A gradient zeroing on rank 0 only: rank 0 exchanges
+    outside the step, rank 1 inside it, and both get the sums. A gradient zeroing on both
+    ranks: the exchange runs outside the step and the gradient stays zeroed."""
+    x = nn.Variable.from_numpy_array(data(R, 0, (3,), 12))
+    w1 = nn.Variable.from_numpy_array(np.ones(3, np.float32), need_grad=True)
+    w2, w3 = nn.Variable((3,), need_grad=True), nn.Variable((3,), need_grad=True)
+    loss = F.sum(w1 * x)
+    x_sum = data(0, 0, (3,), 12) + data(1, 0, (3,), 12)
+    loss.forward()
+    for w in (w1, w2, w3):
+        w.grad.zero()
+    loss.backward()
+    if R == 1:
+        w2.grad.data = np.arange(3, dtype=np.float32)
+    comm.all_reduce([w1.grad, w2.grad])
+    if R == 0:
+        assert nn.compile_stats().last_ops == ("forward", "backward"), nn.compile_stats()
+    close(w1.g, x_sum, "all_reduce after backward, fused on rank 1 only")
+    close(w2.g, np.arange(3), "a gradient zeroing on rank 0 only")
+    assert not w2.grad.zeroing
+    if R == 1:
+        assert nn.compile_stats().last_ops == ("forward", "backward", "all_reduce")
+    loss.forward()
+    for w in (w1, w3):
+        w.grad.zero()
+    loss.backward()
+    comm.all_reduce([w1.grad, w3.grad], division=True)
+    assert w3.grad.zeroing, f"rank {R}: a gradient zeroing on every rank must stay zeroed"
+    close(w1.g, x_sum / 2, "all_reduce after backward, mean")
 
 
 def check_bcast_gather_scatter():
@@ -145,6 +178,20 @@ def check_callback():
     loss.backward()
     comm.all_reduce([p.grad for p in params], division=True)
     want = [p.g.copy() for p in params]
+    # rank 1 runs the exchange outside the step, rank 0 inside it: they still agree
+    os.environ["NNJAX_FUSED_ALL_REDUCE"] = "0" if R == 1 else "1"
+    for p in params:
+        p.grad.zero()
+    loss.forward()
+    loss.backward()
+    comm.all_reduce([p.grad for p in params], division=True)
+    if R == 1:
+        assert nn.compile_stats().last_ops == ("forward", "backward"), nn.compile_stats()
+    for p, w in zip(params, want):
+        close(p.g, w, "all_reduce fused on rank 0 only")
+    if R == 0:
+        assert nn.compile_stats().last_ops == ("forward", "backward", "all_reduce")
+    os.environ["NNJAX_FUSED_ALL_REDUCE"] = "1"
     for pack_size, scale in ((2, 1.0), (8, 0.5)):
         for p in params:
             p.grad.zero()
@@ -157,8 +204,9 @@ def check_callback():
 
 
 def check_data_parallel_sgd(steps=3):
-    """Each rank trains on its half of the batch, gradients averaged over the ranks,
-    and ends with the parameters of full-batch training in one process."""
+    """Each rank trains on its half of the batch, gradients averaged over the ranks, with
+    ONE compiled program per step (forward, backward, the all-reduce and the update), and
+    ends with the parameters of full-batch training in one process."""
     x, t = nn.Variable((4, 5)), nn.Variable((4, 1))
     loss = F.mean(F.softmax_cross_entropy(mlp(x, "dp"), t))
     xf, tf = nn.Variable((8, 5)), nn.Variable((8, 1))
@@ -168,16 +216,25 @@ def check_data_parallel_sgd(steps=3):
     solvers = {}
     for scope in ("dp", "full"):
         with nn.parameter_scope(scope):
-            solvers[scope] = S.Sgd(0.3)
+            solvers[scope] = S.Momentum(0.3, 0.5)
             solvers[scope].set_parameters(nn.get_parameters())
+    stats = nn.compile_stats()
     for step in range(steps):
-        x.d, t.d = batch(R, step)
+        x.d, t.d = batch(R, step)   # runs the previous step's program
+        if step == 1:
+            compiles, executions = stats.compiles, stats.executions
         loss.forward()
         solvers["dp"].zero_grad()
         loss.backward()
         with nn.parameter_scope("dp"):
             comm.all_reduce([p.grad for p in nn.get_parameters().values()], division=True)
         solvers["dp"].update()
+    with nn.parameter_scope("dp"):
+        dp = {k: v.d.copy() for k, v in nn.get_parameters().items()}
+    assert stats.last_ops == ("forward", "backward", "all_reduce", "update"), stats.last_ops
+    assert (stats.compiles - compiles, stats.executions - executions) == (0, steps - 1), \
+        f"rank {R}: {stats}: expected one program per step"
+    for step in range(steps):
         parts = [batch(r, step) for r in range(N)]
         xf.d = np.concatenate([p[0] for p in parts])
         tf.d = np.concatenate([p[1] for p in parts])
@@ -185,13 +242,11 @@ def check_data_parallel_sgd(steps=3):
         solvers["full"].zero_grad()
         loss_full.backward()
         solvers["full"].update()
-    with nn.parameter_scope("dp"):
-        dp = nn.get_parameters()
     with nn.parameter_scope("full"):
         full = nn.get_parameters()
     for name in full:
         assert not np.allclose(full[name].d, _initial(name, full)), "training did not move"
-        close(dp[name].d, full[name].d, f"data-parallel SGD parameter {name}", tol=1e-5)
+        close(dp[name], full[name].d, f"data-parallel training parameter {name}", tol=1e-5)
 
 
 def _initial(name, params):
@@ -277,7 +332,8 @@ def check_sync_bn_output_stat():
     close(gx, gxf[3 * R:3 * (R + 1)], "sync BN output_stat input gradient", 1e-4)
 
 
-for check in (check_reductions, check_zeroed, check_bcast_gather_scatter, check_groups,
+for check in (check_reductions, check_zeroed, check_zeroed_after_backward,
+              check_bcast_gather_scatter, check_groups,
               check_callback, check_data_parallel_sgd, check_sync_bn):
     check()
     comm.barrier()

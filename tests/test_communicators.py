@@ -14,6 +14,7 @@ import nnabla as nn
 import nnabla.communicators as C
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
+import nnabla.solvers as S
 from nnabla.utils import communicator_util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,6 +120,36 @@ def test_all_reduce_callback_scales_gradients(comm):
         np.testing.assert_allclose(p.g, 0.25 * g, rtol=1e-6)
     # loss = (0.5 + 0.5 * (1 + 2))^2: dW = 2 * 2 * x, db = 2 * 2
     np.testing.assert_allclose(plain[0].ravel(), [4.0, 8.0], rtol=1e-6)
+
+
+def test_training_step_of_one_process_is_one_program(comm):
+    """In a world of one, all_reduce after backward queues nothing: the step stays the
+    single-process program (forward, backward, update) and trains as without it."""
+    x = nn.Variable.from_numpy_array(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32))
+    loss = F.mean(PF.affine(x, 1, name="fc1") ** 2)
+    params = nn.get_parameters()
+    for p in params.values():
+        p.d = 0.5
+    solver = S.Sgd(0.1)
+    solver.set_parameters(params)
+    stats = nn.compile_stats()
+    for step in range(2):
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        comm.all_reduce([p.grad for p in params.values()], division=True)
+        solver.update()
+        before = stats.executions
+        got = params["fc1/affine/W"].d.copy()
+        assert stats.executions == before + 1
+        assert stats.last_ops == ("forward", "backward", "update")
+    # two SGD steps of mean((x w + b)^2), by hand in numpy
+    w, b = np.full((2, 1), 0.5), 0.5
+    for _ in range(2):
+        r = x.d @ w + b
+        w, b = w - 0.1 * (2 * x.d.T @ r / 2), b - 0.1 * (2 * r.mean())
+    np.testing.assert_allclose(got, w, rtol=1e-5)
+    np.testing.assert_allclose(params["fc1/affine/b"].d, [b], rtol=1e-5)
 
 
 def test_deprecated_allreduce_and_data_parallel_copies():

@@ -2,8 +2,9 @@
 
 Collectives take an NdArray or a list of them (``x.data``, ``v.grad``), run the queued
 step first, exchange the values with one compiled program (see ``_collectives``), and
-write the results back into the same arrays. A world of one process needs no runtime:
-its collectives leave the arrays as they are.
+write the results back into the same arrays; an ``all_reduce`` that follows a queued
+``backward`` joins the step's program instead (see ``_fused``). A world of one process
+needs no runtime: its collectives leave the arrays as they are.
 """
 import os
 import sys
@@ -12,8 +13,9 @@ import warnings
 import numpy as np
 
 from .._ndarray import NdArray
+from .._queue import flush
 from ..logger import logger
-from . import _collectives, _runtime
+from . import _collectives, _fused, _runtime
 
 WORLD = "world"
 
@@ -28,7 +30,9 @@ def _arrays(fname, data):
 
 
 def _values(arrays):
-    """Each array's value as a program input, after the queued step that writes it."""
+    """Each array's value as a program input, after the queued step (all of it: an
+    exchange it holds must run before this one, as on the other ranks)."""
+    flush()
     values = []
     for a in arrays:
         a._sync(read=True)
@@ -53,6 +57,7 @@ class Communicator:
         self._group_objects = {}
         self._ctx_params = []
         self._barriers = 0
+        self._fused_templates = {}
 
     # ------------------------------------------------------------ properties
     @property
@@ -163,7 +168,8 @@ class Communicator:
     # ------------------------------------------------------------ collectives
     def all_reduce(self, data, division=False, inplace=False, group=WORLD):
         """Sum ``data`` (an NdArray or a list) over the group's processes, in place; the
-        mean with ``division``. Arrays zeroed on every process stay zeroed."""
+        mean with ``division``. Arrays zeroed on every process stay zeroed. After a queued
+        ``backward`` it joins the step's compiled program (see ``_fused``)."""
         self._reduce("all_reduce", data, division, group, dst=None)
 
     def reduce(self, data, dst, division=False, inplace=False, group=WORLD):
@@ -180,6 +186,10 @@ class Communicator:
                 for a in arrays:
                     if not a.zeroing:
                         a._set_value(np.asarray(a._host(writable=False)) * scale)
+            return
+        if dst is None and _fused.fusable(arrays):
+            _fused.enqueue_all_reduce(self._fused_templates, g, self.rank, arrays, division,
+                                      scale)
             return
         values = _values(arrays)
         if scale != 1.0:
@@ -294,6 +304,7 @@ class Communicator:
         if not self._initialized:
             raise RuntimeError(f"{self._name}.barrier: call comm.init() first")
         self._barriers += 1
+        flush()  # the step's exchanges come before the barrier, as on the other ranks
         _runtime.barrier(f"nnjax/barrier/{self._barriers}", self.rank,
                          _runtime.timeout("NNJAX_COLLECTIVE_TIMEOUT"))
 
