@@ -83,12 +83,13 @@ def _rebuild_forward(plan, info, slot):
     return forward_template(plan, (slot,), cache=False)
 
 
-def forward_op(plan, materialize, kind="forward"):
+def forward_op(plan, materialize, kind="forward", fresh_rng=True):
     """Forward of ``plan`` writing the data of the ``materialize`` slots; every
-    other computed variable is left lazy (computed from the record if read)."""
+    other computed variable is left lazy (computed from the record if read).
+    ``fresh_rng=False`` reuses the keys the functions drew last (a recompute)."""
     materialize = tuple(materialize)
     template = forward_template(plan, materialize, kind)
-    operands = rng_operands(plan.rng_functions, fresh=True)
+    operands = rng_operands(plan.rng_functions, fresh=fresh_rng)
     record = None
     if kind == "forward":
         record = Record(plan, operands, _rebuild_forward)
@@ -138,12 +139,13 @@ def _forward_by_function(plan, pre_hook, post_hook, observers=()):
             observer(fn)
 
 
-def function_op(fn, inputs=None, outputs=None):
+def function_op(fn, inputs=None, outputs=None, fresh_rng=True):
     """The op computing one function's outputs from its inputs' current data
     (or ``outputs`` from ``inputs``: positional, None where absent)."""
     plan = single_function_plan(fn, inputs, outputs)
     n_in = len(plan.roots)
-    return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function")
+    return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function",
+                      fresh_rng=fresh_rng)
 
 
 def run_function(fn):

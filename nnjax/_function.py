@@ -106,7 +106,14 @@ class Function:
         return 0
 
     def need_setup_recompute(self, o):
-        return False
+        """Whether a recompute must repeat something the forward drew or updated:
+        random functions reuse their keys, in-place state is not updated twice."""
+        return bool(self.spec.rng or self._state_positions())
+
+    def _state_positions(self):
+        if not self.spec.state_inputs or not self.info.args.get("batch_stat", True):
+            return ()
+        return self.spec.state_inputs
 
     def set_active_input_mask(self, mask):
         """Switch inputs off (False) or on: the function computes as if the inputs
@@ -177,4 +184,13 @@ class Function:
         self.setup(inputs, outputs)
 
     def recompute(self, inputs, outputs):
-        self.forward(inputs, outputs)
+        """The forward again, giving what the last forward gave: the same random
+        draws, and in-place state (running statistics) left as it is."""
+        inputs = self._positional(inputs)
+        outputs = list(outputs)
+        self.setup(inputs, outputs)
+        states = [(inputs[k], np.array(inputs[k].d)) for k in self._state_positions()
+                  if k < len(inputs) and inputs[k] is not None]
+        run_now(function_op(self, inputs, outputs, fresh_rng=False))
+        for var, saved in states:
+            var.d = saved
