@@ -14,7 +14,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from ._apply import apply_function
+from ._apply import apply_function, host_values
 from ._plan import call_lowering, freeze
 from ._registry import REGISTRY, internal_spec
 
@@ -123,6 +123,8 @@ def _backward_of(type_name):
         n_given = len(inputs)
         inputs = _placed(spec, inputs, full)
         node = _node_of(outputs)
+        if spec.data_dependent:  # the sizes the forward read from its inputs' values
+            lower_args = dict(full, **spec.sizes([host_values(x) for x in inputs], **full))
         rng_key = None
         if spec.rng:
             rng_key = node.rng_key_data if node is not None and node.rng_key_data is not None \
