@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._registry import InvalidArgumentError
 from ._common import call, int_list, lowering, norm_axis
 from .arithmetic import _check_scalar, _shape
 
@@ -147,7 +148,10 @@ def split(x, axis=0):
     shape = _shape(x)
     axis = norm_axis(axis, len(shape), "split")
     if shape[axis] == 0:
-        raise ValueError(f"split: axis {axis} of shape {shape} is empty")
+        raise InvalidArgumentError(f"split: axis {axis} of shape {shape} is empty")
+    if 0 in shape[axis + 1:]:  # as NNabla's setup: the slices would hold nothing
+        raise InvalidArgumentError(f"split: the axes after axis {axis} of shape {shape} are "
+                                   "empty")
     out = call("Split", [x], dict(axis=axis))
     return out if isinstance(out, tuple) else (out,)
 
