@@ -209,3 +209,23 @@ def test_sort_backward_is_nnabla_gather():
     F.sort(xv).backward(np.array([[10.0, 20.0, 30.0]], np.float32))
     # index = [1, 2, 0]: dx[i] = dy[index[i]]
     np.testing.assert_array_equal(xv.g, [[20.0, 30.0, 10.0]])
+
+
+@pytest.mark.parametrize("pad, mode, value", [((1, 2), "constant", 0.0),
+                                              ((2, 1, 0, 1), "constant", 0.5),
+                                              ((1, 1), "reflect", 0.0),
+                                              ((2, 1, 1, 0), "repeat", 0.0)])
+def test_fused_convolution_pads_as_pad(pad, mode, value):
+    rng = np.random.RandomState(5)
+    x = rng.randn(2, 3, 5, 6).astype(np.float32)
+    w = rng.randn(4, 3, 3, 2).astype(np.float32)
+    y = F.fused_convolution(var(x), var(w), nonlinearity="identity", pad=pad, pad_mode=mode,
+                            constant_value=value)
+    y.forward()
+    pairs = [(pad[0], pad[0]), (pad[1], pad[1])] if len(pad) == 2 else [pad[:2], pad[2:]]
+    np_mode = {"constant": "constant", "reflect": "reflect", "repeat": "edge"}[mode]
+    kw = {"constant_values": value} if mode == "constant" else {}
+    xp = np.pad(x, [(0, 0), (0, 0)] + [tuple(p) for p in pairs], mode=np_mode, **kw)
+    ref = jax.lax.conv_general_dilated(xp, w, (1, 1), "VALID")
+    np.testing.assert_allclose(y.d, ref, rtol=1e-4, atol=1e-4)
+    assert y.parent.info.args["pad_mode"] == mode
