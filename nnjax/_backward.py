@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from . import _modes
-from ._forward import rng_operands
+from ._forward import prior_state_arrays, rng_operands
 from ._ndarray import NdArray
 from ._plan import get_plan, group_by_buffer, jax_dtype, run_steps, step_callables, sum_groups
 from ._plan import call_lowering
@@ -98,7 +98,9 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
         stop = info.stop
         out_slot = info.out_slot
         seeded_slots = info.seeded_slots
-        reads = [r._buffers.data for r in plan.roots] + grad_arrays + info.seed_reads
+        prior = prior_state_arrays(plan, create=False)
+        reads = ([prior.get(s, r._buffers.data) for s, r in zip(root_slots, plan.roots)]
+                 + grad_arrays + info.seed_reads)
         writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
         n_roots = len(root_slots)
         has_rng = bool(plan.rng_functions)
@@ -148,7 +150,9 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
 
     if not cache:
         return make()
-    return cached_template(plan.cache, ("backward", id(info), inter), make)
+    prior = prior_state_arrays(plan, create=False)
+    return cached_template(plan.cache, ("backward", id(info), inter,
+                                        tuple((s, id(a)) for s, a in prior.items())), make)
 
 
 def _rebuild_backward(plan, info, slot):

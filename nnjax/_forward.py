@@ -6,10 +6,13 @@ before); every other computed variable is left lazy, with a ``Record`` to
 compute it from if it is read. In-place state (batch-norm running
 statistics) is written back to the roots that hold it.
 """
+import weakref
+
 import numpy as np
 
 from . import _modes
 from . import random as _random
+from ._ndarray import NdArray
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
 from ._queue import Op, Template, cached_template, enqueue, flush, run_now
 from ._records import Record
@@ -48,27 +51,64 @@ def _state_slots(plan, root_slots):
     return tuple(slots)
 
 
+# Function node -> {input index: NdArray}: for functions whose gradient is taken at
+# the state they read (``prior_state_grad``), that state as their last forward read it
+_PRIOR_STATE = weakref.WeakKeyDictionary()
+
+
+def prior_state_arrays(plan, create=True):
+    """{root slot: NdArray} holding the state the plan's ``prior_state_grad``
+    functions last read (the backward reads these instead of the updated roots);
+    ``create=False``: only those a forward already made."""
+    if plan.cache.get("has-prior-state") is None:
+        plan.cache["has-prior-state"] = any(fn.spec.prior_state_grad for fn in plan.functions)
+    if not plan.cache["has-prior-state"]:
+        return {}
+    root_slots = {plan.index[id(r)] for r in plan.roots}
+    arrays = {}
+    for fn, step in zip(plan.functions, plan.steps):
+        if not fn.spec.prior_state_grad:
+            continue
+        held = _PRIOR_STATE.get(fn) if not create else _PRIOR_STATE.setdefault(fn, {})
+        for k in fn.spec.state_inputs:
+            slot = step.ins[k] if k < len(step.ins) else -1
+            if slot < 0 or slot not in root_slots:
+                continue
+            data = plan.variables[slot]._buffers.data
+            array = None if held is None else held.get(k)
+            if create and (array is None or tuple(array.shape) != tuple(data.shape)):
+                array = held[k] = NdArray(tuple(data.shape), data.dtype)
+            if array is not None:
+                arrays[slot] = array
+    return arrays
+
+
 def forward_template(plan, materialize, kind="forward", cache=True):
     """The template writing the data of the ``materialize`` slots (and state)."""
     def make():
         steps = plan.steps
         root_slots = tuple(plan.index[id(r)] for r in plan.roots)
         state_slots = _state_slots(plan, root_slots)
+        prior = prior_state_arrays(plan)
+        prior_slots = tuple(prior)
         n_vars = len(plan.variables)
         callables = step_callables(plan)
         reads = [r._buffers.data for r in plan.roots]
         writes = ([plan.variables[s]._buffers.data for s in materialize]
-                  + [plan.variables[s]._buffers.data for s in state_slots])
-        key = ("forward", steps, root_slots, materialize, state_slots)
+                  + [plan.variables[s]._buffers.data for s in state_slots]
+                  + [prior[s] for s in prior_slots])
+        key = ("forward", steps, root_slots, materialize, state_slots, prior_slots)
 
         def build():
             def run(read_values, operands):
                 env = [None] * n_vars
                 for s, v in zip(root_slots, read_values):
                     env[s] = v
+                read = {s: env[s] for s in prior_slots}
                 updates = run_steps(steps, callables, env, operands[0] if operands else None)
                 return ([env[s] for s in materialize]
-                        + [updates.get(s, env[s]) for s in state_slots])
+                        + [updates.get(s, env[s]) for s in state_slots]
+                        + [read[s] for s in prior_slots])
             return run
         return Template(key, reads, writes, build, kind)
 
@@ -83,12 +123,13 @@ def _rebuild_forward(plan, info, slot):
     return forward_template(plan, (slot,), cache=False)
 
 
-def forward_op(plan, materialize, kind="forward"):
+def forward_op(plan, materialize, kind="forward", fresh_rng=True):
     """Forward of ``plan`` writing the data of the ``materialize`` slots; every
-    other computed variable is left lazy (computed from the record if read)."""
+    other computed variable is left lazy (computed from the record if read).
+    ``fresh_rng=False`` reuses the keys the functions drew last (a recompute)."""
     materialize = tuple(materialize)
     template = forward_template(plan, materialize, kind)
-    operands = rng_operands(plan.rng_functions, fresh=True)
+    operands = rng_operands(plan.rng_functions, fresh=fresh_rng)
     record = None
     if kind == "forward":
         record = Record(plan, operands, _rebuild_forward)
@@ -140,12 +181,13 @@ def _forward_by_function(plan, pre_hook, post_hook, observers=()):
             observer(fn)
 
 
-def function_op(fn, inputs=None, outputs=None):
+def function_op(fn, inputs=None, outputs=None, fresh_rng=True):
     """The op computing one function's outputs from its inputs' current data
     (or ``outputs`` from ``inputs``: positional, None where absent)."""
     plan = single_function_plan(fn, inputs, outputs)
     n_in = len(plan.roots)
-    return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function")
+    return forward_op(plan, tuple(range(n_in, len(plan.variables))), kind="function",
+                      fresh_rng=fresh_rng)
 
 
 def run_function(fn):

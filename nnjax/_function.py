@@ -40,7 +40,7 @@ class Function:
 
     __slots__ = ("_info", "_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                  "rng_key_data", "python_function", "lower_args", "_context",
-                 "_active_input_mask", "__weakref__")
+                 "_active_input_mask", "_state_before", "__weakref__")
 
     def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
         self._info = FunctionInfo(spec.type_name, args)
@@ -57,6 +57,7 @@ class Function:
         self.python_function = python_function
         self._context = get_current_context()
         self._active_input_mask = None
+        self._state_before = ()  # (variable, data) of in-place state before the last forward
 
     # ------------------------------------------------------------ what NNabla shows
     @property
@@ -118,7 +119,16 @@ class Function:
         return 0
 
     def need_setup_recompute(self, o):
-        return False
+        """Whether a recompute must repeat something the forward drew or updated:
+        random functions reuse their keys, in-place state is not updated twice."""
+        return bool(self.spec.rng or self._state_positions())
+
+    def _state_positions(self):
+        args = self.info.args
+        if not self.spec.state_inputs or not args.get("batch_stat",
+                                                      args.get("update_running_mean", True)):
+            return ()
+        return self.spec.state_inputs
 
     def set_active_input_mask(self, mask):
         """Switch inputs off (False) or on: the function computes as if the inputs
@@ -168,7 +178,17 @@ class Function:
         inputs = self._positional(inputs)
         outputs = list(outputs)
         self.setup(inputs, outputs)
+        self._state_before = self._read_state(inputs)
         run_now(function_op(self, inputs, outputs))
+
+    def _read_state(self, inputs):
+        return tuple((inputs[k], np.array(inputs[k].d)) for k in self._state_positions()
+                     if k < len(inputs) and inputs[k] is not None)
+
+    @staticmethod
+    def _write_state(states):
+        for var, data in states:
+            var.d = data
 
     def backward(self, inputs, outputs, accum=None):
         """Grads of ``inputs`` that need them from ``outputs``' grads; ``accum[k]``
@@ -183,10 +203,22 @@ class Function:
         if not targets:
             return
         step = single_function_plan(self, inputs, outputs).steps[0]
+        prior = self._state_before if self.spec.prior_state_grad else ()
+        now = self._read_state(inputs) if prior else ()
+        self._write_state(prior)
         run_now(function_backward_op(self, targets, frozenset(), step, inputs, outputs))
+        self._write_state(now)
 
     def setup_recompute(self, inputs, outputs):
         self.setup(inputs, outputs)
 
     def recompute(self, inputs, outputs):
-        self.forward(inputs, outputs)
+        """The forward again, giving what the last forward gave: the same random
+        draws, from the in-place state the last forward read, which is left as it is."""
+        inputs = self._positional(inputs)
+        outputs = list(outputs)
+        self.setup(inputs, outputs)
+        now = self._read_state(inputs)
+        self._write_state(self._state_before)
+        run_now(function_op(self, inputs, outputs, fresh_rng=False))
+        self._write_state(now)

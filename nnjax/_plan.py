@@ -198,6 +198,9 @@ def _resetup(plan):
     for fn in plan.functions:
         meta = [None if v is None else (tuple(v.shape), v._buffers.data.dtype)
                 for v in fn._inputs]
+        if fn.spec.data_dependent:  # sizes read from the inputs' values, as NNabla's setup
+            values = [None if v is None else v._buffers.data.get_data("r") for v in fn._inputs]
+            fn.lower_args = dict(fn.info.args, **fn.spec.sizes(values, **fn.info.args))
         out_meta = infer_outputs(fn.spec, fn.lower_args, meta, fn.python_function)
         for o, (shape, _) in zip(fn.outputs, out_meta):
             if tuple(o.shape) != shape:

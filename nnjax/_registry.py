@@ -9,7 +9,9 @@ must do around it:
 - ``rng``: the rule takes a PRNG key as its first positional argument.
 - ``state_inputs``: indices of inputs the function updates in place (the
   running statistics of batch normalization). The rule returns its outputs
-  followed by the new values of those inputs.
+  followed by the new values of those inputs. ``prior_state_grad``: a direct
+  ``backward`` differentiates at the state as it was before the last forward
+  (SpectralNorm's ``u``) rather than after the update.
 - ``data_dependent``: output shapes depend on input values. ``sizes`` maps
   the inputs' host values (numpy) and the args to the extra keyword args the
   rule needs to fix its output shapes; they are computed when the node is
@@ -34,6 +36,7 @@ class FunctionSpec:
     state_inputs: tuple = ()
     data_dependent: bool = False
     sizes: Callable = None
+    prior_state_grad: bool = False
     declared: TypeDecl = field(default=None, compare=False)
 
     @property
@@ -97,7 +100,8 @@ class InvalidArgumentError(ValueError, RuntimeError):
     as NNabla raises for what its C++ functions refuse."""
 
 
-def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None):
+def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None,
+             prior_state_grad=False):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
     declared = DECLARED.get(type_name)
     if declared is None:
@@ -109,7 +113,8 @@ def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, siz
             raise ValueError(f"lowering for {type_name!r} registered twice")
         REGISTRY[type_name] = FunctionSpec(
             type_name, fn, rng=rng, state_inputs=tuple(state_inputs),
-            data_dependent=data_dependent, sizes=sizes, declared=declared)
+            data_dependent=data_dependent, sizes=sizes, prior_state_grad=prior_state_grad,
+            declared=declared)
         return fn
     return register
 

@@ -14,7 +14,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from ._apply import apply_function
+from ._apply import apply_function, host_values
 from ._plan import call_lowering, freeze
 from ._registry import REGISTRY, internal_spec
 
@@ -99,18 +99,41 @@ def _node_of(outputs):
                 None)
 
 
+# optional inputs an argument says are absent (NNabla then leaves them out of the list)
+_ABSENT_WHEN = {"beta": "no_bias", "gamma": "no_scale"}
+
+
+def _placed(spec, inputs, args):
+    """``inputs`` at their positions: NNabla passes only the present ones, leaving
+    out those ``no_bias``/``no_scale`` switch off."""
+    inputs = list(inputs)
+    declared = spec.declared.inputs
+    if len(inputs) >= len(declared) or any(d.variadic for d in declared):
+        return inputs
+    absent = [bool(args.get(_ABSENT_WHEN.get(d.name), False)) for d in declared]
+    given = iter(inputs)
+    return [None if off else next(given, None) for off in absent]
+
+
 def _backward_of(type_name):
     spec = REGISTRY[type_name]
 
     def backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **args):
         full, lower_args = spec.complete_args(args)
+        n_given = len(inputs)
+        inputs = _placed(spec, inputs, full)
         node = _node_of(outputs)
+        if spec.data_dependent:  # the sizes the forward read from its inputs' values
+            lower_args = dict(full, **spec.sizes([host_values(x) for x in inputs], **full))
         rng_key = None
         if spec.rng:
             rng_key = node.rng_key_data if node is not None and node.rng_key_data is not None \
                 else np.zeros(2, np.uint32)
         lower, ident = _forward_of(spec, lower_args, None, rng_key)
-        return record_backward(type_name, lower, ident, grad_inputs, inputs, full)
+        grads = record_backward(type_name, lower, ident, grad_inputs, inputs, full)
+        if n_given < len(inputs):  # one grad per input given, as NNabla returns them
+            grads = [g for g, v in zip(grads, inputs) if v is not None]
+        return grads
 
     snake = spec.declared.snake_name
     backward.__name__ = backward.__qualname__ = f"{snake}_backward"

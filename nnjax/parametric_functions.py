@@ -21,3 +21,5 @@ for _info in sorted(_pkgutil.iter_modules(_pf.__path__), key=lambda m: m.name):
             continue
         globals()[_name] = _obj
 del _info, _mod, _name, _obj
+
+from .pf.normalization import _spectral_norm_v1  # noqa: E402,F401  (NNabla's private one)

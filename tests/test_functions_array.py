@@ -279,13 +279,23 @@ def test_flip_and_shift():
 # ---------------------------------------------------------------- sort, one-hot, shape
 def test_sort():
     x = np.asarray(RS.permutation(24).reshape(2, 3, 4), np.float32)
+    # the gradient is NNabla's, not the permutation's transpose: checked below
     cases = [
-        (lambda v: F.sort(v), lambda v: np.sort(v, -1), [x]),
-        (lambda v: F.sort(v, axis=0, reverse=True), lambda v: -np.sort(-v, 0), [x]),
-        (lambda v: F.sort(v, 1, False, True), lambda v: (np.sort(v, 1), np.argsort(v, 1)), [x]),
+        (lambda v: F.sort(v), lambda v: np.sort(v, -1), [x], []),
+        (lambda v: F.sort(v, axis=0, reverse=True), lambda v: -np.sort(-v, 0), [x], []),
+        (lambda v: F.sort(v, 1, False, True), lambda v: (np.sort(v, 1), np.argsort(v, 1)), [x],
+         []),
         (lambda v: F.sort(v, -1, True, only_index=True), lambda v: np.argsort(-v, -1), [x], []),
     ]
     built = check_cases(cases)
+    for axis, reverse in ((1, False), (-1, True)):
+        xv = var(x, need_grad=True)
+        xv.grad.zero()
+        dy = RS.randn(*x.shape).astype(np.float32)
+        F.sort(xv, axis, reverse).backward(dy)
+        index = np.argsort(-x if reverse else x, axis, kind="stable")
+        # NNabla's Sort backward: dx[i] = dy[index[i]] along the axis
+        np.testing.assert_allclose(xv.g, np.take_along_axis(dy, index, axis), rtol=1e-6)
     assert _info(built[0][2][0]) == ("Sort", {"axis": -1, "reverse": False, "with_index": False,
                                               "only_index": False})
     assert np.issubdtype(built[2][2][1].d.dtype, np.integer)

@@ -161,12 +161,12 @@ def np_roi_align(x, boxes, out_size, scale=(1.0, 1.0), sampling_ratio=-1):
     y = np.zeros((len(boxes), C, OH, OW))
     for n, (bi, x1, y1, x2, y2) in enumerate(boxes):
         bi = max(int(bi), 0)
-        x1, x2 = x1 * scale[1], x2 * scale[1]
-        y1, y2 = y1 * scale[0], y2 * scale[0]
-        sx = max(x2 - x1, 1.0) / OW
-        sy = max(y2 - y1, 1.0) / OH
-        gx = sampling_ratio if sampling_ratio > 0 else int(np.ceil(sx))
-        gy = sampling_ratio if sampling_ratio > 0 else int(np.ceil(sy))
+        x1, x2 = x1 * scale[1] - 0.5, x2 * scale[1] - 0.5
+        y1, y2 = y1 * scale[0] - 0.5, y2 * scale[0] - 0.5
+        sx = (x2 - x1) / OW
+        sy = (y2 - y1) / OH
+        gx = sampling_ratio if sampling_ratio > 0 else max(int(np.ceil(sx)), 1)
+        gy = sampling_ratio if sampling_ratio > 0 else max(int(np.ceil(sy)), 1)
         for oy in range(OH):
             for ox in range(OW):
                 acc = np.zeros(C)

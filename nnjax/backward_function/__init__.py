@@ -1,6 +1,7 @@
 """``nnabla.backward_function.<snake_name>``: one module per function type, each
 holding ``<snake_name>_backward`` (the entry of ``nnabla.backward_functions.registry``)
-and, for linear functions, their gradient functions (``affine.AffineDataGrad`` ...).
+and, for linear functions, their gradient functions (``affine.AffineDataGrad`` ...);
+the normalizations' backward objects (``BatchNormalizationBackward`` ...).
 
 The modules are made here from the registry (there is nothing per type to write):
 ``import nnabla.backward_function.affine`` finds ``nnjax.backward_function.affine``
@@ -12,6 +13,7 @@ import types
 
 from ..backward_functions import node_backward, registry
 from .._registry import REGISTRY
+from ._backward_classes import BACKWARD_CLASSES
 from ._grad_functions import GRAD_FUNCTIONS
 
 
@@ -26,7 +28,7 @@ def _module_for(type_name):
 
 for _type_name in REGISTRY:
     _snake, _module = _module_for(_type_name)
-    for _cls in GRAD_FUNCTIONS.get(_snake, ()):
+    for _cls in GRAD_FUNCTIONS.get(_snake, []) + BACKWARD_CLASSES.get(_snake, []):
         setattr(_module, _cls.__name__, _cls)
         registry[_cls.__name__] = node_backward
     sys.modules[_module.__name__] = _module

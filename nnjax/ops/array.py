@@ -1,11 +1,13 @@
 """Array manipulation: shape changes (reshape, transpose, broadcast, tile), joins and
 splits, slicing, padding, flips and shifts, sorting, shape read-out and assign."""
 import builtins
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._registry import InvalidArgumentError
 from ._common import call, int_list, lowering, norm_axis
 from .arithmetic import _check_scalar, _shape
 
@@ -146,7 +148,10 @@ def split(x, axis=0):
     shape = _shape(x)
     axis = norm_axis(axis, len(shape), "split")
     if shape[axis] == 0:
-        raise ValueError(f"split: axis {axis} of shape {shape} is empty")
+        raise InvalidArgumentError(f"split: axis {axis} of shape {shape} is empty")
+    if 0 in shape[axis + 1:]:  # as NNabla's setup: the slices would hold nothing
+        raise InvalidArgumentError(f"split: the axes after axis {axis} of shape {shape} are "
+                                   "empty")
     out = call("Split", [x], dict(axis=axis))
     return out if isinstance(out, tuple) else (out,)
 
@@ -298,12 +303,35 @@ def shift(x, shifts=None, border_mode="nearest", n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- sort, shape
+def _sort_index(x, axis, reverse):
+    return jnp.argsort(x, axis=axis, stable=True, descending=bool(reverse))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _sorted_values(x, axis, reverse):
+    return jnp.take_along_axis(x, _sort_index(x, axis, reverse), axis=axis)
+
+
+def _sorted_values_fwd(x, axis, reverse):
+    index = _sort_index(x, axis, reverse)
+    return jnp.take_along_axis(x, index, axis=axis), index
+
+
+def _sorted_values_bwd(axis, reverse, index, g):
+    # NNabla's Sort backward: dx[i] = dy[index[i]] along the axis (a gather by the
+    # sort index, not the scatter that inverts the permutation)
+    return (jnp.take_along_axis(g, index, axis=axis),)
+
+
+_sorted_values.defvjp(_sorted_values_fwd, _sorted_values_bwd)
+
+
 @lowering("Sort")
 def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
-    index = jnp.argsort(x, axis=axis, stable=True, descending=bool(reverse))
+    index = _sort_index(x, axis, reverse)
     if only_index:
         return index.astype(jnp.int32)
-    value = jnp.take_along_axis(x, index, axis=axis)
+    value = _sorted_values(x, axis, bool(reverse))
     if with_index:
         return value, index.astype(jnp.int32)
     return value
@@ -311,7 +339,8 @@ def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
 
 def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     """Sort along ``axis`` (descending when ``reverse``); ``with_index`` returns
-    ``(values, indices)``, ``only_index`` the int32 indices alone."""
+    ``(values, indices)``, ``only_index`` the int32 indices alone. The gradient is
+    NNabla's: ``dx[i] = dy[index[i]]`` along ``axis``."""
     norm_axis(axis, len(_shape(x)), "sort")
     return call("Sort", [x], dict(axis=int(axis), reverse=bool(reverse),
                                   with_index=bool(with_index), only_index=bool(only_index)))

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._variable import Variable
 from ._common import as_list, call, check_base_axis, int_shape, lowering, prod
 from .batch_norm import _bn_core
 
@@ -187,11 +188,39 @@ def _apply_nonlinearity(y, nonlinearity, args):
     raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
 
 
+def _pad_pairs(pad, n):
+    """(before, after) per spatial axis: ``pad`` holds n symmetric sizes or 2n sizes."""
+    pad = list(pad)
+    if len(pad) == n:
+        return [(p, p) for p in pad]
+    return [(pad[2 * i], pad[2 * i + 1]) for i in range(n)]
+
+
+def _fused_pad_input(x, pad, n, base_axis, channel_last, pad_mode, constant_value):
+    """(x padded as F.pad would, the convolution's own pad): NNabla pads with the
+    convolution unless pad has 2n sizes or the mode is not a zero constant."""
+    if len(pad) == n and pad_mode == "constant" and constant_value == 0:
+        return x, list(pad)
+    first = base_axis if channel_last else base_axis + 1
+    widths = [(0, 0)] * x.ndim
+    for i, pair in enumerate(_pad_pairs(pad, n)):
+        widths[first + i] = pair
+    if pad_mode == "constant":
+        x = jnp.pad(x, widths, mode="constant", constant_values=constant_value)
+    else:
+        x = jnp.pad(x, widths, mode="reflect" if pad_mode == "reflect" else "edge")
+    return x, [0] * n
+
+
 @lowering("FusedConvolution", state_inputs=(5, 6))
 def _fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, variance=None,
                        z=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                        channel_last=False, decay_rate=0.9, eps=1e-5, batch_stat=True,
-                       nonlinearity="relu", nonlinearity_args=()):
+                       nonlinearity="relu", nonlinearity_args=(), pad_mode="constant",
+                       constant_value=0.0):
+    n = weight.ndim - 2
+    x, pad = _fused_pad_input(x, pad if pad is not None else [0] * n, n, base_axis,
+                              channel_last, pad_mode, constant_value)
     h = _conv_core(x, weight, bias, base_axis, pad, stride, dilation, group, channel_last)
     new_mean, new_var = mean, variance
     if mean is not None and variance is not None:
@@ -206,23 +235,46 @@ def _fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, v
 def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, variance=None,
                       z=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
                       channel_last=False, decay_rate=0.9, eps=1e-05, batch_stat=True,
-                      nonlinearity="relu", nonlinearity_args=list(), n_outputs=-1,
-                      outputs=None):
-    """Convolution, then batch normalization over the channel axis (when ``mean`` and
+                      nonlinearity="relu", nonlinearity_args=list(), pad_mode="constant",
+                      constant_value=0.0, n_outputs=-1, outputs=None):
+    """Padding (``pad``: one size per spatial axis or (before, after) pairs; ``pad_mode``
+    'constant' with ``constant_value``, 'reflect' or 'repeat', as :func:`pad`), then
+    convolution, then batch normalization over the channel axis (when ``mean`` and
     ``variance`` are given; running statistics are updated in place), then ``+ z``
     (when given), then ``nonlinearity`` (identity, relu, sigmoid, tanh, leaky_relu [alpha],
     elu [alpha], relu6)."""
     fname = "fused_convolution"
-    args = _conv_full_args(fname, x, weight, bias, base_axis, pad, stride, dilation, group,
-                           channel_last)
+    if pad_mode not in ("constant", "reflect", "repeat"):
+        raise ValueError(f"{fname}: pad_mode must be 'constant', 'reflect' or 'repeat', got "
+                         f"{pad_mode!r}")
+    n_sp = len(weight.shape) - 2
+    pad_list = None if pad is None else [int(p) for p in
+                                         (pad if isinstance(pad, (list, tuple)) else [pad])]
+    if pad_list is not None and len(pad_list) not in (n_sp, 2 * n_sp):
+        raise ValueError(f"{fname}: pad must have {n_sp} or {2 * n_sp} sizes, got {pad_list}")
+    if pad_list is not None and any(p < 0 for p in pad_list):
+        raise ValueError(f"{fname}: pad must be non-negative, got {pad_list}")
+    x_checked, sym = x, pad_list
+    if pad_list is not None and len(pad_list) == 2 * n_sp:
+        # check the geometry on the padded input's shape
+        b = base_axis + len(x.shape) if base_axis < 0 else base_axis
+        first = b if channel_last else b + 1
+        shape = list(x.shape)
+        for i, (lo, hi) in enumerate(_pad_pairs(pad_list, n_sp)):
+            shape[first + i] += lo + hi
+        x_checked, sym = Variable(tuple(shape)), [0] * n_sp
+    args = _conv_full_args(fname, x_checked, weight, bias, base_axis, sym, stride, dilation,
+                           group, channel_last)
+    if pad_list is not None:
+        args["pad"] = pad_list
     if nonlinearity not in _NONLIN:
         raise ValueError(f"{fname}: nonlinearity must be one of {_NONLIN}, got {nonlinearity!r}")
     nonlinearity_args = [float(a) for a in (nonlinearity_args or [])]
     # output shape of the convolution, for the BN parameter and residual checks
-    _, n, _, spatial = _conv_geometry(fname, x, weight, args["base_axis"], channel_last,
-                                      len(weight.shape) - 2)
+    _, n, _, spatial = _conv_geometry(fname, x_checked, weight, args["base_axis"],
+                                      channel_last, len(weight.shape) - 2)
     kernel = list(weight.shape[1:-1]) if channel_last else list(weight.shape[2:])
-    osp = _conv_out(fname, spatial, kernel, args["pad"], args["stride"], args["dilation"])
+    osp = _conv_out(fname, spatial, kernel, sym or [0] * n, args["stride"], args["dilation"])
     b = args["base_axis"]
     oshape = tuple(x.shape[:b]) + ((tuple(osp) + (weight.shape[0],)) if channel_last
                                    else ((weight.shape[0],) + tuple(osp)))
@@ -237,7 +289,8 @@ def fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, va
     if z is not None and int_shape(z) != oshape:
         raise ValueError(f"{fname}: z shape {int_shape(z)} must be the output shape {oshape}")
     args.update(decay_rate=float(decay_rate), eps=float(eps), batch_stat=bool(batch_stat),
-                nonlinearity=str(nonlinearity), nonlinearity_args=nonlinearity_args)
+                nonlinearity=str(nonlinearity), nonlinearity_args=nonlinearity_args,
+                pad_mode=str(pad_mode), constant_value=float(constant_value))
     return call("FusedConvolution", [x, weight, bias, beta, gamma, mean, variance, z], args,
                 outputs)
 

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._ndarray import NdArray
+from .._registry import InvalidArgumentError
 from .._variable import Variable
 from ._common import call, int_list, lowering, norm_axis
 from .arithmetic import _shape
@@ -150,20 +151,26 @@ def scatter_add(x0, indices, x1, axis=None):
 def _one_hot(x, shape):
     idx = _int_index(x)
     flat = jnp.zeros(x.shape[:-1], jnp.int32)
+    valid = jnp.ones(x.shape[:-1], bool)
     for i, s in enumerate(shape):
-        flat = flat * s + idx[..., i]
+        k = idx[..., i]
+        k = jnp.where(k < 0, k + s, k)  # negative labels count from the end
+        valid = valid & (k >= 0) & (k < s)
+        flat = flat * s + jnp.clip(k, 0, s - 1)
     size = int(np.prod(shape, dtype=np.int64))
-    y = jax.nn.one_hot(flat, size, dtype=jnp.float32)
+    # a label out of range (after wrapping) gives an all-zero row
+    y = jax.nn.one_hot(flat, size, dtype=jnp.float32) * valid[..., None]
     return y.reshape(x.shape[:-1] + tuple(shape))
 
 
 def one_hot(x, shape, n_outputs=-1, outputs=None):
     """One-hot arrays from integer labels: the last axis of ``x`` holds
-    ``len(shape)`` indices; the output has shape ``x.shape[:-1] + shape``."""
+    ``len(shape)`` indices (negative ones count from the end; one out of range gives
+    an all-zero array); the output has shape ``x.shape[:-1] + shape``."""
     shape = int_list("one_hot", "shape", shape)
     xs = _shape(x)
     if not xs or xs[-1] != len(shape):
-        raise ValueError(f"one_hot: the last dimension of x {xs} must equal len(shape) "
+        raise InvalidArgumentError(f"one_hot: the last dimension of x {xs} must equal len(shape) "
                          f"= {len(shape)}")
     if any(s <= 0 for s in shape):
         raise ValueError(f"one_hot: shape must be positive, got {shape}")

@@ -57,12 +57,13 @@ def _roi_plan(boxes, out_h, out_w, spatial_scale, sampling_ratio, n_images):
     """Per-RoI sampling geometry (all (K,) arrays)."""
     b = lax.stop_gradient(boxes)
     index = jnp.clip(jnp.maximum(jnp.trunc(b[:, 0]), 0).astype(jnp.int32), 0, n_images - 1)
-    x1 = b[:, 1] * spatial_scale[1]
-    y1 = b[:, 2] * spatial_scale[0]
-    x2 = b[:, 3] * spatial_scale[1]
-    y2 = b[:, 4] * spatial_scale[0]
-    step_x = jnp.maximum(x2 - x1, 1.0) / out_w
-    step_y = jnp.maximum(y2 - y1, 1.0) / out_h
+    # pixel centers at +0.5: a box edge at x sits at x * scale - 0.5 in sample space
+    x1 = b[:, 1] * spatial_scale[1] - 0.5
+    y1 = b[:, 2] * spatial_scale[0] - 0.5
+    x2 = b[:, 3] * spatial_scale[1] - 0.5
+    y2 = b[:, 4] * spatial_scale[0] - 0.5
+    step_x = (x2 - x1) / out_w
+    step_y = (y2 - y1) / out_h
     if sampling_ratio > 0:
         gx = jnp.full(step_x.shape, sampling_ratio, jnp.int32)
         gy = jnp.full(step_y.shape, sampling_ratio, jnp.int32)

@@ -47,7 +47,7 @@ def weight_normalization(w, g, dim=0, eps=1e-12, n_outputs=-1, outputs=None):
 
 
 # ---------------------------------------------------------------- spectral norm
-@lowering("SpectralNorm", state_inputs=(1,))
+@lowering("SpectralNorm", state_inputs=(1,), prior_state_grad=True)
 def _spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     wt = jnp.moveaxis(w, dim, 0)
     mat = wt.reshape(wt.shape[0], -1)
@@ -62,8 +62,8 @@ def _spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     sigma = uu @ (mat @ v)
     w_sn = jnp.moveaxis((mat / sigma).reshape(wt.shape), 0, dim)
     new_u = u if test else uu.reshape(u.shape)
-    if output_u:
-        return w_sn, uu.reshape(u.shape), new_u
+    if output_u:  # the u the iteration started from, as NNabla outputs it
+        return w_sn, u, new_u
     return w_sn, new_u
 
 
@@ -71,7 +71,7 @@ def spectral_norm(w, u, dim=0, itr=1, eps=1e-12, test=False, output_u=False):
     """``w / sigma(w)`` with the largest singular value of w (``dim`` moved first,
     flattened to a matrix) estimated by ``itr`` power iterations from ``u``
     (shape (w.shape[dim],)). ``u`` is updated in place unless ``test``; ``output_u``
-    also returns the iterated ``u``."""
+    also returns ``u`` as it was before the update."""
     fname = "spectral_norm"
     dim = norm_axis(dim, len(w.shape), fname, "dim")
     if int_shape(u) != (w.shape[dim],):

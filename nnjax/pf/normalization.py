@@ -4,6 +4,7 @@ import numpy as np
 from .. import functions as F
 from ..initializer import (ConstantInitializer, NormalInitializer,
                            WeightNormalizationScaleInitializer)
+from .._modes import no_grad
 from ..parameter import get_parameter_or_create
 from .core import _param, parametric_function_api
 
@@ -140,6 +141,42 @@ def spectral_norm(w, dim=0, itr=1, eps=1e-12, test=False, u_init=None, fix_param
         u_init = NormalInitializer()
     u = get_parameter_or_create("u", (int(w.shape[dim]),), u_init, False, False)
     return F.spectral_norm(w, u, dim=dim, itr=itr, eps=eps, test=test)
+
+
+@parametric_function_api("spectral-norm", [
+    ("W_sn", "spectrally normalized weight (test mode's value)", "w.shape", False),
+    ("u", "singular vector", "(w.shape[dim], )", False)])
+def _spectral_norm_v1(w, dim=0, itr=1, eps=1e-12, test=False, u_init=None,
+                      fix_parameters=True):
+    """NNabla's first spectral normalization, as a graph of plain functions: the power
+    iteration from parameter ``u`` gives u, v (held fixed in the gradient) and
+    ``w / (u^T w v)`` with ``dim`` moved first. ``test`` returns parameter ``W_sn``.
+    The iterated u is not written back into the parameter (:func:`spectral_norm`
+    updates it)."""
+    if not 0 <= dim < len(w.shape):
+        raise ValueError(f"_spectral_norm_v1: dim={dim} must be in [0, {len(w.shape)})")
+    w_sn_param = get_parameter_or_create("W_sn", w.shape, ConstantInitializer(0), False)
+    order = [dim] + [a for a in range(len(w.shape)) if a != dim]
+    wt = F.transpose(w, order) if dim != 0 else w
+    d0, d1 = int(wt.shape[0]), int(np.prod(wt.shape[1:]))
+    mat = F.reshape(wt, [d0, d1])
+    u0 = get_parameter_or_create("u", [d0], NormalInitializer() if u_init is None else u_init,
+                                 False, False)
+    if test:
+        return w_sn_param
+    with no_grad():
+        u = F.reshape(u0, [1, d0])
+        fixed = F.identity(mat)
+        for _ in range(itr):
+            v = F.affine(u, fixed)
+            v = F.reshape(v / (F.sum(v ** 2.0, keepdims=True) + eps) ** 0.5, [d1, 1])
+            u = F.affine(fixed, v)
+            u = F.reshape(u / (F.sum(u ** 2.0, keepdims=True) + eps) ** 0.5, [1, d0])
+    sigma = F.affine(u, F.affine(mat, v))
+    w_sn = F.reshape(mat / sigma, wt.shape)
+    if dim != 0:
+        w_sn = F.transpose(w_sn, [order.index(a) for a in range(len(order))])
+    return w_sn
 
 
 @parametric_function_api("wn", [
