@@ -239,5 +239,5 @@ def _function(spec, args, inputs, python_function, lower_args):
     """A Function node whose info carries NNabla's type name (not the '@dtype' one)."""
     fn = Function(spec, args, inputs, python_function, lower_args)
     if "@" in spec.type_name:
-        fn.info.type_name = spec.type_name.split("@", 1)[0]
+        fn._info.type_name = spec.type_name.split("@", 1)[0]
     return fn

@@ -40,7 +40,7 @@ class Function:
 
     __slots__ = ("_info", "_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                  "rng_key_data", "python_function", "lower_args", "_context",
-                 "_active_input_mask", "_state_before", "__weakref__")
+                 "_active_input_mask", "_state_before", "setup_shapes", "__weakref__")
 
     def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
         self._info = FunctionInfo(spec.type_name, args)
@@ -57,6 +57,9 @@ class Function:
         self.python_function = python_function
         self._context = get_current_context()
         self._active_input_mask = None
+        # the input shapes of the last setup: a data-dependent function reads its sizes
+        # from the values again only when these change (NNabla sets up on reshape only)
+        self.setup_shapes = tuple(None if v is None else tuple(v.shape) for v in inputs or ())
         self._state_before = ()  # (variable, data) of in-place state before the last forward
 
     # ------------------------------------------------------------ what NNabla shows

@@ -198,7 +198,10 @@ def _resetup(plan):
     for fn in plan.functions:
         meta = [None if v is None else (tuple(v.shape), v._buffers.data.dtype)
                 for v in fn._inputs]
-        if fn.spec.data_dependent:  # sizes read from the inputs' values, as NNabla's setup
+        shapes = tuple(None if m is None else m[0] for m in meta)
+        if fn.spec.data_dependent and shapes != getattr(fn, "setup_shapes", shapes):
+            # set up again after a reshape: sizes read from the inputs' values, as NNabla's
+            fn.setup_shapes = shapes
             values = [None if v is None else v._buffers.data.get_data("r") for v in fn._inputs]
             fn.lower_args = dict(fn.info.args, **fn.spec.sizes(values, **fn.info.args))
         out_meta = infer_outputs(fn.spec, fn.lower_args, meta, fn.python_function)

@@ -352,7 +352,7 @@ def copy_graph_without_grad(output):
     for fn in functions_in_order([output]):
         new_fn = Function(fn.spec, dict(fn.info.args), [mapped(v) for v in fn._inputs],
                           fn.python_function, dict(fn.lower_args))
-        new_fn.info.type_name = fn.info.type_name
+        new_fn._info.type_name = fn._info.type_name
         for o in fn.outputs:
             nv = Variable(o.shape, need_grad=False)
             nv._buffers.data._dtype = o.data.dtype

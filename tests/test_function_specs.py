@@ -133,9 +133,8 @@ def test_defaults_are_well_formed():
 
 
 def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
-    """Each lowering accepts every declared argument as a keyword, except the two
-    it always computes with NNabla's default (written to files by the NNP writer
-    and required of files by the loader, through ``FunctionSpec.implied_args``)."""
+    """Each lowering accepts every declared argument as a keyword (none is left to
+    ``FunctionSpec.implied_args``, NNabla's defaults the lowering would only imply)."""
     not_taken = {}
     for t, decl in DECLARED.items():
         params = inspect.signature(REGISTRY[t].lower).parameters
@@ -144,10 +143,9 @@ def test_lowerings_take_the_declared_args_or_imply_nnablas_default():
         missing = {n for n in decl.arg_names if n not in params}
         if missing:
             not_taken[t] = missing
-    assert not_taken == {"FusedConvolution": {"pad_mode", "constant_value"}}
+    assert not_taken == {}
     assert REGISTRY["TopKData"].implied_args() == {}
-    assert REGISTRY["FusedConvolution"].implied_args() == {"pad_mode": "constant",
-                                                           "constant_value": 0}
+    assert REGISTRY["FusedConvolution"].implied_args() == {}
     assert REGISTRY["Affine"].implied_args() == {}
 
 def test_recorded_args_are_completed_from_the_declaration():

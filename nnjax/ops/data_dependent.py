@@ -184,11 +184,13 @@ def _pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, paddin
     lengths = [builtins.sum(1 for s in sizes if s > b) for b in range(n_batch)]
     ts, bs = _pack_positions(lengths, batch_first)
     tail = packed_sequence.shape[1:]
+    # NNabla's kernel pads with zeros whatever padding_value says (the arg is only
+    # recorded), and scripts and files depend on those numbers
     if batch_first:
-        padded = jnp.full((n_batch, n_time) + tail, padding_value, packed_sequence.dtype)
+        padded = jnp.zeros((n_batch, n_time) + tail, packed_sequence.dtype)
         padded = padded.at[bs, ts].set(packed_sequence)
     else:
-        padded = jnp.full((n_time, n_batch) + tail, padding_value, packed_sequence.dtype)
+        padded = jnp.zeros((n_time, n_batch) + tail, packed_sequence.dtype)
         padded = padded.at[ts, bs].set(packed_sequence)
     return padded, jnp.asarray(np.asarray(lengths, np.int32))
 
@@ -199,7 +201,8 @@ def pad_packed_sequence(packed_sequence, batch_sizes, batch_first=False, padding
 
     The padded length is ``max(total_length, len(batch_sizes))`` (a shorter
     ``total_length`` does not cut the sequences); the batch size is
-    read from the current ``batch_sizes`` values when the graph is built.
+    read from the current ``batch_sizes`` values when the graph is built. The
+    padding is zeros, as NNabla's kernel writes, whatever ``padding_value`` is.
     """
     ps, bs = _shape(packed_sequence), _shape(batch_sizes)
     if len(ps) < 1 or len(bs) != 1:
