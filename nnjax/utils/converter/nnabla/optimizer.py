@@ -23,7 +23,7 @@ from ....core import graph_def as gd
 from ....core.graph_def import ProtoFunction, ProtoVariable
 from ... import get_file_handle as fh
 
-__all__ = ["optimize_nnp", "prune_parameters", "optimize_nnp_file"]
+__all__ = ["optimize_nnp", "optimize_network", "prune_parameters", "optimize_nnp_file"]
 
 _SCALE_OPS = {"Mul2": np.multiply, "Div2": np.divide}
 _SHIFT_OPS = {"Add2": np.add, "Sub2": np.subtract}
@@ -198,12 +198,9 @@ def _relink(net):
     net._update_network_ports()
 
 
-def optimize_nnp(graph_def):
-    """An optimized copy of ``graph_def``'s first network (NNabla's
-    ``nnabla.utils.converter.nnabla.optimizer.optimize_nnp``); the new weights are set
-    as parameters of ``graph_def``. Store the result with
-    ``graph_def.networks[net.name] = net``."""
-    network = graph_def.default_graph()
+def optimize_network(graph_def, network):
+    """An optimized copy of ``network`` (one of ``graph_def``'s); the new weights are set
+    as parameters of ``graph_def``."""
     looped = [f.name for f in network.functions.values() if f.repeat_id]
     if looped:
         raise ValueError(f"optimize_nnp: network {network.name!r} has repeat/recurrent "
@@ -226,6 +223,13 @@ def optimize_nnp(graph_def):
     return n.net
 
 
+def optimize_nnp(graph_def):
+    """An optimized copy of ``graph_def``'s first network (NNabla's
+    ``nnabla.utils.converter.nnabla.optimizer.optimize_nnp``). Store the result with
+    ``graph_def.networks[net.name] = net``."""
+    return optimize_network(graph_def, graph_def.default_graph())
+
+
 def prune_parameters(graph_def):
     """Drop the graph's parameters no network of ``graph_def`` reads."""
     used = set()
@@ -238,12 +242,13 @@ def prune_parameters(graph_def):
 
 
 def optimize_nnp_file(input_file, output_file):
-    """Optimize the ``.nnp`` ``input_file`` into ``output_file`` (written atomically);
-    returns the function counts before and after."""
+    """Optimize every network of the ``.nnp`` ``input_file`` into ``output_file`` (written
+    atomically; what ``nnabla.graph_def`` does not read, such as training sections, is not
+    kept); returns the function counts before and after."""
     g = gd.load(input_file)
-    before = len(g.default_graph().functions)
-    network = optimize_nnp(g)
-    g.networks[network.name] = network
+    before = sum(len(n.functions) for n in g.networks.values())
+    for name, network in list(g.networks.items()):
+        g.networks[name] = optimize_network(g, network)
     prune_parameters(g)
     fh.atomic_write(output_file, lambda tmp: g.save(tmp, include_parameter=True))
-    return before, len(network.functions)
+    return before, sum(len(n.functions) for n in g.networks.values())
