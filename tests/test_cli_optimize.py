@@ -128,7 +128,8 @@ def test_optimize_keeps_non_affine_operations(model, tmp_path):
     squared = tmp_path / "squared.nnp"
     with zipfile.ZipFile(squared, "w") as z:  # z1 = z0 * z0: not foldable into weights
         z.writestr("nnp_version.txt", "0.1\n")
-        z.writestr("network.nntxt", NET.replace('input: "s" input: "z0"', 'input: "z0" input: "z0"'))
+        z.writestr("network.nntxt",
+                   NET.replace('input: "s" input: "z0"', 'input: "z0" input: "z0"'))
         z.writestr("parameter.h5", h5)
     out = tmp_path / "opt.nnp"
     assert cli.run(["optimize", str(squared), str(out)]) == 0
