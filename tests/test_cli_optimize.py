@@ -161,6 +161,8 @@ def test_function_info_config_selects_functions(tmp_path, capsys):
     opset11, _ = _listing(capsys, "function_info", "-f", "ONNX", "-c", "opset_11")
     opset12, _ = _listing(capsys, "function_info", "-f", "ONNX", "-c", "opset_12")
     assert "Affine" in opset11 and "Einsum" not in opset11 and "Einsum" in opset12
+    assert cli.run(["function_info", "-f", "ONNX", "-c", str(config)]) == 1
+    assert "opset_N" in capsys.readouterr().err
     config.write_text("Affine\nNoSuchFunction\n")
     assert cli.run(["function_info", "-c", str(config)]) == 1
     assert "NoSuchFunction" in capsys.readouterr().err

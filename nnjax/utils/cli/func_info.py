@@ -1,5 +1,6 @@
-"""``nnabla_cli function_info``: the function types nnjax runs, those a model uses, and
-(``-f NNB`` / ``-f ONNX``) those a converter target supports."""
+"""``nnabla_cli function_info``: the function types nnjax runs, those a model uses,
+(``-f NNB`` / ``-f ONNX``) those a converter target supports, narrowed by a ``-c``
+config, and (``--api N``) the functions of an NNB API level."""
 import os
 import sys
 
@@ -51,7 +52,7 @@ def _write(args, names, header=None):
 
 def _config_functions(config, target):
     """The function types ``-c`` selects: for ONNX ``opset_N`` (those the exporter writes
-    at that opset); otherwise a file of NNabla function names, one a line (``;`` starts a
+    at that opset; ONNX operator list files are refused); otherwise a file of NNabla function names, one a line (``;`` starts a
     comment, ``,FLOAT32``/``,FIXED16``... after a name are its data types)."""
     if target == "ONNX" and config.lower().startswith("opset_"):
         try:
@@ -59,10 +60,12 @@ def _config_functions(config, target):
         except ValueError as e:
             raise CliError(f"function_info -c: {e}") from None
         return {n for n in converter.func_set_onnx_support() if MIN_OPSET.get(n, 0) <= opset}
+    if target == "ONNX":  # NNabla's ONNX config files list ONNX operators (Op@opset)
+        raise CliError(f"function_info -f ONNX -c {config}: give opset_N (N in "
+                       f"{SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]}); ONNX operator list "
+                       f"files are not read by nnjax")
     if not os.path.isfile(config):
-        hint = f" or opset_N (N in {SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]})" \
-            if target == "ONNX" else ""
-        raise CliError(f"function_info -c: {config}: no such config file{hint}")
+        raise CliError(f"function_info -c: {config}: no such config file")
     names = converter.func_set_import_config(config)
     unknown = names - set(DECLARED)
     if unknown:
