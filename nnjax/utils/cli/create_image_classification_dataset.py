@@ -19,7 +19,7 @@ import numpy as np
 from ...logger import logger
 from .. import get_file_handle as fh
 from ..image_utils import imread, imresize, imsave
-from .utility import CliError
+from .utility import CliError, TerminalProgress
 
 __all__ = ["create_image_classification_dataset_command", "shape_image",
            "add_create_image_classification_dataset_command"]
@@ -111,8 +111,12 @@ def create_image_classification_dataset_command(args):
     logger.log(99, "Creating output images...")
     jobs = [(os.path.join(args.sourcedir, r[0]),
              os.path.join(args.outdir, os.path.splitext(r[0])[0] + ".png")) for r in rows]
+    display, done = TerminalProgress(len(jobs)), []
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        done = list(pool.map(lambda j: _convert(*j, width, height, args.mode, ch), jobs))
+        for ok in pool.map(lambda j: _convert(*j, width, height, args.mode, ch), jobs):
+            done.append(ok)
+            display.show(len(done), "images")
+    display.close()
     rows = [[os.path.splitext(r[0])[0] + ".png", r[1]] for r, ok in zip(rows, done) if ok]
     logger.log(99, "Creating CSV files...")
     if args.shuffle == "true":

@@ -31,7 +31,7 @@ from ...logger import logger
 from .. import get_file_handle as fh
 from ..image_utils import imread, imsave
 from .create_image_classification_dataset import shape_image
-from .utility import CliError
+from .utility import CliError, TerminalProgress
 
 __all__ = ["create_object_detection_dataset_command", "anchors_of", "grid_targets",
            "add_create_object_detection_dataset_command"]
@@ -185,7 +185,12 @@ def create_object_detection_dataset_command(args):
                        f"the {num_anchor} anchors asked for")
     logger.log(99, f"{len(wh)} labels are found in {len(names)} images.")
     anchors = anchors_of(wh, num_anchor)
-    done = [n for n in names if _convert(args, n, anchors, (width, height, ch, grid))]
+    display, done = TerminalProgress(len(names)), []
+    for i, n in enumerate(names):
+        if _convert(args, n, anchors, (width, height, ch, grid)):
+            done.append(n)
+        display.show(i + 1, "images")
+    display.close()
     if not done:
         raise CliError("No image and label file created correctly.")
     rows = [os.path.join(".", "data", n) for n in done]

@@ -71,6 +71,7 @@ class _Columns:
 
     def __init__(self):
         self.names, self.types, self.dims = [], [], []
+        self.written = []  # per-sample files of this run, removed if the run fails
 
     def add(self, type_and_name, sample):
         vtype, name = type_and_name
@@ -100,7 +101,8 @@ def _save_sample_file(path, vtype, sample, channel):
             x = x.transpose(1, 2, 0)
         else:
             x = x.reshape(x.shape[1], x.shape[2])
-        imsave(path, x.clip(0, 255).astype(np.uint8))
+        image = x.clip(0, 255).astype(np.uint8)
+        fh.atomic_write(path, lambda tmp: imsave(tmp, image))
     else:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(np.array(sample))
@@ -126,8 +128,9 @@ def _sample_cells(args, index, columns, values, assigns, output_image):
                 if dim > 1:
                     name += f"{channel}_"
                 name += f"{file_index}{vtype}"
-                _save_sample_file(os.path.join(args.outdir, args.result_outdir, name), vtype,
-                                  sample, channel)
+                path = os.path.join(args.outdir, args.result_outdir, name)
+                _save_sample_file(path, vtype, sample, channel)
+                columns.written.append(path)
                 rows[j].append(os.path.join(".", args.result_outdir, name))
     return rows
 
@@ -231,33 +234,51 @@ def forward_command(args):
     writer = csv.writer(out, lineterminator="\n")
     index = 0
     display = TerminalProgress(len(rows))
-    with make_iterator() as di:
-        while index < di.size:
-            batch = OrderedDict(zip(di.variables, di.next()))
-            outputs = _forward_batch(args, index, executors, batch, columns)
-            if index == 0:
-                for name, dim in zip(columns.names, columns.dims):
-                    if dim == 1:
-                        if executors[-1].repeat_evaluation_type == "std":
-                            name = "Uncertainty(Std)"
-                        header.append(name)
-                    else:
-                        header.extend(f"{name}__{d}" for d in range(dim))
-                writer.writerow(header)
-            for i, cells in enumerate(outputs):
-                if index + i < len(rows):
-                    row = copy.deepcopy(rows[orders[index + i]])
-                    writer.writerow(row + [_cell(c) for c in cells])
-            index += len(outputs)
-            done = min(index, len(rows))
-            progress(f"data {done} / {len(rows)}", done / max(1, len(rows)))
-            logger.log(99, f"data {done} / {len(rows)}")
-            display.show(done)
-    display.close()
+    try:
+        with make_iterator() as di:
+            while index < di.size:
+                batch = OrderedDict(zip(di.variables, di.next()))
+                outputs = _forward_batch(args, index, executors, batch, columns)
+                if index == 0:
+                    for name, dim in zip(columns.names, columns.dims):
+                        if dim == 1:
+                            if executors[-1].repeat_evaluation_type == "std":
+                                name = "Uncertainty(Std)"
+                            header.append(name)
+                        else:
+                            header.extend(f"{name}__{d}" for d in range(dim))
+                    writer.writerow(header)
+                for i, cells in enumerate(outputs):
+                    if index + i < len(rows):
+                        row = copy.deepcopy(rows[orders[index + i]])
+                        writer.writerow(row + [_cell(c) for c in cells])
+                index += len(outputs)
+                done = min(index, len(rows))
+                progress(f"data {done} / {len(rows)}", done / max(1, len(rows)))
+                logger.log(99, f"data {done} / {len(rows)}")
+                display.show(done)
+        display.close()
+    except BaseException:
+        display.close()
+        _remove_files(columns.written)
+        raise
     fh.atomic_write(os.path.join(args.outdir, args.outfile), out.getvalue().encode("utf-8"))
     logger.log(99, "Forward Completed.")
     progress(None)
     return True
+
+
+def _remove_files(paths):
+    for path in paths:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+    for folder in sorted({os.path.dirname(p) for p in paths}, reverse=True):
+        try:
+            os.rmdir(folder)  # the per-output folders, when now empty
+        except OSError:
+            pass
 
 
 def _cell(c):

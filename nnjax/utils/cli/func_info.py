@@ -1,5 +1,6 @@
-"""``nnabla_cli function_info``: the function types nnjax runs, those a model uses, and
-(``-f NNB`` / ``-f ONNX``) those a converter target supports."""
+"""``nnabla_cli function_info``: the function types nnjax runs, those a model uses,
+(``-f NNB`` / ``-f ONNX``) those a converter target supports, narrowed by a ``-c``
+config, and (``--api N``) the functions of an NNB API level."""
 import os
 import sys
 
@@ -7,6 +8,8 @@ from ..._registry import REGISTRY
 from ..._specs import DECLARED
 from .. import converter
 from .. import get_file_handle as fh
+from ..converter.onnx.exporter import SUPPORTED_OPSETS, parse_opset
+from ..converter.onnx.functions import MIN_OPSET
 from ..nnp_graph import ProtoNetwork
 from .utility import CliError
 
@@ -47,33 +50,81 @@ def _write(args, names, header=None):
         sys.stdout.write(text + "\n")
 
 
+def _config_functions(config, target):
+    """The function types ``-c`` selects: for ONNX ``opset_N`` (those the exporter writes
+    at that opset; ONNX operator list files are refused); otherwise a file of NNabla function names, one a line (``;`` starts a
+    comment, ``,FLOAT32``/``,FIXED16``... after a name are its data types)."""
+    if target == "ONNX" and config.lower().startswith("opset_"):
+        try:
+            opset = parse_opset(config)
+        except ValueError as e:
+            raise CliError(f"function_info -c: {e}") from None
+        return {n for n in converter.func_set_onnx_support() if MIN_OPSET.get(n, 0) <= opset}
+    if target == "ONNX":  # NNabla's ONNX config files list ONNX operators (Op@opset)
+        raise CliError(f"function_info -f ONNX -c {config}: give opset_N (N in "
+                       f"{SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]}); ONNX operator list "
+                       f"files are not read by nnjax")
+    if not os.path.isfile(config):
+        raise CliError(f"function_info -c: {config}: no such config file")
+    names = converter.func_set_import_config(config)
+    unknown = names - set(DECLARED)
+    if unknown:
+        raise CliError(f"function_info -c: {config}: unknown function names "
+                       f"{sorted(unknown)[:5]}")
+    return names
+
+
+def _api_listing(level):
+    """``--api N``: the NNB API level (-1: newest only prints the level) and its
+    functions as NNabla names them (``Type_argcodes``)."""
+    info = converter.get_api_level_info()
+    try:
+        info.set_api_level(level)
+    except ValueError as e:
+        raise CliError(f"function_info --api: {e}") from None
+    lines = [f"API_LEVEL: {info.get_current_level()}"]
+    if level != -1:
+        lines += [info.get_func_uniq_name(f) for f in info.get_function_list()]
+    return lines
+
+
 def function_info_command(args):
     if args.api != 0:
-        raise CliError("function_info --api: nnjax keeps no NNB API level table")
-    if args.config:
-        raise CliError("function_info -c: target constraint files are not read by nnjax yet")
+        text = "\n".join(_api_listing(args.api)) + "\n"
+        if args.output:
+            fh.atomic_write(args.output, text.encode("utf-8"))
+        else:
+            sys.stdout.write(text)
+        return True
+    target = args.all_support.upper() if args.all_support else None
+    if target is not None and target not in _TARGETS:
+        raise CliError(f"function_info -f: unknown target {args.all_support!r} (NNB, ONNX)")
     used = functions_of_files(args.files, not args.nnp_no_expand_network) if args.files else None
-    if not args.all_support:
+    selected = _config_functions(args.config, target) if args.config else None
+    if target is None:
         names = supported_functions()
         if used is not None:
             names &= used
+        if selected is not None:
+            names &= selected
         _write(args, names - set(args.exclude))
         return True
-    target = args.all_support.upper()
-    if target not in _TARGETS:
-        raise CliError(f"function_info -f: unknown target {args.all_support!r} (NNB, ONNX)")
     query, who = _TARGETS[target]
     support = getattr(converter, query, None)
     if support is None:
         raise CliError(f"function_info -f {target}: this nnjax has no {target} converter "
                        f"(nnabla.utils.converter.{query} is missing)")
     names = set(support())
+    wanted = used if used is not None else selected
     if used is not None:
-        unsupported = used - names
         names &= used
-        if unsupported:
-            sys.stderr.write(f"{who} does not support the following functions in model:\n"
-                             + "\n".join(sorted(unsupported)) + "\n")
+    if selected is not None:
+        names &= selected
+    unsupported = (wanted - names) if wanted is not None else set()
+    if unsupported:
+        sys.stderr.write(f"{who} does not support the following functions in "
+                         f"{'model' if used is not None else 'config'}:\n"
+                         + "\n".join(sorted(unsupported)) + "\n")
     _write(args, names - set(args.exclude),
            f"{who} supports the following functions in model:" if used is not None else None)
     return True

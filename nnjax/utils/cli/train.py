@@ -267,6 +267,15 @@ def _log_file(outdir):
         handler.close()
 
 
+def _append_report(path, text):
+    """Add ``text`` to the report at ``path`` with a rename, never a half-written entry."""
+    old = b""
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            old = f.read()
+    fh.atomic_write(path, old + text.encode("utf-8"))
+
+
 def _run(args, info, saver):
     tc = info.training_config
     max_iteration = tc.max_epoch * tc.iter_per_epoch
@@ -295,6 +304,7 @@ def _run(args, info, saver):
         start = time.time()
         first = last_epoch * tc.iter_per_epoch
         display = TerminalProgress(max_iteration)
+        stack.callback(display.close)  # also when the run stops early or fails
         for iteration in range(first, max_iteration):
             _train_iteration(iteration, info, steps, opt_iterators, cost)
             if not np.isfinite(cost.sum_epoch):
@@ -315,14 +325,13 @@ def _run(args, info, saver):
                 if not tc.save_best or best_error is None or valid_error <= best_error:
                     best_error = valid_error
                     saver.save("best", epoch, force=True)
-            with open(os.path.join(args.outdir, "monitoring_report.yml"), "a") as f:
-                f.write(f"{epoch - 1}:\n  cost: {cost_avg}\n" + "".join(report))
+            _append_report(os.path.join(args.outdir, "monitoring_report.yml"),
+                           f"{epoch - 1}:\n  cost: {cost_avg}\n" + "".join(report))
             saver.save("current", epoch)
             past = time.time() - start
             estimate = past * (max_iteration - first) / (iteration + 1 - first)
             logger.log(99, f"epoch {epoch} of {tc.max_epoch} cost={cost_avg:.6f}{error_str} "
                            f"time=({past:.1f}s /{estimate:.1f}s)")
-        display.close()
         if max_iteration > first:
             saver.save("current", epoch, force=True)
     return True
