@@ -10,21 +10,55 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import functions as F
+from .. import parameter as P
 from .. import parametric_functions as PF
 from .. import random as nn_random
+from .._variable import Variable
 from ..initializer import BaseInitializer, calc_normal_std_he_forward
 
 
 class HeNormal(BaseInitializer):
     """He (fan-in) normal weights drawn in float32 (cheap for 100M-parameter models);
-    its seed comes from ``nnabla.random.prng`` so ``nn.seed`` decides it."""
+    its seed comes from ``nnabla.random.prng`` when it is made, so ``nn.seed`` decides it."""
 
     def __init__(self, inmaps, outmaps, kernel=(1, 1)):
         self.std = calc_normal_std_he_forward(inmaps, outmaps, kernel)
+        self.seed = nn_random.prng.randint(2 ** 31)  # at creation: the order of reads is free
 
     def __call__(self, shape):
-        rng = np.random.default_rng(nn_random.prng.randint(2 ** 31))
+        rng = np.random.default_rng(self.seed)
         return rng.standard_normal(size=tuple(shape), dtype=np.float32) * np.float32(self.std)
+
+
+class _DeferredDraw:
+    """Stands in a parameter's buffer where a compiled step's record would
+    (``NdArray._lazy``): the random values are drawn when first read, so building
+    a 100M-parameter model (to count it, to load weights into it) costs nothing."""
+
+    pending = False
+
+    def __init__(self, initializer, shape):
+        self.initializer = initializer
+        self.shape = tuple(int(s) for s in shape)
+
+    def resolve(self, slot, array):
+        array._head = np.asarray(self.initializer(self.shape), dtype=np.float32)
+        array._fill = None
+
+
+def deferred_parameter(path, shape, initializer):
+    """Register parameter ``path`` of the current scope (unless present) with values
+    drawn from ``initializer`` on first use."""
+    if P.get_parameter(path) is not None:
+        return
+    param = Variable(tuple(shape), need_grad=True)
+    param.data._lazy = (_DeferredDraw(initializer, shape), 0)
+
+    class VariableInfo:
+        pass
+    param.info = VariableInfo()
+    param.info.initializer = initializer
+    P.set_parameter(path, param)
 
 
 class _Reached(Exception):
@@ -71,6 +105,7 @@ class Builder:
             ((pad, pad) if np.isscalar(pad) else tuple(pad))
         inmaps = h.shape[1]
         init = HeNormal(inmaps // group, outmaps, kernel)
+        deferred_parameter(f"{name}/conv/W", (outmaps, inmaps // group) + kernel, init)
         return PF.convolution(h, outmaps, kernel, pad=pad, stride=stride, group=group,
                               dilation=dilation, w_init=init, with_bias=with_bias,
                               fix_parameters=not self.training, name=name)
@@ -87,7 +122,9 @@ class Builder:
         return act(h) if act is not None else h
 
     def affine(self, h, n, name=None):
-        init = HeNormal(int(np.prod(h.shape[1:])), n)
+        inmaps = int(np.prod(h.shape[1:]))
+        init = HeNormal(inmaps, n)
+        deferred_parameter(f"{name}/affine/W", (inmaps, n), init)
         return PF.affine(h, n, w_init=init, fix_parameters=not self.training, name=name)
 
     def dropout(self, h, p):
