@@ -127,6 +127,13 @@ class Builder:
         deferred_parameter(f"{name}/affine/W", (inmaps, n), init)
         return PF.affine(h, n, w_init=init, fix_parameters=not self.training, name=name)
 
+    def affine_no_bias(self, h, n, name=None):
+        inmaps = int(np.prod(h.shape[1:]))
+        init = HeNormal(inmaps, n)
+        deferred_parameter(f"{name}/affine/W", (inmaps, n), init)
+        return PF.affine(h, n, w_init=init, with_bias=False,
+                         fix_parameters=not self.training, name=name)
+
     def dropout(self, h, p):
         """Dropout while training; removed otherwise (as NNabla's zoo does)."""
         return F.dropout(h, p) if self.training else h

@@ -7,3 +7,5 @@ from .resnext import ResNeXt, ResNeXt50, ResNeXt101  # noqa: F401
 from .densenet import DenseNet  # noqa: F401
 from .inception import InceptionV3, GoogLeNet  # noqa: F401
 from .xception import Xception  # noqa: F401
+from .senet import SENet  # noqa: F401
+from .shufflenet import ShuffleNet, ShuffleNet10, ShuffleNet05, ShuffleNet20  # noqa: F401
