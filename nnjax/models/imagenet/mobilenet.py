@@ -45,7 +45,6 @@ def mobilenet_v2(b, x):
     h = b.cut("lastconv", b.conv_bn(h, 1280, 1, 1, name="lastconv"))
     h = b.cut("lastconv+relu", F.relu6(h))
     h = b.cut("pool", b.global_pool(h, (7, 7)))
-    h = b.dropout(h, 0.2)
     b.cut("classifier", F.reshape(b.affine(h, 1000, name="fc"), (h.shape[0], 1000)))
 
 
