@@ -164,3 +164,55 @@ def test_finetuning_step_changes_only_the_new_head_when_backbone_is_fixed():
     assert {"conv1/conv/W", "conv1/bn/gamma", "res4/layer2/conv2/conv/W",
             "finetuning_fc/affine/W"} <= changed
     assert "conv1/bn/mean" in changed  # batch statistics update the running mean
+
+
+def _save_renamed(path, name, outputs, names, renames):
+    from nnabla.utils import get_file_handle as fh
+    from nnabla.utils.save import create_proto
+    proto = create_proto({"networks": [{"name": name, "batch_size": 1, "outputs": outputs,
+                                        "names": names}]})
+    for f, new in zip(proto.network[0].function, renames):
+        f.name = new
+    fh.save_model_file(str(path), proto, nn.get_parameters(grad_only=False), extension=".nnp")
+
+
+def test_deeplab_resizes_pooling_and_upsampling_for_the_input(tmp_path):
+    """A stand-in file with DeepLabV3+'s input-size-dependent functions (image pooling,
+    three upsamplings) made for 33x33: on a 65x49 input the pooling must stay global
+    and the last upsampling must give the input size back."""
+    from nnabla.models.semantic_segmentation import DeepLabV3plus
+    x = nn.Variable((1, 3, 33, 33))
+    p = F.average_pooling(x, (33, 33), (33, 33))
+    u1 = F.interpolate(p, output_size=(3, 3), mode="nearest")
+    u2 = F.interpolate(u1, output_size=(9, 9), mode="nearest")
+    y = F.interpolate(u2, output_size=(33, 33), mode="nearest")
+    path = tmp_path / "deeplab.nnp"
+    _save_renamed(path, "runtime", {"y": y}, {"x": x},
+                  ["AveragePooling", "Interpolate", "Interpolate_2", "Interpolate_3"])
+    model = DeepLabV3plus("voc", 16, nnp_path=str(path))
+    assert model.input_shape == (3, 513, 513) and model.category_names[0] == "aeroplane"
+    data = np.random.RandomState(0).rand(2, 3, 65, 49).astype(np.float32)
+    xin = nn.Variable.from_numpy_array(data)
+    net = model(xin, returns_net=True)
+    out = net.outputs["y"]
+    assert out.shape == (2, 3, 65, 49)
+    out.forward()
+    np.testing.assert_allclose(out.d, np.broadcast_to(data.mean(axis=(2, 3), keepdims=True),
+                                                      data.shape), rtol=1e-5)
+    with pytest.raises(ValueError, match="segmentation"):
+        model(xin, use_up_to="classifier")
+
+
+def test_detection_and_segmentation_offline_error(tmp_path, monkeypatch):
+    from nnabla.models.object_detection import YoloV2
+    from nnabla.models.semantic_segmentation import DeepLabV3plus
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv(_weights.ENV_MODELS_DIR, raising=False)
+    monkeypatch.setenv("NNABLA_MODELS_URL_BASE", "http://127.0.0.1:9/models/")
+    with pytest.raises(OSError, match="object_detection/yolov2-coco.nnp") as e:
+        YoloV2("coco")
+    assert "http://127.0.0.1:9/models/object_detection/yolov2-coco.nnp" in str(e.value)
+    with pytest.raises(OSError, match=r"semantic_segmentation/DeepLabV3-voc-os-8\.nnp"):
+        DeepLabV3plus("voc", 8)
+    with pytest.raises(ValueError, match="output_stride"):
+        DeepLabV3plus("voc", 4)

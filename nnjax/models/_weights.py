@@ -7,6 +7,8 @@ is not a complete model archive is refused, never silently reused.
 """
 import os
 import time
+import urllib.error
+import urllib.request
 import zipfile
 
 from ..logger import logger
@@ -85,12 +87,15 @@ def locate_nnp(rel_path, url, path=None, allow_download=True):
     part = f"{target}.download{os.getpid()}"
     start = time.time()
     try:
-        dl.download(url, part, open_file=False, allow_overwrite=True)
-    except ConnectionError as e:
+        _fetch(url, part)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        if os.path.exists(part):
+            os.remove(part)
+        reason = getattr(e, "reason", e)
         raise ModelFileError(
             f"model file {rel_path} not found (looked in {looked}) and it could not be "
-            f"downloaded from {url} after {time.time() - start:.1f} s ({e}). Without network "
-            f"access, fetch {url} elsewhere and put it at {target} "
+            f"downloaded from {url} after {time.time() - start:.1f} s ({reason}). Without "
+            f"network access, fetch {url} elsewhere and put it at {target} "
             f"(or in ${ENV_MODELS_DIR}/{rel_path}).") from None
     problem = nnp_problem(part) or _crc_problem(part)
     if problem is not None:
@@ -98,3 +103,15 @@ def locate_nnp(rel_path, url, path=None, allow_download=True):
         raise ModelFileError(f"the file downloaded from {url} is not usable: {problem}")
     os.replace(part, target)
     return target
+
+
+def _fetch(url, path):
+    """Copy ``url`` into ``path``; every wait is bounded by the download timeout."""
+    logger.info(f"models: downloading {url}")
+    with urllib.request.urlopen(url, timeout=dl.TIMEOUT_SECONDS) as response, \
+            open(path, "wb") as out:
+        while True:
+            chunk = response.read(1 << 20)
+            if not chunk:
+                break
+            out.write(chunk)

@@ -438,6 +438,10 @@ class ProtoNetwork:
                     "with these arguments")
             for pv, o in zip(pf.outputs, outs):
                 pv.variable = o
+                # the file's shape becomes the built one: callbacks of later functions
+                # (NNabla's zoo reads input shapes from the protos) see the real sizes
+                del pv.proto.shape.dim[:]
+                pv.proto.shape.dim.extend(int(d) for d in o.shape)
         result = OrderedDict()
         for k, pv in itertools.chain(self.variables.items(), self.parameters.items()):
             if pv.variable is not None:
