@@ -3,6 +3,8 @@ first under ``<models dir>/<task>/<name>`` (NNabla's URL: ``get_model_url_base()
 followed by the same relative path), input checks, ``use_up_to`` keys."""
 import os
 
+import numpy as np
+
 from .._variable import Variable
 from ..utils.nnp_graph import NnpLoader
 from . import _weights
@@ -40,6 +42,10 @@ class NnpModel:
         if input_var.ndim != 4 or input_var.shape[1] != 3:
             raise ValueError(f"{type(self).__name__}: input_var must be (N, 3, H, W) (RGB), "
                              f"given {input_var.shape}")
+        if input_var.data.dtype.kind in "iub":
+            # NNabla's convolution reads integer images as float, casting the array
+            # in place (the variable holds float32 afterwards); do it up front
+            input_var.data.cast(np.float32)
         return input_var
 
     def _file_input_size(self, network_name, input_name):

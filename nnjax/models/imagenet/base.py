@@ -13,6 +13,8 @@ Both give the same call, ``use_up_to`` keys, input checks and output shapes.
 import os
 from collections import OrderedDict
 
+import numpy as np
+
 from ... import parameter as P
 from ..._variable import Variable
 from ...utils.nnp_graph import NnpLoader, NnpNetworkPass
@@ -122,6 +124,10 @@ class ImageNetBase:
         if input_var.shape[1] != 3:
             raise ValueError(f"{type(self).__name__}: input_var.shape[1] must be 3 (RGB). "
                              f"Given {input_var.shape}.")
+        if input_var.data.dtype.kind in "iub":
+            # NNabla's convolution reads integer images as float, casting the array
+            # in place (the variable holds float32 afterwards); do it up front
+            input_var.data.cast(np.float32)
         return input_var
 
     def configure_global_average_pooling(self, callback, force_global_pooling,
