@@ -38,6 +38,9 @@ def test_unknown_key_and_bad_inputs():
         model(nn.Variable((1, 1, 224, 224)))
     with pytest.raises(ValueError, match="4 dimensions"):
         model(nn.Variable((3, 224, 224)))
+    images = nn.Variable.from_numpy_array(np.full((1, 3, 224, 224), 7, np.int64))
+    assert model(images, use_up_to="lastconv").shape == (1, 512, 7, 7)
+    assert images.d.dtype == np.float32 and images.d[0, 0, 0, 0] == 7  # read as float
     assert len(model.category_names) == 1000 and model.category_names[0] == "tench, Tinca tinca"
 
 
