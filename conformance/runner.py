@@ -224,6 +224,19 @@ def _commit(checkout):
         return None
 
 
+def _nnjax_snapshot():
+    """The short commit of the nnjax tree under test (``+`` when it has changes)."""
+    try:
+        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty else "")
+
+
 def load_results(json_path):
     try:
         with open(json_path) as f:
@@ -256,6 +269,7 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
     results["runs"].append(this_run)
     lock = threading.Lock()
     start = time.monotonic()
+    snapshot = _nnjax_snapshot()
 
     def save():
         this_run["seconds"] = round(time.monotonic() - start, 1)
@@ -268,6 +282,8 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
 
     def one(relpath):
         entry = run_file(root, relpath, timeout)
+        if snapshot:
+            entry["snapshot"] = snapshot
         with lock:
             results["files"][relpath] = entry
             save()

@@ -14,6 +14,10 @@ Outputs, chosen by extension:
 - ``.h5``: the parameters only.
 - an existing directory: its ``network.nntxt``, ``nnp_version.txt`` and
   parameter file, the contents of an .nnp unpacked.
+- ``.onnx`` (opset ``define_version``, default 11), ``.nnb`` (nnabla-c-runtime),
+  ``.stablehlo`` (serialized ``jax.export``) and ``.mlir`` (StableHLO text):
+  written by ``nnabla.utils.converter.convert_files`` from the first executor's
+  network. An ``.onnx`` input is imported into NNP first.
 
 The conversion works on the files' messages; no graph is built unless
 ``check`` is asked for (then every network is rebuilt with nnjax to show it
@@ -24,7 +28,9 @@ from collections import OrderedDict
 
 __all__ = ["convert", "describe", "ConversionError"]
 
-OUTPUT_EXTENSIONS = (".nnp", ".nntxt", ".prototxt", ".protobuf", ".h5")
+OUTPUT_EXTENSIONS = (".nnp", ".nntxt", ".prototxt", ".protobuf", ".h5", ".onnx", ".nnb",
+                     ".stablehlo", ".mlir")
+MODEL_EXPORTS = {".onnx": "ONNX", ".nnb": "NNB", ".stablehlo": "STABLEHLO", ".mlir": "MLIR"}
 PARAMETER_FORMATS = ("h5", "protobuf", "nntxt", "none")
 
 
@@ -99,8 +105,40 @@ def _write_directory(directory, proto, params, parameter_format):
     return written
 
 
+def _through_converter(inputs, outputs, parameter_format, exclude_parameter, batch_size,
+                       force, define_version, api):
+    """Outputs written by nnabla.utils.converter (ONNX in, or ONNX/NNB/StableHLO out)."""
+    import argparse
+    from nnjax.utils.converter import ConvertError, convert_files
+    onnx_in = [i for i in inputs if i.lower().endswith(".onnx")]
+    if onnx_in and len(inputs) != 1:
+        raise ConversionError(f"an ONNX input is converted alone, got {list(inputs)}")
+    written = []
+    for target in outputs:
+        ext = os.path.splitext(target)[1].lower()
+        if ext not in MODEL_EXPORTS and ext != ".nnp":
+            raise ConversionError(f"{target!r}: from an ONNX input write .nnp, .onnx, .nnb, "
+                                  ".stablehlo or .mlir")
+        if os.path.exists(target) and not force:
+            raise ConversionError(f"{target!r} exists (use --force to overwrite)")
+        args = argparse.Namespace(
+            import_format="ONNX" if onnx_in else "NNP",
+            export_format=MODEL_EXPORTS.get(ext, "NNP"),
+            batch_size=-1 if batch_size is None else int(batch_size), force=force,
+            define_version=define_version, api=-1 if api is None else int(api),
+            nnp_parameter_h5=parameter_format == "h5",
+            nnp_parameter_nntxt=parameter_format == "nntxt",
+            nnp_exclude_parameter=exclude_parameter or parameter_format == "none")
+        try:
+            written += convert_files(args, list(inputs), target)
+        except (ConvertError, ValueError, OSError) as e:
+            raise ConversionError(str(e)) from None
+    return written
+
+
 def convert(inputs, outputs, parameter_format="h5", include_parameters=False,
-            exclude_parameter=False, batch_size=None, force=False, check=False):
+            exclude_parameter=False, batch_size=None, force=False, check=False,
+            define_version=None, api=None):
     """Convert ``inputs`` (merged) into every file of ``outputs``; returns the files written.
 
     Args:
@@ -114,6 +152,8 @@ def convert(inputs, outputs, parameter_format="h5", include_parameters=False,
         batch_size (int): overwrite every network's ``batch_size``.
         force (bool): overwrite existing output files.
         check (bool): rebuild every network with nnjax before writing.
+        define_version (str): ``opset_11`` ... for .onnx outputs, ``nnb_3`` for .nnb.
+        api (int): nnabla-c-runtime API level of .nnb outputs (default: newest).
     """
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -121,6 +161,10 @@ def convert(inputs, outputs, parameter_format="h5", include_parameters=False,
         outputs = [outputs]
     if not outputs:
         raise ConversionError("no output file given")
+    if any(i.lower().endswith(".onnx") for i in inputs) or any(
+            os.path.splitext(o)[1].lower() in MODEL_EXPORTS for o in outputs):
+        return _through_converter(inputs, outputs, parameter_format, exclude_parameter,
+                                  batch_size, force, define_version, api)
     if parameter_format not in PARAMETER_FORMATS:
         raise ConversionError(f"parameter format {parameter_format!r} is not one of "
                               f"{PARAMETER_FORMATS}")

@@ -7,6 +7,10 @@ Examples::
     python -m converters params.h5 -o params.protobuf          # parameters
     python -m converters params.protobuf -o params.h5
     python -m converters model.nnp --info                       # summary
+    python -m converters model.nnp -o model.onnx -d opset_13    # ONNX
+    python -m converters model.onnx -o model.nnp                # ONNX import
+    python -m converters model.nnp -o model.nnb                 # nnabla-c-runtime
+    python -m converters model.nnp -o model.stablehlo           # jax.export artifact
 """
 import argparse
 import sys
@@ -17,7 +21,8 @@ from . import PARAMETER_FORMATS, ConversionError, convert, describe
 def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m converters",
-        description="Convert NNabla model files: .nnp, .nntxt/.prototxt, .protobuf, .h5.")
+        description="Convert NNabla model files: .nnp, .nntxt/.prototxt, .protobuf, .h5, "
+                    ".onnx (in and out), .nnb, .stablehlo, .mlir.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="model files, merged in order (e.g. net.nntxt params.h5)")
     p.add_argument("-o", "--output", action="append", default=[], metavar="OUTPUT",
@@ -34,6 +39,11 @@ def build_parser():
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--check", action="store_true",
                    help="rebuild every network with nnjax before writing")
+    p.add_argument("-d", "--define-version", default=None,
+                   help="ONNX opset of .onnx outputs (opset_11 (default) to opset_17) "
+                        "or NNB format version (nnb_2, nnb_3)")
+    p.add_argument("--api", type=int, default=None,
+                   help="nnabla-c-runtime API level of .nnb outputs (default: newest)")
     p.add_argument("--info", action="store_true",
                    help="print the networks, executors and parameters of the inputs")
     return p
@@ -48,7 +58,8 @@ def main(argv=None):
             written = convert(args.inputs, args.output, parameter_format=args.parameter_format,
                               include_parameters=args.include_parameters,
                               exclude_parameter=args.exclude_parameter,
-                              batch_size=args.batch_size, force=args.force, check=args.check)
+                              batch_size=args.batch_size, force=args.force, check=args.check,
+                              define_version=args.define_version, api=args.api)
             for path in written:
                 print(f"wrote {path}")
         elif not args.info:

@@ -9,8 +9,13 @@ __version__ = "1.36.0.nnjax0"
 from ._ndarray import NdArray
 from ._variable import Variable
 from .context import Context, context_scope, get_current_context, set_default_context
-from ._modes import (auto_forward, get_auto_forward, set_auto_forward,
-                     prefer_cached_array, set_global_recompute, get_global_recompute)
+from ._init import (prefer_cached_array, reset_array_preference, array_classes,
+                    add_available_context, available_contexts)
+from .auto_forward import auto_forward, get_auto_forward, set_auto_forward
+from .recompute import recompute, recompute_fn, set_global_recompute, get_global_recompute
+from .callback import (set_function_pre_hook, set_function_post_hook, unset_function_pre_hook,
+                       unset_function_post_hook, set_solver_pre_hook, set_solver_post_hook,
+                       unset_solver_pre_hook, unset_solver_post_hook)
 from .parameter import (parameter_scope, get_parameters, clear_parameters, save_parameters,
                         load_parameters, get_current_parameter_scope, no_grad)
 from .random import seed
@@ -18,13 +23,16 @@ from .logger import logger
 from ._queue import flush as _flush, stats as _compile_stats
 from . import functions, parametric_functions, solvers, solver, initializer, random, ext_utils  # noqa
 from . import dtypes, testing  # noqa
-from ._graph_api import forward_all, grad  # noqa
-from . import _operators
+from . import variable, _nd_array, _computation_graph  # noqa: F401
+from ._graph_api import forward_all  # noqa
+from .grad import grad  # noqa: the function, not the module of the same name
+from . import _operators, _narrow
 from . import backward_functions, backward_function, function, function_bases  # noqa: F401
 from .core.module import Module  # noqa: F401
 from .core import graph_def  # noqa: F401
 from .core.graph_def import ProtoVariable  # noqa: F401
 from .core.sequential import Sequential  # noqa: F401
+from .interop import from_jax, set_parameters, to_jax  # noqa: F401
 
 
 def compile_stats():
@@ -43,4 +51,5 @@ def synchronize():
 
 
 _operators.install()
+_narrow.install()
 _alias.install()

@@ -165,6 +165,8 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
         return
     plan = get_plan([output])
     observers = _modes.function_observers()
+    function_pre_hook, function_post_hook = _modes.with_global_hooks(function_pre_hook,
+                                                                     function_post_hook)
     if function_pre_hook is not None or function_post_hook is not None or observers:
         _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook,
                               observers)

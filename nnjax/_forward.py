@@ -110,6 +110,8 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     if not plan.functions:
         return
     observers = _modes.function_observers()
+    function_pre_hook, function_post_hook = _modes.with_global_hooks(function_pre_hook,
+                                                                     function_post_hook)
     if function_pre_hook is not None or function_post_hook is not None or observers:
         _forward_by_function(plan, function_pre_hook, function_post_hook, observers)
         return

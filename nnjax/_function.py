@@ -31,15 +31,19 @@ class FunctionInfo:
         return f"FunctionInfo(type_name={self.type_name!r}, args={self.args!r})"
 
 
+def _copy_args(args):
+    return {k: list(v) if isinstance(v, list) else v for k, v in args.items()}
+
+
 class Function:
     """A function of the graph (``nnabla.function.Function``)."""
 
-    __slots__ = ("info", "_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
+    __slots__ = ("_info", "_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                  "rng_key_data", "python_function", "lower_args", "_context",
                  "_active_input_mask", "__weakref__")
 
     def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
-        self.info = FunctionInfo(spec.type_name, args)
+        self._info = FunctionInfo(spec.type_name, args)
         # the lowering's keyword args: NNabla's args, plus the sizes a data-dependent
         # function read from its inputs' values when it was recorded
         self.lower_args = args if lower_args is None else lower_args
@@ -61,20 +65,28 @@ class Function:
         return [v for v in (self._inputs or ()) if v is not None]
 
     @property
+    def info(self):
+        """A copy each time, as NNabla's: editing its args (as graph modifiers written
+        for NNabla do) never changes this node. The tags are the node's own."""
+        info = FunctionInfo(self._info.type_name, _copy_args(self._info.args))
+        info.tags = self._info.tags
+        return info
+
+    @property
     def name(self):
-        return self.info.type_name
+        return self._info.type_name
 
     @property
     def args(self):
-        return self.info.args
+        return _copy_args(self._info.args)
 
     @property
     def arguments(self):
-        return self.info.args
+        return _copy_args(self._info.args)
 
     @property
     def tags(self):
-        return self.info.tags
+        return self._info.tags
 
     @property
     def context(self):

@@ -9,12 +9,14 @@
   are read when the graph is built. Mixing slices with arrays is not supported
   (an IndexError; NNabla does not support it either).
 
-``x[key] = value`` records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
+For an NdArray, ``x[key]`` computes at once through the same functions and
+``x[key] = value`` writes into the array at once (numpy's indexing rules).
+
+``x[key] = value`` on a Variable records a ``ScatterNd`` into ``x``: when ``x`` has a parent, ``x``
 is rewired onto ``ScatterNd(value, indices, out=<x before the assignment>)`` so the
 following graph sees the assigned values and gradients flow to both. For a leaf ``x``
-a constant value is written into ``x.d`` at once; a Variable value records
-``ScatterNd(value, indices, out=x)``, which writes into ``x`` when it is computed
-(at once under auto-forward).
+a constant value is written into ``x.d`` at once; with a Variable value the leaf is
+rewired the same way (as NNabla does), so ``x`` is computed with the graph.
 """
 import numpy as np
 
@@ -233,6 +235,29 @@ def _scatter(out, key, value):
     return F.scatter_nd(value, indices, out=out)
 
 
+def _host_key(key):
+    """``key`` with its NdArray/Variable parts read as numpy arrays."""
+    def one(k):
+        if isinstance(k, NdArray):
+            return np.asarray(k._host(writable=False))
+        if isinstance(k, Variable):
+            return np.asarray(k.data._host(writable=False))
+        return k
+    return tuple(one(k) for k in key) if isinstance(key, tuple) else one(key)
+
+
+def ndarray_setitem(x, key, value):
+    """``x[key] = value`` for an NdArray: written at once, with numpy's rules."""
+    if isinstance(value, Variable):
+        value = value.data
+    if isinstance(value, NdArray):
+        value = value._host(writable=False)
+    try:
+        x.data[_host_key(key)] = value
+    except (IndexError, ValueError) as e:
+        raise type(e)(f"NdArray.__setitem__ (array shape {x.shape}): {e}") from None
+
+
 def setitem(x, key, value):
     """``x[key] = value`` (see the module docstring)."""
     if isinstance(value, NdArray):
@@ -241,20 +266,18 @@ def setitem(x, key, value):
         arr = np.asarray(value)
         if x.parent is None:
             try:
-                x.d[key] = arr
+                x.d[_host_key(key)] = arr
             except (IndexError, ValueError) as e:
                 raise type(e)(f"setitem: {e}") from None
             return
         value = Variable.from_numpy_array(arr.astype(x.data.dtype) if arr.dtype.kind == "f"
                                           or x.data.dtype.kind == "f" else arr)
     parent = x.parent
-    if parent is None:
-        _scatter(x, key, value)
-        return
     before = x.get_unlinked_variable()
-    before._parent = parent
-    parent.outputs = [before if o is x else o for o in parent.outputs]
-    bump_graph()
+    if parent is not None:
+        before._parent = parent
+        parent.outputs = [before if o is x else o for o in parent.outputs]
+        bump_graph()
     y = _scatter(before, key, value)
     x.rewire_on(y)
 

@@ -77,3 +77,38 @@ def remove_function_observer(observer):
 def function_observers():
     """The registered observers, in registration order."""
     return tuple(_function_observers)
+
+
+# Global hooks registered by key (``nnabla.callback``): function hooks run around
+# each function of every forward and backward, solver hooks around each
+# parameter's solver operation; both after hooks given to the call itself.
+_global_hooks = {"function_pre": {}, "function_post": {}, "solver_pre": {}, "solver_post": {}}
+
+
+def set_global_hook(kind, key, hook):
+    """Register ``hook`` under ``key`` for ``kind`` ('function_pre', 'solver_post', ...)."""
+    _global_hooks[kind][str(key)] = hook
+
+
+def unset_global_hook(kind, key):
+    """Remove the ``kind`` hook registered under ``key`` (no error if there is none)."""
+    _global_hooks[kind].pop(str(key), None)
+
+
+def _chain(own, registered):
+    hooks = ([own] if own is not None else []) + list(registered.values())
+    if not hooks:
+        return None
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def chained(*args):
+        for hook in hooks:
+            hook(*args)
+    return chained
+
+
+def with_global_hooks(pre, post, kind="function"):
+    """(pre, post) hooks: the given ones followed by the registered global ones."""
+    return (_chain(pre, _global_hooks[kind + "_pre"]),
+            _chain(post, _global_hooks[kind + "_post"]))

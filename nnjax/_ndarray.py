@@ -33,7 +33,8 @@ class NdArray:
     """
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
-                 "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "__weakref__")
+                 "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "_children",
+                 "__weakref__")
 
     def __init__(self, *shape, dtype=None):
         if len(shape) == 2 and isinstance(shape[0], (tuple, list)):
@@ -54,6 +55,7 @@ class NdArray:
         self._zero_fill = False  # the pending fill comes from zero(): fold it in programs
         self._lazy = None
         self._exposed = False    # a numpy head the user may hold (and write) a view of
+        self._children = None    # weak references to the views made by narrow()
 
     # ------------------------------------------------------------ factories
     @staticmethod
@@ -133,8 +135,8 @@ class NdArray:
     def _sync(self, read=False):
         """Run queued programs touching this array; with ``read``, also compute a
         value left out of a compiled step."""
-        if self._queued:
-            flush()
+        if self._queued or self._children:
+            flush()  # (a view's queued writes land in this array's buffer)
         if read and self._lazy is not None:
             self._resolve()
 
@@ -183,6 +185,20 @@ class NdArray:
         self._head = value
         self._fill = None
         self._touch()
+
+    def _host_buffer(self):
+        """The values as a writable numpy array kept as the head (shared with views)."""
+        self._sync(read=True)
+        head = self._head
+        if head is None:
+            head = np.full(self._shape, 0 if self._fill is None else self._fill, self._dtype)
+        elif not (isinstance(head, np.ndarray) and head.dtype == self._dtype
+                  and head.flags.writeable):
+            head = np.array(np.asarray(head), dtype=self._dtype, copy=True)
+        self._head = head
+        self._fill = None
+        self._exposed = True
+        return head
 
     # ------------------------------------------------------------ host access
     def _host(self, writable=True):
@@ -246,13 +262,18 @@ class NdArray:
         if mode not in ("r", "w", "rw"):
             raise ValueError(f"NdArray.get_data: mode must be 'r', 'w' or 'rw', got {mode!r}")
         if dtype is not None and np.dtype(dtype) != self._dtype:
+            if mode == "r":  # a converted read-only copy; the array keeps its dtype
+                out = self._host(writable=False).astype(dtype)
+                out.flags.writeable = False
+                return out
             return self.cast(dtype)
         if mode == "r":
             return self._host(writable=False)
         return self._host(writable=True)
 
     def cast(self, dtype, ctx=None):
-        """Change the array's dtype in place; return a writable numpy reference."""
+        """Change the array's dtype in place; return a writable numpy reference
+        (nothing when ``ctx`` is given, as NNabla)."""
         dtype = np.dtype(dtype)
         self._sync(read=True)
         if dtype != self._dtype:
@@ -262,7 +283,8 @@ class NdArray:
                 host = np.asarray(self._head).astype(dtype)
                 self._dtype = dtype
                 self._head = host
-        return self._host(writable=True)
+        data = self._host(writable=True)
+        return data if ctx is None else None
 
     def fill(self, value):
         """Fill with a scalar (lazily: nothing is allocated until used)."""
@@ -289,28 +311,40 @@ class NdArray:
         self._lazy = None
 
     def copy_from(self, arr, use_current_context=True):
-        """Copy the values of another NdArray into this one."""
+        """Copy the values of ``arr`` into this array and return this array.
+
+        The array takes ``arr``'s dtype; with ``use_current_context`` an ``arr``
+        holding no values yet (fresh, or after ``zero``/``fill``) copies as float32.
+        """
         if not isinstance(arr, NdArray):
             raise TypeError(f"NdArray.copy_from: expected an NdArray, got {type(arr).__name__}")
         if arr.shape != self._shape:
             raise ValueError(f"NdArray.copy_from: shape {arr.shape} does not match {self._shape}")
         self._sync()
         arr._sync(read=True)
+        if arr._head is None and not use_current_context:
+            raise ValueError("NdArray.copy_from(use_current_context=False): the source "
+                             "array holds no values yet (fresh, or after zero()/fill())")
+        dtype = arr._dtype if arr._head is not None else _DEFAULT_DTYPE
+        self._set_dtype(dtype)
         if arr._head is None:
             self._head = None
             self._fill = arr._fill
         elif isinstance(arr._head, np.ndarray):
-            self._head = np.array(arr._head, dtype=self._dtype, copy=True)
+            self._head = np.array(arr._head, dtype=dtype, copy=True)
             self._fill = None
         else:
             value = arr._head
-            if value.dtype != self._dtype:
+            if value.dtype != dtype:
                 # convert on the host: JAX (without x64) would truncate 64-bit dtypes
-                value = np.asarray(value).astype(self._dtype)
+                value = np.asarray(value).astype(dtype)
             self._head = value  # jax arrays are immutable: sharing is a copy
             self._fill = None
         self._touch()
         return self
+
+    def _set_dtype(self, dtype):
+        self._dtype = np.dtype(dtype)
 
     def __array__(self, dtype=None, copy=None):
         host = self._host(writable=False)

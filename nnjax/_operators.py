@@ -10,7 +10,7 @@ package after everything below has been imported): ``Variable`` and
 import numpy as np
 
 from . import functions as F
-from ._indexing import getitem, setitem
+from ._indexing import getitem, ndarray_setitem, setitem
 from ._ndarray import NdArray, _as_shape
 from ._variable import Variable
 
@@ -39,16 +39,24 @@ def binary(op, a, b):
     return _ARRAY_OPS[op](a, b)
 
 
+class MatmulOperandError(ValueError, AssertionError):
+    """A bad ``@`` operand (NNabla asserts on these, hence the AssertionError base)."""
+
+
 def matmul(x, y):
     """``x @ y`` mapped as NNabla maps it: F.sum (1-D . 1-D), F.affine (2-D),
-    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones)."""
+    F.batch_matmul (N-D, the lower-rank operand reshaped with leading ones).
+    With an NdArray operand the product is computed at once (an NdArray)."""
     for i, v in enumerate((x, y)):
-        if not hasattr(v, "shape") or not hasattr(v, "data"):
-            raise TypeError(f"matmul: operand {i} must be a Variable or NdArray, "
-                            f"got {type(v).__name__}")
+        if not isinstance(v, (Variable, NdArray)):
+            raise MatmulOperandError(f"matmul: operand {i} must be a Variable or NdArray, "
+                                     f"got {type(v).__name__}")
     xs, ys = tuple(x.shape), tuple(y.shape)
     if not xs or not ys:
-        raise ValueError(f"matmul: scalar operands are not allowed (shapes {xs} and {ys})")
+        raise MatmulOperandError(f"matmul: scalar operands are not allowed "
+                                 f"(shapes {xs} and {ys})")
+    if isinstance(x, NdArray) or isinstance(y, NdArray):
+        x, y = (v.data if isinstance(v, Variable) else v for v in (x, y))
     if xs[-1] != (ys[0] if len(ys) == 1 else ys[-2]):
         raise ValueError(f"matmul: inner dimensions differ for shapes {xs} and {ys}")
     if len(xs) == 1 and len(ys) == 1:
@@ -135,6 +143,10 @@ class VariableOperators:
     """Variable only: in-place operators build a new node (as NNabla), indexing
     and ``reshape`` record functions."""
 
+    # numpy scalars and arrays defer to the Variable's reflected operators
+    # (``np.float64(2) ** v`` is ``v.__rpow__``), as with NNabla's Variable
+    __array_ufunc__ = None
+
     def __rmatmul__(self, other):
         return matmul(other, self)
 
@@ -165,6 +177,12 @@ class VariableOperators:
 
 class NdArrayOperators:
     """NdArray only: in-place operators write the result into the array."""
+
+    def __getitem__(self, key):
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        ndarray_setitem(self, key, value)
 
     def _inplace(self, op, other):
         result = binary(op, self, other)

@@ -162,6 +162,11 @@ def enqueue(op):
     _queue.append(op)
 
 
+def pending_kinds():
+    """The kinds of the ops queued now (read only)."""
+    return frozenset(_queue_kinds)
+
+
 def run_now(op):
     """Queue ``op`` and run the queue."""
     enqueue(op)

@@ -15,6 +15,7 @@ from collections import OrderedDict
 import jax.numpy as jnp
 import numpy as np
 
+from . import _modes
 from ._queue import Op, Template, enqueue, flush, run_now
 from ._ndarray import NdArray
 
@@ -66,6 +67,7 @@ def update(active, rule, key, hyper_operand, templates, pre_hook=None, post_hook
     argument, so changing one never recompiles; templates: the solver's dict
     caching one template per set of active parameters.
     """
+    pre_hook, post_hook = _modes.with_global_hooks(pre_hook, post_hook, "solver")
     if not active:
         return
 
@@ -149,6 +151,7 @@ def grad_op(tag, scalar, active, pre_hook=None, post_hook=None):
     c if its norm exceeds c) or ``scale_grad`` (c g), with ``c = scalar``, a
     float32 operand (no recompilation when it changes).
     """
+    pre_hook, post_hook = _modes.with_global_hooks(pre_hook, post_hook, "solver")
     if not active:
         return
     fn, with_param = _GRAD_FNS[tag]
@@ -192,6 +195,7 @@ def check_grads(kind, active, pre_hook=None, post_hook=None):
     Without hooks: one fused device-side reduction; only a scalar comes back
     to the host. With hooks: each gradient is read back in turn.
     """
+    pre_hook, post_hook = _modes.with_global_hooks(pre_hook, post_hook, "solver")
     test = _TESTS[kind]
     if not active:
         return False

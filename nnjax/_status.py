@@ -13,6 +13,7 @@ import sys
 from . import parametric_functions
 from ._registry import REGISTRY
 from ._specs import DECLARED
+from ._surface import kept_section, write_text
 
 # NNabla's function types by category, in NNabla's order (declared in nnjax._specs).
 FUNCTION_TYPES = {}
@@ -112,8 +113,9 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     status = collect()
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(format_markdown(status))
+        # the module-surface section (python -m nnjax._surface) is kept as it is
+        surface = kept_section(args.markdown)
+        write_text(args.markdown, format_markdown(status) + ("\n" + surface if surface else ""))
     if args.status or not args.markdown:
         sys.stdout.write(format_text(status))
     return 0

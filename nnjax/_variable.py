@@ -7,6 +7,7 @@ computes: ``forward``/``backward`` queue the ops of ``nnjax._forward`` and
 ``nnjax._backward``. Operators (``+``, ``@``, ``[]``, ``reshape``) are installed
 by ``nnjax._operators``, which sits above the functions they record.
 """
+import gc
 import weakref
 
 import numpy as np
@@ -17,6 +18,7 @@ from ._forward import forward as _queue_forward
 from ._function import Function
 from ._ndarray import NdArray, _as_shape
 from ._plan import bump_graph as _bump_graph, functions_in_order
+from .context import Context  # noqa: F401  (NNabla's nnabla._variable exports it)
 
 
 class _Buffers:
@@ -259,7 +261,9 @@ class Variable:
 
     @property
     def function_references(self):
-        """Functions that take this variable as an input."""
+        """Functions that take this variable as an input (and are still referenced:
+        a function whose outputs were all deleted is gone, as in NNabla)."""
+        gc.collect()  # a function and its outputs reference each other: free dropped ones
         alive = [r() for r in self._consumers]
         return [f for f in alive if f is not None]
 

@@ -130,3 +130,18 @@ def node_backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **a
 
 
 registry = {type_name: _backward_of(type_name) for type_name in REGISTRY}
+
+
+def register(func_name, func):
+    """Register ``func`` as the backward function of type ``func_name`` (a
+    ``PythonFunction``'s name, for instance), replacing any earlier one."""
+    if not callable(func):
+        raise TypeError(f"backward_functions.register: the backward of {func_name!r} must be "
+                        f"callable, got {type(func).__name__}")
+    registry[func_name] = func
+
+
+def show_registry():
+    """Print each registered type name with its backward function."""
+    for name, func in registry.items():
+        print(name, func)

@@ -4,9 +4,11 @@
 present, else on the CPU (with one warning), so GPU-written scripts run.
 """
 import importlib
+import warnings
 
 import jax
 
+from ._init import array_classes as _array_classes, device_synchronize as _device_synchronize
 from ._queue import flush
 from .context import Context, _warn_if_no_gpu
 
@@ -23,7 +25,8 @@ def get_extension_context(ext_name, **kw):
     """A Context for ``ext_name`` ('cpu', 'cuda' or 'cudnn').
 
     Keyword args: ``device_id`` (str or int, default '0') and ``type_config``
-    ('float' by default, 'half' for float16 compute).
+    ('float' by default, 'half' for float16 compute); others are ignored with a
+    warning, as NNabla ignores them.
     """
     if ext_name not in _EXTENSIONS:
         raise ValueError(f"get_extension_context: unknown extension {ext_name!r}; "
@@ -31,7 +34,9 @@ def get_extension_context(ext_name, **kw):
     device_id = str(kw.pop("device_id", "0"))
     type_config = kw.pop("type_config", "float")
     if kw:
-        raise TypeError(f"get_extension_context: unexpected arguments {sorted(kw)}")
+        # NNabla's extension contexts take **kw and ignore what they do not know
+        warnings.warn(f"get_extension_context({ext_name!r}): ignoring unknown arguments "
+                      f"{sorted(kw)} (as NNabla does)", UserWarning, stacklevel=2)
     if type_config not in _TYPE_CONFIGS:
         raise ValueError(f"get_extension_context: type_config must be one of "
                          f"{list(_TYPE_CONFIGS)}, got {type_config!r}")
@@ -73,8 +78,17 @@ def extension_functions(ext_name):
     def get_devices():
         return [str(i) for i in range(get_device_count())]
 
+    def array_classes():
+        """The extension's array class names, preferred first."""
+        return _array_classes(ext_name)
+
+    def device_synchronize(device=""):
+        """Wait until every queued computation has run."""
+        _device_synchronize(device)
+
     return dict(context=context, synchronize=synchronize, clear_memory_cache=clear_memory_cache,
-                get_device_count=get_device_count, get_devices=get_devices)
+                get_device_count=get_device_count, get_devices=get_devices,
+                array_classes=array_classes, device_synchronize=device_synchronize)
 
 
 def import_extension_module(ext_name):

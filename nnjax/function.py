@@ -1,4 +1,5 @@
-"""``nnabla.function``: the Function class, its per-type constructors, and PythonFunction.
+"""``nnabla.function``: the Function class, its per-type constructors, JaxFunction and
+PythonFunction.
 
 ``nnabla.function.Affine(ctx, base_axis=1)`` (one constructor per registered
 type, NNabla's argument names, order and defaults) makes a function object not
@@ -9,7 +10,9 @@ A PythonFunction subclass defines ``name``, ``min_outputs``, ``setup_impl``,
 ``forward_impl`` and ``backward_impl`` as in NNabla; calling an instance on
 Variables records it in the graph like any function. Inside compiled
 programs it runs on the host through ``jax.pure_callback`` (forward and
-backward), so the rest of the graph stays in one XLA program.
+backward), so the rest of the graph stays in one XLA program. Both are
+``JaxFunction``s: a node whose lowering is the object's own JAX function
+(``nnjax.from_jax(f)`` makes one from any JAX function).
 """
 import jax
 import numpy as np
@@ -23,10 +26,60 @@ from ._specs import COMPUTED, REQUIRED
 from ._variable import Variable
 
 
-class PythonFunction:
-    """Base class of functions written in Python (numpy) by the user."""
+class JaxFunction:
+    """A function of JAX arrays recorded as one node of the graph (``nnjax.from_jax``).
+
+    Calling it on Variables records a node whose lowering is ``fn`` itself: output
+    shapes come from ``jax.eval_shape``, gradients from JAX, and it is compiled into
+    the same program as the rest of the graph (one program per node object: reuse the
+    object to reuse compiled programs). ``fn`` returns an array or a tuple of arrays.
+    """
+
+    def __init__(self, fn=None, name=None):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"from_jax: expected a callable, got {type(fn).__name__}")
+        self._jax_fn = fn
+        self._type_name = name or getattr(fn, "__name__", None) or type(fn).__name__
+
+    @property
+    def name(self):
+        return self._type_name
+
+    @property
+    def args(self):
+        return {}
+
+    def _prepare(self, inputs):
+        """What a subclass does before recording (PythonFunction: its setup_impl)."""
+
+    def __call__(self, *inputs, n_outputs=-1, auto_forward=None, outputs=None):
+        self._prepare(inputs)
+        return apply_function(self.name, list(inputs), dict(self.args), outputs=outputs,
+                              python_function=self, spec=internal_spec(self.name))
+
+    def _lower(self, *xs):
+        out = self._jax_fn(*xs)
+        if isinstance(out, (tuple, list)):
+            out = tuple(out)
+            if len(out) == 1:
+                out = out[0]
+        items = out if isinstance(out, tuple) else (out,)
+        for i, o in enumerate(items):
+            if not hasattr(o, "shape") or not hasattr(o, "dtype"):
+                raise TypeError(f"{self.name}: output {i} of the JAX function is a "
+                                f"{type(o).__name__}; return an array or a tuple of arrays")
+        return out
+
+    def __repr__(self):
+        return f"from_jax function {self.name!r}"
+
+
+class PythonFunction(JaxFunction):
+    """Base class of functions written in Python (numpy) by the user: a JaxFunction
+    whose lowering calls ``forward_impl``/``backward_impl`` on the host."""
 
     def __init__(self, ctx=None):
+        super().__init__()
         self.ctx = ctx
         self._out_meta = None
         self._n_in = None
@@ -35,10 +88,6 @@ class PythonFunction:
     @property
     def name(self):
         return type(self).__name__
-
-    @property
-    def args(self):
-        return {}
 
     def min_outputs(self):
         """How many outputs the function has (a method, as in NNabla)."""
@@ -59,8 +108,11 @@ class PythonFunction:
     def backward_impl(self, inputs, outputs, propagate_down, accum):
         raise TypeError(f"{self.name}: PythonFunction subclasses must define backward_impl")
 
+    def __repr__(self):
+        return f"PythonFunction {self.name!r}"
+
     # ------------------------------------------------------------ recording
-    def __call__(self, *inputs, n_outputs=-1, auto_forward=None, outputs=None):
+    def _prepare(self, inputs):
         proxies_in = [Variable(x.shape) for x in inputs]
         n_out = self.min_outputs() if callable(self.min_outputs) else self.min_outputs
         proxies_out = [Variable(()) for _ in range(max(int(n_out), 1))]
@@ -68,9 +120,6 @@ class PythonFunction:
         self._out_meta = [(tuple(v.shape), np.dtype(np.float32)) for v in proxies_out]
         self._n_in = len(inputs)
         self._lower_fn = self._make_lower()
-        spec = internal_spec(self.name)
-        return apply_function(self.name, list(inputs), dict(self.args), outputs=outputs,
-                              python_function=self, spec=spec)
 
     # ------------------------------------------------------------ lowering
     def _host_forward(self, *arrays):
@@ -94,7 +143,8 @@ class PythonFunction:
 
         @jax.custom_vjp
         def run(*xs):
-            return jax.pure_callback(self._host_forward, out_structs, *xs)
+            return jax.pure_callback(self._host_forward, out_structs, *xs,
+                                     vmap_method="sequential")
 
         def fwd(*xs):
             ys = run(*xs)
@@ -103,7 +153,8 @@ class PythonFunction:
         def bwd(res, gys):
             xs, ys = res
             in_structs = tuple(jax.ShapeDtypeStruct(x.shape, np.float32) for x in xs)
-            gxs = jax.pure_callback(self._host_backward, in_structs, *xs, *ys, *gys)
+            gxs = jax.pure_callback(self._host_backward, in_structs, *xs, *ys, *gys,
+                                    vmap_method="sequential")
             return tuple(g.astype(x.dtype) for g, x in zip(gxs, xs))
 
         run.defvjp(fwd, bwd)
@@ -140,7 +191,7 @@ class ConstructedFunction(Function):
         for name in ("_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                      "rng_key_data", "python_function", "lower_args"):
             setattr(self, name, getattr(node, name))
-        self.info.args = node.info.args
+        self._info.args = node._info.args
         for o in self.outputs:
             o._parent = self
 

@@ -110,10 +110,11 @@ def test_runner_counts_reasons_timeout_and_merge(tmp_path):
     assert sleepy["passed"] == 1                            # reached before the kill
     assert 2 <= sleepy["seconds"] < 30
 
-    assert "| `sub/test_mixed.py` | 5 | 1 | 2 | 1 | 1 |" in md
+    assert mixed["snapshot"] == sleepy["snapshot"]         # the nnjax commit they ran on
+    assert f"| `sub/test_mixed.py` ({mixed['snapshot']}) | 5 | 1 | 2 | 1 | 1 |" in md
     assert "`ValueError: planted failure` ×2" in md
     assert "`RuntimeError: planted setup error` ×1" in md
-    assert "| `test_sleepy.py` | ≥1 (timeout) |" in md
+    assert f"| `test_sleepy.py` ({sleepy['snapshot']}) | ≥1 (timeout) |" in md
     assert "timeout after 2 s" in md
     assert "**Total** (2 files): 7 tests, 3 passed (42.9%)" in md
     assert "Not run yet (1 files): `test_unrun.py`" in md

@@ -340,3 +340,28 @@ def test_rewrite_records_applies_nnabla_batch_rule():
     untouched = {"x": [3, 8]}
     assert rewrite_records([("S", "Sigmoid", {}, ["x"], ["x2"])], untouched, ["x"]) is None
     assert untouched == {"x": [3, 8]}
+
+
+def test_utils_save_with_base_axis_and_load_proto_graph(tmp_path, rng):
+    """utils.save folds the axes before base_axis=2 into one batch axis (NNabla's rule),
+    and utils.load's info.proto_graph computes the saved network at a new batch size."""
+    from nnabla.utils.load import load
+    from nnabla.utils.save import save
+    x = nn.Variable((1, 2, 3, 4, 4))
+    y = PF.convolution(x, 2, (1, 1), base_axis=2, with_bias=False, name="conv")
+    path = str(tmp_path / "b2.nnp")
+    save(path, {"networks": [{"name": "net", "batch_size": 2, "outputs": {"y": y},
+                              "names": {"x": x}}],
+                "executors": [{"name": "runtime", "network": "net", "data": ["x"],
+                               "output": ["y"]}]})
+    info = load([path], batch_size=5)
+    net = info.proto_graph.default_graph()
+    assert net.variables["x"].shape == (-1, 3, 4, 4)
+    xv = net.variables["x"].variable_instance
+    yv = net.variables["y"].variable_instance
+    assert xv.shape == (5, 3, 4, 4) and yv.shape == (5, 2, 4, 4)
+    xv.d = rng.randn(5, 3, 4, 4)
+    yv.forward()
+    w = nn.get_parameters()["conv/conv/W"].d.reshape(2, 3)
+    np.testing.assert_allclose(yv.d, np.einsum("oc,nchw->nohw", w, xv.d), rtol=1e-5,
+                               atol=1e-6)

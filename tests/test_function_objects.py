@@ -194,3 +194,16 @@ def test_function_bases_take_nnablas_declared_signature(rng):
     assert y.shape == (1, 3, 3, 3) and y.parent.info.args["pad"] == (0, 0)
     c = fb.concatenate(x, x)  # axis: the last one
     assert c.shape == (1, 2, 5, 10)
+
+
+def test_info_args_edit_leaves_the_node_unchanged():
+    # graph modifiers written for NNabla edit info.args of a node they then rebuild
+    x = nn.Variable.from_numpy_array(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
+    y = F.max_pooling(x, (2, 2))
+    args = y.parent.info.args
+    args["channel_last"] = True
+    args["kernel"].append(9)
+    assert y.parent.info.args["channel_last"] is False
+    assert list(y.parent.args["kernel"]) == [2, 2]
+    y.forward()
+    np.testing.assert_array_equal(y.d, np.array([[[[5, 7], [13, 15]]]], np.float32))

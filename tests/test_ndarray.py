@@ -175,11 +175,15 @@ def test_copy_from():
     np.testing.assert_array_equal(b.data, np.arange(4))
     a.data[0] = 10  # later writes to the source do not leak
     assert b.data[0] == 0
-    # from a device result, and across dtypes (int64 kept on the host)
+    # from a device result: the destination takes the source's dtype (as NNabla)
     c = nn.NdArray((4,), dtype=np.int64)
-    c.copy_from(a + 1)
-    assert c.dtype == np.int64
+    assert c.copy_from(a + 1) is c
+    assert c.dtype == np.float32
     np.testing.assert_array_equal(c.data, np.array([11, 2, 3, 4]))
+    # int64 values beyond float32/int32 survive (converted on the host)
+    big = nn.NdArray.from_numpy_array(np.array([2 ** 40 + 1, -3, 0, 7], dtype=np.int64))
+    c.copy_from(big, use_current_context=False)
+    assert c.dtype == np.int64 and c.data[0] == 2 ** 40 + 1
     # from a pending fill
     d = nn.NdArray((4,))
     d.fill(3)

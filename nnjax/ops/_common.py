@@ -1,4 +1,6 @@
 """Helpers shared by the function modules."""
+import math
+
 import numpy as np
 
 from .._apply import apply_function
@@ -53,8 +55,10 @@ def int_shape(v):
 
 
 def prod(shape):
-    """The number of elements of ``shape`` (a Python int)."""
-    return int(np.prod(shape, dtype=np.int64))
+    """The number of elements of ``shape`` (a Python int; a symbolic size when
+    ``shape`` holds ``jax.export`` symbolic dimensions)."""
+    size = math.prod(shape)
+    return int(size) if isinstance(size, (int, np.integer)) else size
 
 
 def check_base_axis(fname, x, base_axis, spare=0):

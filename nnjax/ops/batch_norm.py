@@ -170,8 +170,37 @@ def fused_batch_normalization(x, beta, gamma, mean, variance, z=None, axes=[1],
 
 def _sync_bn_full(x, beta, gamma, mean, variance, comm=None, group="world", axes=(1,),
                   decay_rate=0.9, eps=1e-5, batch_stat=True):
-    """Batch normalization; in one process the statistics are the local ones."""
-    return _bn_core(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat)
+    """Batch normalization whose batch statistics are those of the batches of every
+    process of ``group`` together (two exchanges: the sums, then the squared deviations).
+    The exchange is differentiable, so the input gradients are those of the whole batch;
+    beta and gamma gradients stay local, as NNabla's."""
+    group_sum = comm.jax_group_sum(group) if comm is not None and batch_stat else None
+    if group_sum is None:
+        return _bn_core(x, beta, gamma, mean, variance, axes, decay_rate, eps, batch_stat)
+    axes = tuple(axes)
+    red = tuple(a for a in range(x.ndim) if a not in axes)
+    n_local = jnp.full((1,), prod([x.shape[a] for a in red]), x.dtype)
+    sums = group_sum(jnp.concatenate([jnp.sum(x, axis=red).reshape(-1), n_local]))
+    n = lax.stop_gradient(sums[-1])
+    m = (sums[:-1] / n).reshape(_stat_shape(x.shape, axes))
+    v = group_sum(jnp.sum(jnp.square(x - m), axis=red).reshape(-1)) / n
+    v = v.reshape(m.shape)
+    unbiased = lax.stop_gradient(v) * (n / jnp.maximum(n - 1, 1))
+    new_mean = decay_rate * mean + (1 - decay_rate) * lax.stop_gradient(m).reshape(mean.shape)
+    new_var = decay_rate * variance + (1 - decay_rate) * unbiased.reshape(variance.shape)
+    y = (x - m) / jnp.sqrt(v + eps)
+    if gamma is not None:
+        y = y * gamma.reshape(m.shape)
+    if beta is not None:
+        y = y + beta.reshape(m.shape)
+    # The statistics as outputs (output_stat): every process holds the same values and
+    # gradients arriving there are not summed over the processes (NNabla's rule), so
+    # their gradient is that of the whole batch's statistics taken once.
+    mean_part = jnp.sum(x, axis=red, keepdims=True) / n
+    var_part = jnp.sum(jnp.square(x - lax.stop_gradient(m)), axis=red, keepdims=True) / n
+    m_out = lax.stop_gradient(m) + (mean_part - lax.stop_gradient(mean_part))
+    v_out = lax.stop_gradient(v) + (var_part - lax.stop_gradient(var_part))
+    return y, m_out, v_out, new_mean, new_var
 
 
 _SYNC_BN_STATS = _register_with_stats("SyncBatchNormalization", _sync_bn_full, (3, 4))
@@ -180,9 +209,10 @@ _SYNC_BN_STATS = _register_with_stats("SyncBatchNormalization", _sync_bn_full, (
 def sync_batch_normalization(x, beta, gamma, mean, variance, comm, group="world", axes=[1],
                              decay_rate=0.9, eps=1e-05, batch_stat=True, output_stat=False,
                              n_outputs=None):
-    """Batch normalization with statistics synchronized over the processes of ``comm``.
-
-    nnjax runs in one process: this equals :func:`batch_normalization`."""
+    """Batch normalization with the batch statistics of all processes of ``group`` of
+    ``comm`` (a ``nnabla.communicators`` communicator): equal to
+    :func:`batch_normalization` on the batches of the group concatenated. In a world of
+    one process it is :func:`batch_normalization`."""
     fname = "sync_batch_normalization"
     axes, mean, variance = _bn_inputs(fname, x, beta, gamma, mean, variance, axes,
                                       batch_stat, output_stat)

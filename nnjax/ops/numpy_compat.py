@@ -35,7 +35,14 @@ def dot(a, b, out=None):
     handed to ``numpy.dot``. ``out``: a Variable (rewired onto the result) or NdArray
     (overwritten) of the result's shape.
     """
-    if _is_array(a) and _is_array(b):
+    if _is_array(a) != _is_array(b) and np.ndim(b if _is_array(a) else a) == 0:
+        # an array times a Python/numpy scalar (numpy.dot's 0-d rule)
+        arr, scalar = (a, b) if _is_array(a) else (b, a)
+        result = mul_scalar(arr, float(np.asarray(scalar)))
+    elif _is_array(a) and _is_array(b):
+        if isinstance(a, NdArray) != isinstance(b, NdArray):
+            # NdArray with Variable: computed at once from the Variable's values
+            a, b = (x.data if isinstance(x, Variable) else x for x in (a, b))
         sa, sb = _shape(a), _shape(b)
         if len(sa) == 0 or len(sb) == 0:
             if len(sa) == 0:
@@ -61,16 +68,27 @@ def dot(a, b, out=None):
         result = np.dot(a, b)
     if out is None:
         return result
-    if type(out) is not type(result) or _shape(out) != _shape(result):
-        raise ValueError("dot: out must have the same shape and type as the result "
-                         f"({type(result).__name__} of shape {_shape(result)})")
+    out_dtype, result_dtype = _dtype(out), _dtype(result)
+    if type(out) is not type(result) or _shape(out) != _shape(result) \
+            or out_dtype != result_dtype:
+        raise ValueError("dot: out must have the same shape, type and dtype as the result "
+                         f"({type(result).__name__} of shape {_shape(result)}, dtype "
+                         f"{result_dtype}); got {type(out).__name__} of shape {_shape(out)}, "
+                         f"dtype {out_dtype}")
     if isinstance(out, NdArray):
         out.copy_from(result)
     elif isinstance(out, Variable):
         out.rewire_on(result)
-    else:
+    elif isinstance(out, np.ndarray):
         out[...] = result
+    # a numpy scalar cannot be written in place (NNabla leaves it as it is)
     return None
+
+
+def _dtype(x):
+    if isinstance(x, Variable):
+        return x.data.dtype
+    return np.asarray(x).dtype if not isinstance(x, NdArray) else x.dtype
 
 
 def matmul(a, b):

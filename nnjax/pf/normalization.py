@@ -58,7 +58,8 @@ def fused_batch_normalization(inp, z=None, axes=[1], decay_rate=0.9, eps=1e-5,
 def sync_batch_normalization(inp, comm, group="world", axes=[1], decay_rate=0.9, eps=1e-5,
                              batch_stat=True, output_stat=False, fix_parameters=False,
                              param_init=None, no_scale=False, no_bias=False):
-    """Synchronized batch normalization (one process here): parameters ``bn/beta``,
+    """Batch normalization with the statistics of all processes of ``group`` of ``comm``
+    (see ``F.sync_batch_normalization``): parameters ``bn/beta``,
     ``bn/gamma``, ``bn/mean``, ``bn/var``."""
     axes, beta, gamma, mean, var = _bn_params(inp, axes, fix_parameters, param_init,
                                               no_scale, no_bias)

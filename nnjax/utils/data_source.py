@@ -569,9 +569,13 @@ class SlicedDataSource(DataSource):
         self.reset()
 
     def reset(self):
-        if self._position > 0:
-            self._generation += 1
         self._position = 0
+
+    def apply_order(self):
+        # A new epoch's order starts after the batch that crossed the boundary
+        # (the iterator calls this then): a batch that wraps around reads its
+        # last examples from the same order, so slices never overlap in a batch.
+        self._generation += 1
 
     def _get_data(self, position):
         self._position = position

@@ -27,7 +27,7 @@ from ..logger import logger
 from .image_utils import imread, imresize
 from .progress import progress_bar
 
-__all__ = ['FileReader', 'load', 'register_load_function', 'load_image',
+__all__ = ['FileReader', 'ResourceFileReader', 'load', 'register_load_function', 'load_image',
            'load_image_imread', 'load_csv', 'load_npy', 'load_wav',
            'get_file_extension', 'download', 'get_data_home']
 
@@ -121,6 +121,61 @@ class FileReader(object):
             return None
         return [f for f in sorted(os.listdir(self._base_uri))
                 if os.path.splitext(f)[1].lower() == '.h5']
+
+
+class ResourceFileReader:
+    """A path, a binary file object or a BytesIO, with its extension (``ext``:
+    from the name, else from the leading bytes) and an :meth:`open` that yields a
+    binary file positioned at the start.
+
+    Text sources (StringIO, files opened in text mode) are refused with a ValueError.
+    """
+
+    def __init__(self, source):
+        self._source = source
+        if isinstance(source, (str, os.PathLike)):
+            self.handler = FileReader(os.fspath(source))
+            self.ext = self.handler.base_ext
+            if not self.ext:
+                with self.handler.open() as f:
+                    self.ext = get_file_extension(f)
+        elif _is_binary_stream(source):
+            self.handler = source
+            self.ext = get_file_extension(source)
+        else:
+            raise ValueError("ResourceFileReader: expected a path, a binary file object or a "
+                             f"BytesIO, got {type(source).__name__} (text streams are not read)")
+
+    @contextlib.contextmanager
+    def open(self):
+        """Yield a binary file object at its start (carrying ``ext``)."""
+        if isinstance(self.handler, FileReader):
+            with self.handler.open() as f:
+                if not getattr(f, 'ext', ''):
+                    f.ext = self.ext
+                yield f
+            return
+        self.handler.seek(0)
+        try:
+            self.handler.ext = self.ext
+        except AttributeError:  # e.g. a BufferedReader: no new attributes
+            pass
+        try:
+            yield self.handler
+        finally:
+            self.handler.seek(0)
+
+
+def _is_binary_stream(source):
+    if not (hasattr(source, 'read') and hasattr(source, 'seek')):
+        return False
+    try:
+        pos = source.tell()
+        first = source.read(1)
+        source.seek(pos)
+    except Exception:  # unreadable or unseekable
+        return False
+    return isinstance(first, bytes)
 
 
 _SIGNATURES = (

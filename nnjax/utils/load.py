@@ -25,30 +25,57 @@ and returns an ``Info`` object as NNabla's:
   ``target``, ``dataset_assign``, ``generator_assign``.
 - ``info.datasets``: {name: dataset} with the proto's fields.
 
-Left out (compared with NNabla): data iterators for datasets
-(``data_iterator`` is None; ``prepare_data_iterator`` is ignored), solver
-states and learning-rate schedulers of optimizers, the ``context`` switch
-(nnjax picks its device itself), loop-control networks, and NNabla's removal
-of Identity functions.
+Datasets get NNabla's ``data_iterator`` factories (CSV, through the cache
+directory when one is given; ``prepare_data_iterator=None`` prepares them
+only when ``max_epoch > 0``); optimizers get ``scheduler`` (NNabla's
+learning-rate schedules), ``start_iter``/``end_iter`` and the solver states
+the file holds; loop-control networks are unrolled. Left out (compared with
+NNabla): the ``context`` switch (nnjax picks its device itself) and NNabla's
+removal of Identity functions (they stay in the graph; values are the same).
 """
 import itertools
+import os
 import re
+import tempfile
+import zipfile
 from collections import OrderedDict
+
+import numpy as np
 
 from .. import initializer as I
 from .. import parameter as P
 from .. import solvers as S
+from ..core.graph_def import ProtoGraph
 from ..context import Context, get_current_context
 from ..functions import sink
 from ..logger import logger
+from . import data_iterator as DI
+from .data_source import DataSourceWithFileCache
+from .data_source_implements import CsvDataSource
 from . import get_file_handle as fh
+from . import learning_rate_scheduler as LRS
+from . import nnabla_pb2
 from .nnp_graph import ProtoNetwork, _f32, load_parameter_entries
 
-__all__ = ["load"]
+__all__ = ["load", "base_load", "restore_optimizer_state"]
 
 
 class Info:
     """What ``load`` found (attributes documented in the module)."""
+
+    @property
+    def proto_graph(self):
+        """The file's networks as a ``nnabla.core.graph_def.ProtoGraph`` whose networks
+        have been called once (their ``variable_instance``s exist), as NNabla's load
+        gives; built on first use, sharing this load's parameters."""
+        graph = self.__dict__.get("_proto_graph")
+        if graph is None:
+            graph = ProtoGraph.from_proto(self.proto, batch_size=self.batch_size,
+                                          param_scope=self.parameter_scope)
+            for network in graph.networks.values():
+                network(ctx=self.global_config.default_context, batch_size=self.batch_size)
+            self.__dict__["_proto_graph"] = graph
+        return graph
 
 
 class _Config:
@@ -65,8 +92,14 @@ class _Component:
 def _context(proto_ctx):
     if proto_ctx is None:
         return get_current_context()
-    backends = list(proto_ctx.backends) or ([proto_ctx.backend] if proto_ctx.backend else [])
-    return Context(backend=backends or ["cpu:float"], array_class=proto_ctx.array_class,
+    backends = list(proto_ctx.backends)
+    if not backends:  # NNabla's old style: backend "cpu|cuda", compute_backend "default|cudnn"
+        old = [b.strip() for b in proto_ctx.backend.split("|")]
+        compute = [b.strip() for b in proto_ctx.compute_backend.split("|")]
+        backends = ["cpu:float"]
+        if "cuda" in old:
+            backends = (["cudnn:float"] if "cudnn" in compute else []) + ["cuda:float", "cpu:float"]
+    return Context(backend=backends, array_class=proto_ctx.array_class,
                    device_id=proto_ctx.device_id or "0")
 
 
@@ -131,7 +164,7 @@ def _network_of(networks, name, what):
 
 def _solver(o):
     s = o.solver
-    kind = s.type
+    kind = "Sgd" if s.type == "SGD" else s.type
     cls = getattr(S, kind, None)
     if cls is None or not kind:
         logger.warning(f"optimizer {o.name!r}: solver type {kind!r} is not available; "
@@ -149,6 +182,53 @@ def _solver(o):
     except TypeError as e:
         logger.warning(f"optimizer {o.name!r}: cannot create solver {kind} from {kwargs}: {e}")
         return None
+
+
+def _initial_lr(solver_proto):
+    which = solver_proto.WhichOneof("parameter")
+    if not which:
+        return None
+    msg = getattr(solver_proto, which)
+    for name in ("lr", "alpha", "eta"):
+        if name in msg.DESCRIPTOR.fields_by_name:
+            return _f32(getattr(msg, name))
+    return None
+
+
+def _scheduler(o):
+    """NNabla's learning-rate schedule of optimizer proto ``o`` (None without a solver lr)."""
+    s = o.solver
+    init_lr = _initial_lr(s)
+    if init_lr is None:
+        return None
+    sched = LRS.ExponentialScheduler(init_lr, 1.0, 1)
+    kind = s.lr_scheduler_type
+    if kind == "Polynomial":
+        p = s.polynomial_scheduler_param
+        if p.power != 0.0:
+            sched = LRS.PolynomialScheduler(init_lr, p.max_iter, p.power)
+    elif kind == "Cosine":
+        sched = LRS.CosineScheduler(init_lr, s.cosine_scheduler_param.max_iter)
+    elif kind == "Exponential":
+        p = s.exponential_scheduler_param
+        if p.gamma != 1.0:
+            sched = LRS.ExponentialScheduler(init_lr, p.gamma, max(1, p.iter_interval))
+    elif kind == "Step":
+        p = s.step_scheduler_param
+        if p.gamma != 1.0 and len(p.iter_steps) > 0:
+            sched = LRS.StepScheduler(init_lr, p.gamma, list(p.iter_steps))
+    elif kind == "":
+        if s.lr_decay_interval != 0 or s.lr_decay != 0.0:
+            sched = LRS.ExponentialScheduler(init_lr, s.lr_decay if s.lr_decay > 0.0 else 1.0,
+                                             max(1, s.lr_decay_interval))
+    else:
+        raise ValueError(f"optimizer {o.name!r}: learning rate scheduler {kind!r} is not "
+                         "supported (Polynomial, Cosine, Exponential, Step)")
+    if s.lr_warmup_scheduler_type == "Linear":
+        warmup = s.linear_warmup_scheduler_param.warmup_iter
+        if warmup >= 1:
+            sched = LRS.LinearWarmupScheduler(sched, warmup)
+    return sched
 
 
 def _executors(info):
@@ -187,11 +267,16 @@ def _optimizers(info):
         what = f"optimizer {o.name!r}"
         op.order = o.order
         op.update_interval = o.update_interval if o.update_interval > 0 else 1
+        op.start_iter = o.start_iter
+        op.end_iter = o.end_iter
         op.weight_decay = o.solver.weight_decay
-        op.lr_decay = o.solver.lr_decay
-        op.lr_decay_interval = o.solver.lr_decay_interval
+        op.lr_decay = o.solver.lr_decay if o.solver.lr_decay > 0.0 else 1.0
+        op.lr_decay_interval = o.solver.lr_decay_interval if o.solver.lr_decay_interval > 0 else 1
         op.solver = _solver(o)
-        op.data_iterators = OrderedDict((d, None) for d in o.dataset_name)
+        op.solver_checkpoint = _checkpoint_of(o, info.optimizer_checkpoints)
+        op.scheduler = _scheduler(o)
+        op.comm = None
+        op.data_iterators = _dataset_factories(info, o.dataset_name, what)
         if o.network_name not in info.networks:
             logger.warning(f"{what}: network {o.network_name!r} is not in the files")
             optimizers[o.name] = op
@@ -213,6 +298,10 @@ def _optimizers(info):
         op.parameters = OrderedDict(sorted(params.items()))
         if op.solver is not None:
             op.solver.set_parameters(op.parameters)
+            restore_optimizer_state(op)
+        for pv in op.loss_variables:  # NNabla seeds the loss grads with 1/size
+            if pv.variable is not None:
+                pv.variable.grad.fill(1.0 / max(1, pv.variable.size))
         if len(op.loss_variables) == 1:
             op.target = op.loss_variables[0].variable
         else:
@@ -227,7 +316,7 @@ def _monitors(info):
         mo = _Component(m)
         what = f"monitor {m.name!r}"
         mo.network = network = _network_of(info.networks, m.network_name, what)
-        mo.data_iterators = OrderedDict((d, None) for d in m.dataset_name)
+        mo.data_iterators = _dataset_factories(info, m.dataset_name, what)
         mo.dataset_assign = _assign(network, m.data_variable, what)
         mo.generator_assign = _generators(network, m.generator_variable, what)
         mo.monitor_variables = [_lookup(network, v.variable_name, what)
@@ -237,17 +326,152 @@ def _monitors(info):
     return monitors
 
 
-def _datasets(proto):
+def _dataset_factories(info, names, what):
+    out = OrderedDict()
+    for d in names:
+        if d not in info.datasets:
+            raise ValueError(f"{what} uses dataset {d!r}, which the files do not define "
+                             f"(datasets: {list(info.datasets)})")
+        out[d] = info.datasets[d].data_iterator
+    return out
+
+
+def _has_cache(cache_dir):
+    return os.path.isdir(cache_dir) and os.path.exists(os.path.join(cache_dir, "cache_index.csv"))
+
+
+def _create_cache(ds, cache_dir, rng):
+    """NNabla's CreateCache: the rows in the dataset generator's (shuffled) order, as a cache."""
+    os.makedirs(cache_dir, exist_ok=True)
+    logger.log(99, f'Creating cache data for "{ds.uri}"')
+    source = CsvDataSource(ds.uri, shuffle=False, normalize=False)
+    if ds.shuffle:
+        source._order = list(rng.permutation(source.size))
+    with source, DataSourceWithFileCache(source, cache_dir=cache_dir, shuffle=False):
+        pass
+
+
+def _iterator_factory(ds, index):
+    """A callable making the data iterator of dataset ``ds`` as NNabla's load does.
+
+    With ``create_cache_explicitly`` the cache in ``cache_dir`` is written now
+    (when missing or ``overwrite_cache``), as NNabla's load does, and read back
+    by the iterators; otherwise a missing cache is written while the CSV is
+    first read, and an existing one is read as is.
+    """
+    cache_dir = ds.cache_dir or None
+    normalize = not ds.no_image_normalization
+
+    def rng():
+        return np.random.RandomState(index)
+
+    def from_cache():
+        return DI.data_iterator_cache(cache_dir, ds.batch_size, ds.shuffle, rng=rng(),
+                                      normalize=normalize)
+
+    if cache_dir and ds.create_cache_explicitly:
+        if ds.overwrite_cache or not _has_cache(cache_dir):
+            _create_cache(ds, cache_dir, rng())
+        return from_cache
+    if cache_dir and (ds.overwrite_cache or not _has_cache(cache_dir)):
+        def make_csv():
+            os.makedirs(cache_dir, exist_ok=True)
+            return DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
+                                                normalize=normalize, cache_dir=cache_dir)
+        return make_csv
+    if cache_dir:
+        return from_cache
+    return lambda: DI.data_iterator_csv_dataset(ds.uri, ds.batch_size, ds.shuffle, rng=rng(),
+                                                normalize=normalize)
+
+
+def _datasets(proto, prepare_data_iterator):
     datasets = OrderedDict()
-    for d in proto.dataset:
+    for index, d in enumerate(proto.dataset):
         ds = _Component(d)
         for key in ("type", "uri", "batch_size", "cache_dir", "overwrite_cache",
                     "create_cache_explicitly", "shuffle", "no_image_normalization"):
             setattr(ds, key, getattr(d, key))
+        ds.normalize = not d.no_image_normalization
         ds.variables = list(d.variable)
-        ds.data_iterator = None  # not built by nnjax
+        ds.data_iterator = _iterator_factory(ds, index) if prepare_data_iterator else None
         datasets[d.name] = ds
     return datasets
+
+
+def solver_type(solver):
+    """The solver's type as NNabla's files name it (``Adam``, not ``AdamCuda``)."""
+    return re.sub(r"Cuda$", "", str(solver.name))
+
+
+def apply_optimizer_states(optimizers, member, data):
+    """Set solver states from an ``.nnp`` member NNabla's train/save writes: ``<o>_<Solver>_
+    optimizer.h5.optimizer`` (one optimizer) or ``*.protobuf.optimizer`` (all of them)."""
+    if member.endswith(".protobuf.optimizer"):
+        proto = nnabla_pb2.NNablaProtoBuf()
+        proto.ParseFromString(data)
+        for po in proto.optimizer:
+            o = optimizers.get(po.name)
+            if o is None or o.solver is None:
+                logger.warning(f"No matched optimizer is found for {member}.")
+                continue
+            o.solver.set_states_from_protobuf(po)
+        return
+    for o in optimizers.values():
+        if o.solver is not None and \
+                member == f"{o.name}_{solver_type(o.solver)}_optimizer.h5.optimizer":
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "states.h5")
+                with open(path, "wb") as f:
+                    f.write(data)
+                o.solver.load_states(path)
+            return
+    logger.warning(f"No matched optimizer is found for {member}.")
+
+
+def _optimizer_checkpoints(filenames):
+    """[(member, bytes)] of the ``*.optimizer`` members of the .nnp files among ``filenames``."""
+    names = filenames if isinstance(filenames, (list, tuple)) else [filenames]
+    found = []
+    for name in names:
+        if isinstance(name, (str, os.PathLike)) and str(name).endswith(".nnp"):
+            with zipfile.ZipFile(name) as z:
+                found += [(m, z.read(m)) for m in z.namelist() if m.endswith(".optimizer")]
+    return found
+
+
+def _checkpoint_of(o, checkpoints):
+    solver = "Sgd" if o.solver.type == "SGD" else o.solver.type
+    h5_name = f"{o.name}_{solver}_optimizer.h5.optimizer"
+    for member, data in checkpoints:
+        if member == h5_name:
+            return member, data
+        if member.endswith(".protobuf.optimizer"):
+            proto = nnabla_pb2.NNablaProtoBuf()
+            proto.ParseFromString(data)
+            if any(po.name == o.name for po in proto.optimizer):
+                return member, data
+    return None
+
+
+def restore_optimizer_state(optimizer):
+    """Set ``optimizer.solver``'s states from its optimizer message, then from the solver
+    state file saved with it in the .nnp, if any (NNabla's name for it)."""
+    if optimizer.solver is None:
+        return
+    if optimizer.proto.solver.states:
+        optimizer.solver.set_states_from_protobuf(optimizer.proto)
+    checkpoint = getattr(optimizer, "solver_checkpoint", None)
+    if checkpoint is not None:
+        apply_optimizer_states({optimizer.name: optimizer}, *checkpoint)
+
+
+def base_load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
+              parameter_only=False, extension=".nntxt", context=None):
+    """``load`` as NNabla's first stage: networks, datasets and optimizers with their solvers
+    (whose parameters the caller sets; then ``restore_optimizer_state``)."""
+    return load(filenames, prepare_data_iterator, batch_size, exclude_parameter, parameter_only,
+                extension, context)
 
 
 def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_parameter=False,
@@ -289,7 +513,10 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
     info.training_config.iter_per_epoch = tc.iter_per_epoch
     info.training_config.save_best = tc.save_best
     info.training_config.monitor_interval = tc.monitor_interval if tc.monitor_interval else 10
-    info.datasets = _datasets(info.proto)
+    prepare = prepare_data_iterator
+    if prepare is None:  # NNabla's rule: datasets are read only when there is training to do
+        prepare = tc.max_epoch > 0
+    info.datasets = _datasets(info.proto, prepare)
     info.renamed_variables = {}
     info.networks = OrderedDict()
     if not parameter_only:
@@ -298,6 +525,7 @@ def load(filenames, prepare_data_iterator=True, batch_size=None, exclude_paramet
             network.build(batch_size, param_scope=info.parameter_scope)
             info.networks[n.name] = network
     empty = parameter_only
+    info.optimizer_checkpoints = [] if exclude_parameter else _optimizer_checkpoints(filenames)
     info.optimizers = OrderedDict() if empty else _optimizers(info)
     info.monitors = OrderedDict() if empty else _monitors(info)
     info.executors = OrderedDict() if empty else _executors(info)

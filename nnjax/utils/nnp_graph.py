@@ -13,8 +13,9 @@ NNabla's: ``set_variable``, ``fix_parameters``, ``use_up_to``,
 ``force_average_pooling_global``, ``check_average_pooling_global`` and the
 ``on_*`` decorators.
 
-Not rebuilt: NNabla's loop-control functions (RepeatStart/RepeatEnd,
-RecurrentInput/RecurrentOutput, Delay), normalizations asked for their batch
+Loop-control networks (RepeatStart/RepeatEnd, RecurrentInput/RecurrentOutput,
+Delay with ``repeat_info``) are unrolled first, as NNabla's (see
+:mod:`nnabla.utils._loop_expand`). Not rebuilt: normalizations asked for their batch
 statistics as extra outputs (``output_stat``), and functions nnjax has no
 lowering for; each raises ``NotImplementedError`` naming the function.
 NNabla's files keep no dtype: rebuilt input variables are float32 (pass
@@ -35,10 +36,9 @@ from .._variable import Variable
 from ..logger import logger
 from . import get_file_handle as fh
 from . import nnabla_pb2
+from ._loop_expand import expand_network
 
 __all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]
-
-_LOOP_CONTROL = ("RepeatStart", "RepeatEnd", "RecurrentInput", "RecurrentOutput", "Delay")
 
 # normalizations whose no_bias / no_scale flags tell which of beta (input 1)
 # and gamma (input 2) a file leaves out
@@ -239,12 +239,20 @@ class ProtoFunction:
         return f"ProtoFunction({self.name!r}, {self.type})"
 
 
+class _FunctionView:
+    """A function of a network with its variables by name (what ``execute_on_proto`` gives)."""
+
+    def __init__(self, pf):
+        self.name, self.type, self.proto = pf.name, pf.type, pf.proto
+        self.inputs = [v.name for v in pf.inputs]
+        self.outputs = [v.name for v in pf.outputs]
+
+
 class ProtoNetwork:
     """A network of a model file, linked: variables, parameters and functions by name."""
 
     def __init__(self, network_proto):
-        proto = nnabla_pb2.Network()
-        proto.CopyFrom(network_proto)
+        proto = expand_network(network_proto)  # a copy, loops unrolled
         self.proto = proto
         self.name = proto.name
         self.batch_size = int(proto.batch_size)
@@ -258,11 +266,6 @@ class ProtoNetwork:
             else:
                 self.variables[v.name] = pv
         for f in proto.function:
-            if f.type in _LOOP_CONTROL or f.repeat_id or f.HasField("repeat_param") \
-                    or f.HasField("recurrent_param"):
-                raise UnsupportedNnpContent(
-                    f"network {self.name!r}: function {f.name!r} ({f.type}) uses NNabla's "
-                    "loop control (repeat/recurrent), which nnjax does not rebuild")
             pf = ProtoFunction(f)
             for n in f.input:
                 pv = self._lookup(n, pf)
@@ -324,6 +327,12 @@ class ProtoNetwork:
                         if not state.get(id(p)):
                             stack.append((p, False))
         return order
+
+    def execute_on_proto(self, execute):
+        """Call ``execute(f)`` for each function in forward order, as NNabla's graph_def does:
+        ``f.name``, ``f.type``, ``f.inputs`` / ``f.outputs`` (variable names), ``f.proto``."""
+        for pf in self.forward_sequence():
+            execute(_FunctionView(pf))
 
     # ------------------------------------------------------------ callbacks
     def apply_pass(self, callback, param_scope=None):

@@ -16,18 +16,24 @@ with ``_1``, ``_2``, ... for repeats) and functions ``<Type>``, ``<Type>_1``, ..
 ``global_config`` ({'default_context': ctx}), ``training_config``,
 ``datasets``, ``optimizers`` and ``monitors``.
 
-Not written: solver states (``include_solver_state``, a warning), loop-control
+Solver states are written with ``include_solver_state``. Not written: loop-control
 functions (NNabla's repeat/recurrent); errors: PythonFunction nodes, and an
 absent optional input followed by a present one where NNabla's arguments do
 not say which input is absent (NNabla's format lists inputs by position).
 Leaf variables that are not parameters of the current scope become network
 inputs (their values are not saved), as in NNabla.
 """
+import io
+import os
+import re
+import tempfile
+import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
 from .._plan import functions_in_order
+from ..core.variable_batch_size import rewrite_records
 from .._variable import Variable
 from ..logger import logger
 from ..parameter import get_parameters
@@ -59,8 +65,6 @@ def _positional_inputs(fn):
     return list(getattr(fn, "_inputs", fn.inputs))
 
 
-_SHAPE_ARG_TYPES = ("Reshape", "Broadcast", "Constant", "Rand", "Randint", "Randn",
-                    "RandBinomial", "RandBeta", "RandGamma")
 
 
 # ---------------------------------------------------------------- function args
@@ -280,31 +284,11 @@ class _GraphRecord:
             self._variable_batch_size()
 
     def _variable_batch_size(self):
-        """Mark the batch axis -1 as NNabla does (without its base_axis rewriting)."""
-        expect = None
-        for (_, _, _, ins, _), args in zip(self.functions, self.args):
-            base_axis = args.get("base_axis")
-            if base_axis is None or base_axis == 0:
-                continue
-            for n in ins:
-                if self.variables[n][0] == "Buffer":
-                    expect = int(np.prod(self.shapes[n][:base_axis], dtype=np.int64))
-                    break
-        if expect is None:
-            return
-        special = set()
-        for (_, type_name, _, ins, outs), args in zip(self.functions, self.args):
-            if not any(self.variables[n][0] == "Buffer" and n not in special for n in ins):
-                special.update(outs)
-                continue
-            if type_name in _SHAPE_ARG_TYPES:
-                shape = list(args.get("shape") or [])
-                if shape and shape[0] == expect:
-                    args["shape"] = [-1] + shape[1:]
-        for n, (kind, _, _) in self.variables.items():
-            shape = self.shapes[n]
-            if kind == "Buffer" and n not in special and shape and shape[0] == expect:
-                self.shapes[n] = [-1] + shape[1:]
+        """Mark the batch axis -1 by NNabla's rule (leading axes before a base_axis > 1
+        folded into one batch axis, shape arguments starting with -1)."""
+        funcs = [(f[0], f[1], a, f[3], f[4]) for f, a in zip(self.functions, self.args)]
+        buffers = [n for n, (kind, _, _) in self.variables.items() if kind == "Buffer"]
+        expect = rewrite_records(funcs, self.shapes, buffers)
         if self.batch_size is None:
             self.batch_size = expect
 
@@ -370,7 +354,9 @@ def _dataset(d):
 def _dataset_names(value, datasets, what):
     if value is None:
         return []
-    names = [value] if isinstance(value, str) else list(value)
+    if isinstance(value, str):  # NNabla: a single unknown name is left out (transfer learning)
+        return [value] if value in datasets else []
+    names = list(value)
     for n in names:
         if n not in datasets:
             raise ValueError(f"save: {what} names dataset {n!r}, which is not in "
@@ -540,6 +526,37 @@ def create_proto(contents, include_params=False, variable_batch_size=True,
     return proto
 
 
+def _solver_state_members(solvers, fmt):
+    """[(member name, bytes)] of the solvers' states as NNabla's save puts them in an .nnp."""
+    if fmt not in (".h5", ".protobuf"):
+        raise ValueError(f"save: solver_state_format {fmt!r} is not supported (.h5, .protobuf)")
+    if fmt == ".protobuf":
+        proto = nnabla_pb2.NNablaProtoBuf()
+        for name, solver in solvers.items():
+            po = proto.optimizer.add()
+            po.name = name
+            po.solver.type = re.sub(r"Cuda$", "", str(solver.name))
+            solver.set_states_to_protobuf(po)
+        return [("optimizer.protobuf.optimizer", proto.SerializeToString())]
+    members = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, solver in solvers.items():
+            member = f"{name}_{re.sub(r'Cuda$', '', str(solver.name))}_optimizer.h5"
+            path = os.path.join(tmp, member)
+            solver.save_states(path)
+            with open(path, "rb") as f:
+                members.append((member + ".optimizer", f.read()))
+    return members
+
+
+def _with_members(nnp_data, members):
+    buf = io.BytesIO(nnp_data)
+    with zipfile.ZipFile(buf, "a", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
 def save(filename, contents, include_params=False, variable_batch_size=True, extension=".nnp",
          parameters=None, parameter_format=".h5", include_solver_state=False,
          solver_state_format=".h5"):
@@ -559,18 +576,29 @@ def save(filename, contents, include_params=False, variable_batch_size=True, ext
             of the current scope.
         parameter_format (str): ``.h5`` or ``.protobuf``, the parameter file
             inside an .nnp.
-        include_solver_state (bool): not supported by nnjax (a warning).
+        include_solver_state (bool): save the optimizers' solver states: in an .nnp as
+            NNabla's ``<optimizer>_<Solver>_optimizer.h5.optimizer`` members
+            (``solver_state_format='.protobuf'``: one ``optimizer.protobuf.optimizer``),
+            in the other formats inside the optimizer messages.
     """
     ext = fh.file_extension(filename, extension)
     if ext not in (".nnp", ".protobuf") + fh.TEXT_EXTENSIONS:
         raise ValueError(f"save: unsupported extension {ext!r} of {fh.describe(filename)} "
                          "(use .nnp, .nntxt, .prototxt or .protobuf)")
-    if include_solver_state:
-        logger.warning("save: include_solver_state is not supported by nnjax; "
-                       "solver states are not saved")
     if ext == ".nnp":
         include_params = False
     proto = create_proto(contents, include_params, variable_batch_size, parameters=parameters)
     params = parameters if parameters is not None else _scope_parameters()
-    fh.save_model_file(filename, proto, params, extension=ext, parameter_format=parameter_format)
+    solvers = OrderedDict((d["name"], d.get("solver")) for d in contents.get("optimizers", [])
+                          if d.get("solver") is not None) if include_solver_state else {}
+    if solvers and ext == ".nnp":
+        data = fh.nnp_bytes(proto, params, parameter_format)
+        fh.write_target(filename, _with_members(data, _solver_state_members(
+            solvers, solver_state_format)))
+    else:
+        for po in proto.optimizer:  # other formats keep the states in the optimizer messages
+            if po.name in solvers:
+                solvers[po.name].set_states_to_protobuf(po)
+        fh.save_model_file(filename, proto, params, extension=ext,
+                           parameter_format=parameter_format)
     logger.info(f"Model file is saved as ({ext}): {filename}")

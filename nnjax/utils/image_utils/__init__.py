@@ -1,6 +1,9 @@
 """Image reading, writing and resizing (``nnabla.utils.image_utils``).
 
-Pillow is the only backend.  The functions follow NNabla's signatures and
+Backends (NNabla's names): ``PilBackend`` (Pillow, the default; 8-bit writes)
+, ``PngBackend`` (pypng: 8- and 16-bit PNG; installed with ``pypng``) and
+``Cv2Backend`` (OpenCV, with ``opencv-python-headless``);
+``set_backend`` switches. The functions follow NNabla's signatures and
 conventions:
 
 * arrays are ``(height, width, channel)`` (or ``(height, width)`` for
@@ -12,77 +15,78 @@ conventions:
   (floats are scaled by 255, or 65535 with ``as_uint16=True``).
 """
 
-import os
-
 import numpy as np
+
+from .backend_events.common import rescale_pixel_intensity
+from .backend_events import pil_backend
+from . import backend_events  # noqa: F401
+
+try:
+    from .backend_events import pypng_backend
+except ImportError:  # the pypng package is optional
+    pypng_backend = None
+try:
+    from .backend_events import cv2_backend
+except ImportError:  # OpenCV is optional
+    cv2_backend = None
 
 __all__ = ['imread', 'imsave', 'imresize', 'imload', 'imwrite',
            'get_backend', 'set_backend', 'get_available_backends',
            'minmax_auto_scale', 'rescale_pixel_intensity']
 
-_BACKEND = 'pillow'
-
-
-def _image_module():
-    from PIL import Image
-    return Image
-
-
-def _interpolations():
-    Image = _image_module()
-    res = getattr(Image, 'Resampling', Image)
-    table = {
-        'nearest': res.NEAREST,
-        'bilinear': res.BILINEAR,
-        'bicubic': res.BICUBIC,
-    }
-    for name, attr in (('hamming', 'HAMMING'), ('box', 'BOX'),
-                       ('lanczos', 'LANCZOS')):
-        if hasattr(res, attr):
-            table[name] = getattr(res, attr)
-    return table
+_BACKENDS = {'PilBackend': pil_backend.PilBackend()}
+if pypng_backend is not None:
+    _BACKENDS['PngBackend'] = pypng_backend.PngBackend()
+if cv2_backend is not None:
+    _BACKENDS['Cv2Backend'] = cv2_backend.Cv2Backend()
+_ALIASES = {'pillow': 'PilBackend', 'pil': 'PilBackend', 'png': 'PngBackend',
+            'pypng': 'PngBackend', 'cv2': 'Cv2Backend', 'opencv': 'Cv2Backend'}
+_state = {'backend': 'PilBackend'}
 
 
 def get_backend():
-    """Name of the backend in use (always ``'pillow'``)."""
-    return _BACKEND
+    """Name of the backend in use (``'PilBackend'`` unless set otherwise)."""
+    return _state['backend']
 
 
 def get_available_backends():
-    """List of usable backends (``['pillow']``)."""
-    return [_BACKEND]
+    """Names of the usable backends: ``PilBackend`` (Pillow), ``PngBackend`` (pypng)."""
+    return list(_BACKENDS)
 
 
 def set_backend(backend):
-    """Select a backend.  Only ``'pillow'`` is available.
+    """Select the backend used by :func:`imread`, :func:`imsave` and :func:`imresize`.
 
     Raises:
-        ValueError: for any other name.
+        ValueError: for a backend that is not available.
     """
-    if backend != _BACKEND:
-        raise ValueError(
-            "Backend '{}' is not available; available backends: {}".format(
-                backend, get_available_backends()))
+    name = backend if backend in _BACKENDS else _ALIASES.get(str(backend).lower())
+    if name not in _BACKENDS:
+        raise ValueError("Backend '{}' is not available; available backends: {}".format(
+            backend, get_available_backends()))
+    _state['backend'] = name
 
 
-def rescale_pixel_intensity(img, input_low=0, input_high=255, output_low=0,
-                            output_high=255, output_type=None):
-    """Linearly map ``[input_low, input_high]`` to ``[output_low, output_high]``."""
-    if not isinstance(img, np.ndarray):
-        raise ValueError(
-            'rescale_pixel_intensity() supports only numpy.ndarray as input')
-    if output_type is None:
-        output_type = img.dtype
-    if input_low == output_low and input_high == output_high:
-        return np.asarray(img, output_type)
-    span = input_high - input_low
-    if span == 0:
-        normalized = np.zeros(img.shape, np.float64) if input_low == 0 else \
-            np.ones(img.shape, np.float64)
-    else:
-        normalized = (np.asarray(img, np.float64) - input_low) / span
-    scaled = normalized * (output_high - output_low) + output_low
-    return scaled.astype(output_type)
+def imread(path, grayscale=False, size=None, interpolate='bilinear', channel_first=False,
+           as_uint16=False, num_channels=-1, return_palette_indices=False):
+    """Read an image file with the current backend (see ``PilBackend.imread``):
+    ``(H, W[, C])`` uint8, or uint16 with ``as_uint16``; ``size`` is (width, height)."""
+    backend = _BACKENDS[_state['backend']]
+    if return_palette_indices:
+        return pil_backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
+                                  num_channels, return_palette_indices)
+    return backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
+                          num_channels)
+
+
+def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
+    """Write an image with the current backend (16-bit needs ``PngBackend``)."""
+    return _BACKENDS[_state['backend']].imsave(path, img, channel_first, as_uint16, auto_scale)
+
+
+def imresize(img, size, interpolate='bilinear', channel_first=False):
+    """Resize an image array to ``size`` (width, height) (see ``PilBackend.imresize``)."""
+    return _BACKENDS[_state['backend']].imresize(img, size, interpolate, channel_first)
 
 
 def minmax_auto_scale(img, as_uint16):
@@ -96,213 +100,7 @@ def minmax_auto_scale(img, as_uint16):
                                    output_high=high, output_type=dtype)
 
 
-def _describe(path):
-    if isinstance(path, (str, bytes, os.PathLike)):
-        return os.fspath(path)
-    return getattr(path, 'name', repr(path))
-
-
-def imread(path, grayscale=False, size=None, interpolate='bilinear',
-           channel_first=False, as_uint16=False, num_channels=-1,
-           return_palette_indices=False):
-    """Read an image file.
-
-    Args:
-        path (str or file object): Image to read.
-        grayscale (bool): Convert to gray-scale.
-        size (tuple of int): ``(width, height)`` to resize to; None keeps
-            the original size.
-        interpolate (str): Resampling method used with ``size``: one of
-            ``nearest``, ``box``, ``bilinear``, ``hamming``, ``bicubic``,
-            ``lanczos``.
-        channel_first (bool): Return ``(C, H, W)`` instead of ``(H, W, C)``.
-        as_uint16 (bool): Return ``uint16``; 8-bit files are scaled by 256.
-        num_channels (int): -1 keeps the file's channels; 3 or 4 force
-            RGB/RGBA; with ``grayscale=True``, 1 (or more) appends a channel
-            axis of that size, 0 keeps the 2-D shape.
-        return_palette_indices (bool): For palette ('P') images, return the
-            raw palette indices instead of converting to RGB(A).
-
-    Returns:
-        numpy.ndarray
-    """
-    if num_channels not in (-1, 0, 1, 3, 4):
-        raise ValueError('Currently num_channels supports [-1, 0, 1, 3, 4].')
-    if not grayscale and num_channels in (0, 1):
-        raise ValueError('If grayscale=False, num_channels must be [-1, 3, 4]. '
-                         'If you want to get image as gray-scale, try '
-                         'grayscale=True')
-    Image = _image_module()
-    try:
-        pil = Image.open(path)
-        pil.load()
-    except FileNotFoundError:
-        raise FileNotFoundError('Image file not found: {}'.format(
-            _describe(path)))
-    except Exception as e:
-        raise ValueError('Cannot read image {}: {}'.format(
-            _describe(path), e)) from e
-
-    high_depth = pil.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I')
-    if pil.mode == 'P' and not return_palette_indices:
-        pil = pil.convert('RGBA' if 'transparency' in pil.info else 'RGB')
-
-    if high_depth:
-        raw = np.asarray(pil).astype(np.int64)
-        raw = np.clip(raw, 0, 65535).astype(np.uint16)
-        if grayscale or num_channels <= 0:
-            img16 = raw
-        else:
-            img16 = np.repeat(raw[..., None], 3, axis=-1)
-            if num_channels == 4:
-                img16 = np.concatenate(
-                    [img16, np.full(raw.shape + (1,), 65535, np.uint16)], -1)
-        if grayscale and num_channels > 0:
-            img16 = np.repeat(img16[..., None], num_channels, axis=-1)
-        img = img16 if as_uint16 else (img16 >> 8).astype(np.uint8)
-    else:
-        if grayscale:
-            img = np.asarray(pil.convert('L'))
-            if num_channels > 0:
-                img = np.repeat(img[..., None], num_channels, axis=-1)
-        elif num_channels == 3:
-            img = np.asarray(pil.convert('RGB'))
-        elif num_channels == 4:
-            img = np.asarray(pil.convert('RGBA'))
-        else:
-            img = np.asarray(pil)
-        img = img.astype(np.uint8)
-        if as_uint16:
-            img = img.astype(np.uint16) * 256
-
-    if size is not None:
-        img = imresize(img, size, interpolate=interpolate)
-    if channel_first and img.ndim == 3:
-        img = img.transpose(2, 0, 1)
-    return np.ascontiguousarray(img)
-
-
-def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
-    """Save an image array to ``path`` (format chosen by the extension).
-
-    Args:
-        path (str): Output file.
-        img (numpy.ndarray): ``(H, W)``, ``(H, W, C)`` (or ``(C, H, W)`` with
-            ``channel_first``) image.  ``uint8``/``uint16`` are written as
-            they are; other dtypes must lie in ``[0, 1]`` and need
-            ``auto_scale=True``.
-        channel_first (bool): ``img`` is ``(C, H, W)``.
-        as_uint16 (bool): Write a 16-bit image (gray-scale only with Pillow).
-        auto_scale (bool): Scale float images (and uint8 images when
-            ``as_uint16``) to the output range.
-    """
-    if not isinstance(img, np.ndarray):
-        raise ValueError('the input img for imsave must be numpy.ndarray.')
-    if img.ndim not in (2, 3):
-        raise ValueError(
-            'Invalid dimension size of input image. (dims: {})'.format(img.ndim))
-    if img.dtype not in (np.uint8, np.uint16):
-        if not auto_scale:
-            raise ValueError("If you want to save image with float values, "
-                             "'auto_scale' must be True.")
-        if np.any(img < 0) or np.any(img > 1):
-            raise ValueError('Except for uint8 or uint16, all the pixel values '
-                             'of input must be in the range of [0, 1]')
-        img = np.asarray(img, np.float32)
-    if channel_first and img.ndim == 3:
-        img = img.transpose(1, 2, 0)
-
-    if auto_scale:
-        if img.dtype == np.uint8:
-            if as_uint16:
-                img = img.astype(np.uint16) * 256
-        elif img.dtype != np.uint16:
-            if as_uint16:
-                img = (img * 65535).astype(np.uint16)
-            else:
-                img = (img * 255).astype(np.uint8)
-    if img.dtype == np.uint16 and not as_uint16:
-        raise ValueError('Input img type is uint16, but as_uint16 is False. '
-                         'If you want to save img as uint8, be sure all pixel '
-                         'values are in the range of [0, 255] and cast it '
-                         'before you call imsave function.')
-    if as_uint16 and img.dtype != np.uint16:
-        img = img.astype(np.uint16)
-
-    if img.ndim == 3 and img.shape[-1] == 1:
-        img = img[..., 0]
-    Image = _image_module()
-    if img.dtype == np.uint16:
-        if img.ndim != 2:
-            raise ValueError('The pillow backend can write 16-bit images only '
-                             'in gray-scale; got shape {}'.format(img.shape))
-        # A 2-D native-endian uint16 array becomes an 'I;16' image.
-        pil = Image.fromarray(np.ascontiguousarray(img.astype(np.uint16)))
-    else:
-        if img.ndim == 3 and img.shape[-1] not in (2, 3, 4):
-            raise ValueError('Cannot save an image with {} channels'.format(
-                img.shape[-1]))
-        pil = Image.fromarray(np.ascontiguousarray(img))
-    pil.save(path)
-
-
-def _resize_plane(plane, size, resample):
-    Image = _image_module()
-    if plane.dtype == np.uint8:
-        return np.asarray(Image.fromarray(plane).resize(size, resample=resample))
-    # A 2-D float32 array becomes a mode 'F' image.
-    out = Image.fromarray(np.ascontiguousarray(plane, np.float32)).resize(
-        size, resample=resample)
-    return np.asarray(out)
-
-
-def imresize(img, size, interpolate='bilinear', channel_first=False):
-    """Resize an image array.
-
-    Args:
-        img (numpy.ndarray): ``(H, W)`` or ``(H, W, C)`` image (``(C, H, W)``
-            with ``channel_first``).
-        size (tuple of int): Output ``(width, height)``.
-        interpolate (str): ``nearest``, ``box``, ``bilinear``, ``hamming``,
-            ``bicubic`` or ``lanczos``.
-        channel_first (bool): Input and output are ``(C, H, W)``.
-
-    Returns:
-        numpy.ndarray of the input dtype with shape ``(height, width[, C])``.
-    """
-    if not isinstance(img, np.ndarray):
-        raise ValueError('the input img for imresize must be numpy.ndarray.')
-    if not isinstance(size, (list, tuple)):
-        raise ValueError('size must be list or tuple')
-    table = _interpolations()
-    if interpolate not in table:
-        raise ValueError('unknown interpolation type. In this backend, you can '
-                         'use only one of [{}]'.format(', '.join(table)))
-    resample = table[interpolate]
-    size = (int(size[0]), int(size[1]))
-    dtype = img.dtype
-    if channel_first and img.ndim == 3:
-        img = img.transpose(1, 2, 0)
-    Image = _image_module()
-    if img.ndim == 2:
-        out = _resize_plane(img, size, resample)
-    elif img.dtype == np.uint8 and img.shape[-1] in (3, 4):
-        out = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(
-            size, resample=resample))
-    else:
-        out = np.stack([_resize_plane(np.ascontiguousarray(img[..., c]), size,
-                                      resample)
-                        for c in range(img.shape[-1])], axis=-1)
-    if out.dtype != dtype:
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            out = np.clip(np.rint(out), info.min, info.max)
-        out = out.astype(dtype)
-    if channel_first and out.ndim == 3:
-        out = out.transpose(2, 0, 1)
-    return out
-
-
-# aliases
 imwrite = imsave
 imload = imread
+
+

@@ -1,0 +1,1 @@
+"""``nnabla.common``: NNabla's Cython declarations module; nothing public in Python."""

@@ -1,0 +1,1 @@
+"""``nnabla.contrib``: deprecated helpers kept for old scripts."""
