@@ -13,10 +13,10 @@ from ._common import as_list, call, int_shape, lowering
 
 # ---------------------------------------------------------------- pooling
 def _pool_out_size(i, k, s, p, ignore_border):
-    """NNabla's pooling output length."""
-    if ignore_border:
-        return (i + 2 * p - k) // s + 1
-    return (i + p - 1) // s + 1
+    """NNabla's pooling output length. Its division truncates toward zero, so a
+    kernel up to ``s - 1`` larger than the padded input still gives one window."""
+    span = i + 2 * p - k if ignore_border else i + p - 1
+    return int(span / s) + 1
 
 
 def _spatial_axes(ndim, n, channel_last):
@@ -102,10 +102,11 @@ def _pool_args(fname, x, kernel, stride, ignore_border, pad, channel_last):
                          f"{pad} >= 0")
     axes = _spatial_axes(len(x.shape), n, channel_last)
     spatial = [x.shape[a] for a in axes]
-    for i, k, p in zip(spatial, kernel, pad):
-        if ignore_border and i + 2 * p < k:
-            raise ValueError(f"{fname}: kernel {tuple(kernel)} is larger than the padded input "
-                             f"{tuple(spatial)} (pad {tuple(pad)})")
+    for i, k, s, p in zip(spatial, kernel, stride, pad):
+        if _pool_out_size(i, k, s, p, ignore_border) < 1:
+            raise ValueError(f"{fname}: kernel {tuple(kernel)} with stride {tuple(stride)} "
+                             f"leaves no window on the input {tuple(spatial)} "
+                             f"(pad {tuple(pad)})")
     return dict(kernel=kernel, stride=stride, ignore_border=bool(ignore_border), pad=pad,
                 channel_last=bool(channel_last))
 

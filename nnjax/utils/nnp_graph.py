@@ -342,10 +342,9 @@ class ProtoNetwork:
             return
         for v in self.all_variables():
             callback._apply_generate_variable(v)
-        for name, pf in list(self.functions.items()):
-            pf = callback._apply_generate_function_by_type(pf)
-            pf = callback._apply_generate_function_by_name(pf)
-            self.functions[name] = pf
+        # function generation callbacks run in build(), as each function is created
+        # (with its inputs' actual shapes), and only for the functions that are built
+        self._generate_callback = callback
         variables = self.all_variables()
         for pf in self.forward_sequence():
             if pf.disabled:
@@ -411,7 +410,11 @@ class ProtoNetwork:
                     pv.variable = existing.get_unlinked_variable(need_grad=pv.need_grad)
             pv.variable.name = pv.name
 
+        callback = getattr(self, "_generate_callback", None)
         for pf in sequence:
+            if callback is not None:
+                pf = callback._apply_generate_function_by_type(pf)
+                pf = callback._apply_generate_function_by_name(pf)
             f = pf.proto
             spec = REGISTRY.get(f.type)
             if spec is None:
@@ -444,6 +447,10 @@ class ProtoNetwork:
                     "with these arguments")
             for pv, o in zip(pf.outputs, outs):
                 pv.variable = o
+                # the file's shape becomes the built one: callbacks of later functions
+                # (NNabla's zoo reads input shapes from the protos) see the real sizes
+                del pv.proto.shape.dim[:]
+                pv.proto.shape.dim.extend(int(d) for d in o.shape)
         result = OrderedDict()
         for k, pv in itertools.chain(self.variables.items(), self.parameters.items()):
             if pv.variable is not None:
@@ -613,6 +620,12 @@ def load_parameter_entries(entries, scope, where):
 
 
 # ---------------------------------------------------------------- NnpNetworkPass
+def _spatial_shape(pv):
+    """The axes after (N, C) of a variable: its built shape once built, else the file's."""
+    shape = pv.variable.shape if pv.variable is not None else pv.proto.shape.dim
+    return [int(d) for d in shape[2:]]
+
+
 class NnpNetworkPass:
     """Edits applied to a network while NnpLoader rebuilds it (NNabla's network pass)."""
 
@@ -702,7 +715,7 @@ class NnpNetworkPass:
 
         @register(name)
         def globalize(f):
-            pool = list(f.inputs[0].proto.shape.dim[2:])
+            pool = _spatial_shape(f.inputs[0])
             self.verbose(f"Change strides of {f.name} to {pool}.")
             p = f.proto.average_pooling_param
             del p.kernel.dim[:]
@@ -717,7 +730,7 @@ class NnpNetworkPass:
 
         @register(name)
         def check(f):
-            pool = list(f.inputs[0].proto.shape.dim[2:])
+            pool = _spatial_shape(f.inputs[0])
             p = f.proto.average_pooling_param
             if list(p.kernel.dim) != pool or list(p.stride.dim) != pool:
                 raise ValueError(
