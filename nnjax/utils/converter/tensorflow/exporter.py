@@ -25,6 +25,7 @@ from onnx.reference import ReferenceEvaluator
 
 from ... import get_file_handle as fh
 from ..onnx import OnnxExporter
+from .signature import save_in_nnp_layout
 
 __all__ = ["TensorflowExporter", "TFLiteExporter", "MissingExtraError", "require_tensorflow"]
 
@@ -40,10 +41,11 @@ def require_tensorflow(what):
     try:
         import tensorflow
         import onnx2tf
+        import onnxruntime
     except ImportError as e:
         missing = getattr(e, "name", None) or str(e)
-        raise MissingExtraError(f"{what} export needs TensorFlow and onnx2tf ({missing} is not "
-                                f"installed): {EXTRA_HINT}") from None
+        raise MissingExtraError(f"{what} export needs TensorFlow, onnx2tf and onnxruntime "
+                                f"({missing} is not installed): {EXTRA_HINT}") from None
     return tensorflow, onnx2tf
 
 
@@ -80,9 +82,9 @@ def fold_constants(model):
     return model
 
 
-def _convert(onnx_model, folder, onnx2tf):
-    """Run onnx2tf on ``onnx_model`` into ``folder``; returns the folder holding the
-    SavedModel (``saved_model.pb``)."""
+def _convert(tf, onnx_model, folder, onnx2tf):
+    """Run onnx2tf on ``onnx_model`` in ``folder``; returns the SavedModel directory
+    (inputs and outputs in the NNP's layout)."""
     onnx_path = os.path.join(folder, "model.onnx")
     with open(onnx_path, "wb") as f:
         f.write(onnx_model.SerializeToString())
@@ -105,7 +107,7 @@ def _convert(onnx_model, folder, onnx2tf):
                          f"{str(e).splitlines()[0] if str(e) else ''}") from None
     if not os.path.exists(os.path.join(out, "saved_model.pb")):
         raise ValueError(f"onnx2tf wrote no SavedModel: {_last_line(log)}")
-    return out
+    return save_in_nnp_layout(tf, onnx_model, out, os.path.join(folder, "saved_model"))
 
 
 def _last_line(log):
@@ -147,7 +149,7 @@ class TensorflowExporter:
         tf, onnx2tf = require_tensorflow(self._model_format)
         model = _onnx_model(self._nnp, self._batch_size, self._ir_version, self._opset)
         with tempfile.TemporaryDirectory(prefix="nnjax-tf-") as work:
-            saved = _convert(model, work, onnx2tf)
+            saved = _convert(tf, model, work, onnx2tf)
             if self._model_format == "SAVED_MODEL":
                 _replace_directory(saved, output)
             else:
@@ -182,7 +184,7 @@ class TFLiteExporter:
         tf, onnx2tf = require_tensorflow("TFLite")
         model = _onnx_model(self._nnp, self._batch_size, -1, self._opset)
         with tempfile.TemporaryDirectory(prefix="nnjax-tf-") as work:
-            saved = _convert(model, work, onnx2tf)
+            saved = _convert(tf, model, work, onnx2tf)
             converter = tf.lite.TFLiteConverter.from_saved_model(saved)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
             data = converter.convert()

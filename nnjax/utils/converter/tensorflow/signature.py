@@ -1,0 +1,99 @@
+"""The SavedModel nnjax writes: onnx2tf's model behind a signature in the NNP's layout.
+
+onnx2tf computes in NHWC and returns some outputs channel-last; which ones is
+its own decision (and cannot be read from the shapes when, say, C == W). The
+ONNX model is run in onnxruntime and in the converted model on one random
+batch, and each output is given the axis order (as is, or channel axis moved
+back from last to 1) under which the two agree. The new ``serving_default``
+takes and returns tensors named after the NNP's variables.
+"""
+import re
+
+import numpy as np
+from onnx import helper
+
+__all__ = ["save_in_nnp_layout"]
+
+
+def _tf_name(name):
+    return re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+
+
+def _sample_inputs(model):
+    rng = np.random.RandomState(0)
+    feeds = {}
+    for value in model.graph.input:
+        t = value.type.tensor_type
+        dtype = helper.tensor_dtype_to_np_dtype(t.elem_type)
+        shape = [d.dim_value for d in t.shape.dim]
+        if np.issubdtype(dtype, np.floating):
+            feeds[value.name] = rng.randn(*shape).astype(dtype)
+        else:
+            feeds[value.name] = np.zeros(shape, dtype)
+    return feeds
+
+
+def _onnxruntime_outputs(model, feeds):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+
+
+def _match(keys, names, what):
+    """{onnx name: onnx2tf key}: by name, else by position when there is one."""
+    if set(names) <= set(keys):
+        return {n: n for n in names}
+    if len(keys) == len(names) == 1:
+        return {names[0]: keys[0]}
+    raise ValueError(f"onnx2tf's {what} {sorted(keys)} do not match the network's {names}")
+
+
+def _axis_order(got, expected, name):
+    candidates = [None]
+    if got.ndim >= 3:
+        candidates.append([0, got.ndim - 1] + list(range(1, got.ndim - 1)))
+    for perm in candidates:
+        value = got if perm is None else np.transpose(got, perm)
+        if value.shape == expected.shape and np.allclose(value, expected, rtol=1e-3, atol=1e-4):
+            return perm
+    raise ValueError(f"the TensorFlow model's output {name!r} (shape {got.shape}) does not "
+                     f"match onnxruntime's (shape {expected.shape}) in any axis order")
+
+
+def save_in_nnp_layout(tf, model, onnx2tf_dir, output_dir):
+    """Save onnx2tf's SavedModel from ``onnx2tf_dir`` into ``output_dir`` with a
+    ``serving_default`` that keeps the ONNX ``model``'s input and output layouts."""
+    loaded = tf.saved_model.load(onnx2tf_dir)
+    fn = loaded.signatures["serving_default"]
+    in_names = [i.name for i in model.graph.input]
+    out_names = [o.name for o in model.graph.output]
+    in_keys = _match(list(fn.structured_input_signature[1]), in_names, "inputs")
+    feeds = _sample_inputs(model)
+    got = fn(**{in_keys[n]: tf.constant(feeds[n]) for n in in_names})
+    out_keys = _match(list(got), out_names, "outputs")
+    expected = _onnxruntime_outputs(model, feeds)
+    orders = {n: _axis_order(np.asarray(got[out_keys[n]]), expected[n], n) for n in out_names}
+    specs = [tf.TensorSpec(feeds[n].shape, tf.as_dtype(feeds[n].dtype), name=_tf_name(n))
+             for n in in_names]
+
+    class NnpLayout(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = loaded
+
+        @tf.function(input_signature=specs)
+        def serve(self, *args):
+            result = fn(**{in_keys[n]: a for n, a in zip(in_names, args)})
+            outputs = {}
+            for n in out_names:
+                value = result[out_keys[n]]
+                outputs[_tf_name(n)] = value if orders[n] is None else \
+                    tf.transpose(value, orders[n])
+            return outputs
+
+    module = NnpLayout()
+    tf.saved_model.save(module, output_dir, signatures={"serving_default": module.serve})
+    return output_dir
