@@ -33,8 +33,14 @@ def _mlp(x):
         return F.softmax(PF.affine(h, 4, name="l3"))
 
 
+def _feature_map(x):
+    # output NCHW (2, 3, 3, 3): its NHWC shape is the same, only the values tell them apart
+    with nn.parameter_scope("fmap"):
+        return F.relu(PF.convolution(x, 3, (3, 3), pad=(1, 1), name="c"))
+
+
 NETWORKS = {"lenet_bn": (_lenet, (2, 1, 8, 8)), "mlp": (_mlp, (3, 5)),
-            "resnet_block": (_resnet_block, (2, 3, 6, 6))}
+            "resnet_block": (_resnet_block, (2, 3, 6, 6)), "feature_map": (_feature_map, (2, 3, 3, 3))}
 
 
 @pytest.fixture(scope="module")

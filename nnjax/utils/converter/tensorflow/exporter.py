@@ -17,6 +17,7 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 
 import numpy as np
@@ -92,7 +93,7 @@ def _convert(tf, onnx_model, folder, onnx2tf):
     inputs = [i.name for i in onnx_model.graph.input]
     log = io.StringIO()
     try:
-        with contextlib.redirect_stdout(log):
+        with contextlib.redirect_stdout(log), _offline_sample_images():
             onnx2tf.convert(
                 input_onnx_file_path=onnx_path, output_folder_path=out,
                 keep_shape_absolutely_input_names=inputs,
@@ -108,6 +109,23 @@ def _convert(tf, onnx_model, folder, onnx2tf):
     if not os.path.exists(os.path.join(out, "saved_model.pb")):
         raise ValueError(f"onnx2tf wrote no SavedModel: {_last_line(log)}")
     return save_in_nnp_layout(tf, onnx_model, out, os.path.join(folder, "saved_model"))
+
+
+@contextlib.contextmanager
+def _offline_sample_images():
+    """onnx2tf downloads sample images (from GitHub) to test a model whose inputs look
+    like NHWC RGB batches; nnjax works offline, so it gets fixed random images instead."""
+    module = sys.modules.get("onnx2tf.onnx2tf")
+    original = getattr(module, "download_test_image_data", None)
+    if original is None:
+        yield
+        return
+    module.download_test_image_data = lambda: np.random.RandomState(0).rand(
+        20, 128, 128, 3).astype(np.float32)
+    try:
+        yield
+    finally:
+        module.download_test_image_data = original
 
 
 def _last_line(log):

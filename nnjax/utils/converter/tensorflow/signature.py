@@ -1,11 +1,13 @@
 """The SavedModel nnjax writes: onnx2tf's model behind a signature in the NNP's layout.
 
 onnx2tf computes in NHWC and returns some outputs channel-last; which ones is
-its own decision (and cannot be read from the shapes when, say, C == W). The
-ONNX model is run in onnxruntime and in the converted model on one random
-batch, and each output is given the axis order (as is, or channel axis moved
-back from last to 1) under which the two agree. The new ``serving_default``
-takes and returns tensors named after the NNP's variables.
+its own decision (and where C == H == W it even takes the input channel-last,
+though asked to keep its shape), so it cannot be read from the shapes. The ONNX
+model is run in onnxruntime and in the converted model on one random batch,
+and the inputs (as given, or channel axis moved last) and each output (as
+returned, or channel axis moved back from last to 1) get the axis order under
+which the two agree. The new ``serving_default`` takes and returns tensors in
+the NNP's layout, named after the NNP's variables.
 """
 import re
 
@@ -51,16 +53,49 @@ def _match(keys, names, what):
     raise ValueError(f"onnx2tf's {what} {sorted(keys)} do not match the network's {names}")
 
 
-def _axis_order(got, expected, name):
-    candidates = [None]
-    if got.ndim >= 3:
-        candidates.append([0, got.ndim - 1] + list(range(1, got.ndim - 1)))
-    for perm in candidates:
-        value = got if perm is None else np.transpose(got, perm)
+def _channel_last(ndim):
+    return [0] + list(range(2, ndim)) + [1]
+
+
+def _channel_first(ndim):
+    return [0, ndim - 1] + list(range(1, ndim - 1))
+
+
+def _transpose(value, perm):
+    return value if perm is None else np.transpose(value, perm)
+
+
+def _axis_order(got, expected):
+    """The permutation (None: as is) turning ``got`` into ``expected``, or False."""
+    for perm in [None] + ([_channel_first(got.ndim)] if got.ndim >= 3 else []):
+        value = _transpose(got, perm)
         if value.shape == expected.shape and np.allclose(value, expected, rtol=1e-3, atol=1e-4):
             return perm
-    raise ValueError(f"the TensorFlow model's output {name!r} (shape {got.shape}) does not "
-                     f"match onnxruntime's (shape {expected.shape}) in any axis order")
+    return False
+
+
+def _input_orders(feeds, accepted):
+    """Candidate input permutations: all as given, then channel axes moved last."""
+    candidates = [{n: None for n in feeds},
+                  {n: _channel_last(v.ndim) if v.ndim >= 3 else None for n, v in feeds.items()}]
+    for orders in candidates:
+        if all(tuple(_transpose(v, orders[n]).shape) == accepted[n] for n, v in feeds.items()):
+            yield orders
+
+
+def _find_orders(tf, fn, in_keys, out_names, feeds, expected):
+    spec = fn.structured_input_signature[1]
+    accepted = {n: tuple(spec[k].shape) for n, k in in_keys.items()}
+    for in_orders in _input_orders(feeds, accepted):
+        got = fn(**{in_keys[n]: tf.constant(np.ascontiguousarray(_transpose(v, in_orders[n])))
+                    for n, v in feeds.items()})
+        out_keys = _match(list(got), out_names, "outputs")
+        out_orders = {n: _axis_order(np.asarray(got[out_keys[n]]), expected[n])
+                      for n in out_names}
+        if all(o is not False for o in out_orders.values()):
+            return in_orders, out_keys, out_orders
+    raise ValueError("the TensorFlow model onnx2tf wrote does not compute what the ONNX model "
+                     "computes in onnxruntime, in any axis order of its inputs and outputs")
 
 
 def save_in_nnp_layout(tf, model, onnx2tf_dir, output_dir):
@@ -72,10 +107,8 @@ def save_in_nnp_layout(tf, model, onnx2tf_dir, output_dir):
     out_names = [o.name for o in model.graph.output]
     in_keys = _match(list(fn.structured_input_signature[1]), in_names, "inputs")
     feeds = _sample_inputs(model)
-    got = fn(**{in_keys[n]: tf.constant(feeds[n]) for n in in_names})
-    out_keys = _match(list(got), out_names, "outputs")
     expected = _onnxruntime_outputs(model, feeds)
-    orders = {n: _axis_order(np.asarray(got[out_keys[n]]), expected[n], n) for n in out_names}
+    in_orders, out_keys, orders = _find_orders(tf, fn, in_keys, out_names, feeds, expected)
     specs = [tf.TensorSpec(feeds[n].shape, tf.as_dtype(feeds[n].dtype), name=_tf_name(n))
              for n in in_names]
 
@@ -86,7 +119,8 @@ def save_in_nnp_layout(tf, model, onnx2tf_dir, output_dir):
 
         @tf.function(input_signature=specs)
         def serve(self, *args):
-            result = fn(**{in_keys[n]: a for n, a in zip(in_names, args)})
+            result = fn(**{in_keys[n]: a if in_orders[n] is None else
+                           tf.transpose(a, in_orders[n]) for n, a in zip(in_names, args)})
             outputs = {}
             for n in out_names:
                 value = result[out_keys[n]]
