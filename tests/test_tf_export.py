@@ -7,6 +7,7 @@ section. Without the extra, export must fail with one line naming it.
 """
 import argparse
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -85,6 +86,8 @@ def test_tflite_from_python_m_converters_matches_nnjax(tf, network):
     d, x, y = network
     out = d / "net.tflite"
     assert converters_main.main([str(d / "net.nnp"), "-o", str(out), "-f"]) == 0
+    info = json.loads((d / "net.json").read_text())       # NNabla's side file
+    assert info == {"inputs": {"x": {"transpose": False}}, "outputs": {"y": {"transpose": False}}}
     ops = {op["op_name"] for op in _interpreter(out)._get_ops_details()}
     assert ops and not any("Flex" in op or "XlaCallModule" in op for op in ops)   # builtins
     _assert_close(_run_tflite(out, x), y)

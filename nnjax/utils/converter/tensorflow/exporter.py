@@ -15,6 +15,7 @@ directory beside the target, then renamed.
 """
 import contextlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -186,7 +187,9 @@ def _write_frozen_graph(tf, saved_model_dir, output):
 
 class TFLiteExporter:
     """``execute(output)`` writes the executor's network as a float32 ``.tflite``
-    (runs in the TFLite interpreter with the builtin op set)."""
+    (runs in the TFLite interpreter with the builtin op set) and, as NNabla does,
+    ``<output>.json`` saying per input and output whether the caller must transpose
+    it (never, here: the model keeps the NNP's layout)."""
 
     def __init__(self, nnp, batch_size, channel_last=False, data_type="float32",
                  quantization=None, dataset=None, opset=11):
@@ -207,4 +210,13 @@ class TFLiteExporter:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
             data = converter.convert()
         fh.atomic_write(output, data)
-        return [output]
+        info = {"inputs": {i.name: {"transpose": False} for i in model.graph.input},
+                "outputs": {o.name: {"transpose": False} for o in model.graph.output}}
+        info_path = _json_path(output)
+        fh.atomic_write(info_path, json.dumps(info).encode())
+        return [output, info_path]
+
+
+def _json_path(output):
+    stem, ext = os.path.splitext(output)
+    return (stem if ext.lower() == ".tflite" else output) + ".json"
