@@ -19,7 +19,7 @@ from nnabla.utils.converter import convert_files
 from nnabla.utils.cli.convert import add_convert_command
 import converters.__main__ as converters_main
 
-from test_converter_files import _lenet, _resnet_block, _save_network
+from test_converter_files import _lenet, _lstm_net, _resnet_block, _save_network
 
 # what the exported model may differ from nnjax by, per dtype of the outputs
 TOLERANCE = {np.dtype(np.float32): dict(rtol=1e-4, atol=1e-5)}
@@ -41,7 +41,8 @@ def _feature_map(x):
 
 
 NETWORKS = {"lenet_bn": (_lenet, (2, 1, 8, 8)), "mlp": (_mlp, (3, 5)),
-            "resnet_block": (_resnet_block, (2, 3, 6, 6)), "feature_map": (_feature_map, (2, 3, 3, 3))}
+            "resnet_block": (_resnet_block, (2, 3, 6, 6)), "feature_map": (_feature_map, (2, 3, 3, 3)),
+            "lstm": (_lstm_net, (5, 2, 3))}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,7 @@ def _graph_outputs(graph_def):
     return [n.name for n in graph_def.node if n.name not in read and n.op != "NoOp"]
 
 
-def test_int8_quantization_is_refused_in_one_line(tf, tmp_path):
+def test_int8_quantization_is_refused_in_one_line(tmp_path, capsys):
     _save_network(tmp_path / "net.nnp", _mlp, (3, 5))
     parser = argparse.ArgumentParser()
     add_convert_command(parser.add_subparsers())
@@ -148,6 +149,8 @@ def test_int8_quantization_is_refused_in_one_line(tf, tmp_path):
                               str(tmp_path / "net.nnp"), str(tmp_path / "q.tflite")])
     assert args.func(args) is False
     assert not (tmp_path / "q.tflite").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--quantization" in err and "float32" in err
 
 
 @pytest.mark.skipif(HAVE_EXTRA, reason="TensorFlow is installed: the extra is not missing")
