@@ -120,7 +120,7 @@ def _model_export_format(target):
 
 def _through_converter(inputs, outputs, parameter_format, exclude_parameter, batch_size,
                        force, define_version, api):
-    """Outputs written by nnabla.utils.converter (ONNX in, or ONNX/NNB/TensorFlow/StableHLO out)."""
+    """Outputs written by nnabla.utils.converter (ONNX in; ONNX, NNB, TF, StableHLO out)."""
     import argparse
     from nnjax.utils.converter import ConvertError, convert_files
     onnx_in = [i for i in inputs if i.lower().endswith(".onnx")]

@@ -41,8 +41,8 @@ def _feature_map(x):
 
 
 NETWORKS = {"lenet_bn": (_lenet, (2, 1, 8, 8)), "mlp": (_mlp, (3, 5)),
-            "resnet_block": (_resnet_block, (2, 3, 6, 6)), "feature_map": (_feature_map, (2, 3, 3, 3)),
-            "lstm": (_lstm_net, (5, 2, 3))}
+            "resnet_block": (_resnet_block, (2, 3, 6, 6)),
+            "feature_map": (_feature_map, (2, 3, 3, 3)), "lstm": (_lstm_net, (5, 2, 3))}
 
 
 @pytest.fixture(scope="module")
