@@ -16,9 +16,11 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 from nnabla.utils.converter import convert_files
+from nnabla.utils.converter.tflite import TFLiteExporter
 from nnabla.utils.cli.convert import add_convert_command
 import converters.__main__ as converters_main
 
+from onnx_check import build_case
 from test_converter_files import _lenet, _lstm_net, _resnet_block, _save_network
 
 # what the exported model may differ from nnjax by, per dtype of the outputs
@@ -99,6 +101,17 @@ def _interpreter(path):
     interpreter = litert.Interpreter(model_path=str(path), num_threads=1)
     interpreter.allocate_tensors()
     return interpreter
+
+
+def test_two_inputs_two_outputs_keep_their_names_and_layouts(tf, tmp_path):
+    nnp, feeds, expected = build_case(lambda a, b: (F.relu(a) * b, F.sum(a, axis=1)),
+                                      [(2, 4, 5, 5), (2, 4, 5, 5)])
+    out = tmp_path / "two.tflite"
+    TFLiteExporter(nnp, 2).execute(str(out))
+    result = _interpreter(out).get_signature_runner()(**feeds)
+    assert sorted(result) == ["y0", "y1"]
+    for i, y in enumerate(expected):
+        _assert_close(result[f"y{i}"], y)
 
 
 def test_saved_model_from_nnabla_cli_matches_nnjax(tf, network):

@@ -45,11 +45,15 @@ def _onnxruntime_outputs(model, feeds):
 
 
 def _match(keys, names, what):
-    """{onnx name: onnx2tf key}: by name, else by position when there is one."""
+    """{onnx name: onnx2tf key}: by name, else by position (onnx2tf's SavedModel
+    names its outputs ``output_0``, ``output_1``, ... in the ONNX order)."""
     if set(names) <= set(keys):
         return {n: n for n in names}
     if len(keys) == len(names) == 1:
         return {names[0]: keys[0]}
+    positional = [f"output_{i}" for i in range(len(names))]
+    if what == "outputs" and set(keys) == set(positional):
+        return dict(zip(names, positional))
     raise ValueError(f"onnx2tf's {what} {sorted(keys)} do not match the network's {names}")
 
 
