@@ -14,6 +14,9 @@ Outputs, chosen by extension:
 - ``.h5``: the parameters only.
 - an existing directory: its ``network.nntxt``, ``nnp_version.txt`` and
   parameter file, the contents of an .nnp unpacked.
+- ``.tflite``, ``.pb`` (frozen TensorFlow graph) and a directory named
+  ``*saved_model`` (TensorFlow SavedModel): through ONNX and onnx2tf, with
+  the ``tf`` extra installed (``pip install 'nnjax[tf]'``).
 - ``.onnx`` (opset ``define_version``, default 11), ``.nnb`` (nnabla-c-runtime),
   ``.stablehlo`` (serialized ``jax.export``) and ``.mlir`` (StableHLO text):
   written by ``nnabla.utils.converter.convert_files`` from the first executor's
@@ -29,8 +32,9 @@ from collections import OrderedDict
 __all__ = ["convert", "describe", "ConversionError"]
 
 OUTPUT_EXTENSIONS = (".nnp", ".nntxt", ".prototxt", ".protobuf", ".h5", ".onnx", ".nnb",
-                     ".stablehlo", ".mlir")
-MODEL_EXPORTS = {".onnx": "ONNX", ".nnb": "NNB", ".stablehlo": "STABLEHLO", ".mlir": "MLIR"}
+                     ".stablehlo", ".mlir", ".tflite", ".pb")
+MODEL_EXPORTS = {".onnx": "ONNX", ".nnb": "NNB", ".stablehlo": "STABLEHLO", ".mlir": "MLIR",
+                 ".tflite": "TFLITE", ".pb": "TF_PB"}
 PARAMETER_FORMATS = ("h5", "protobuf", "nntxt", "none")
 
 
@@ -105,9 +109,18 @@ def _write_directory(directory, proto, params, parameter_format):
     return written
 
 
+def _model_export_format(target):
+    """The nnabla.utils.converter format ``target`` is written in, or None (an NNabla file)."""
+    from nnjax.utils.converter.supported_info import export_format_of
+    fmt = MODEL_EXPORTS.get(os.path.splitext(target)[1].lower())
+    if fmt is None and export_format_of(target) == "SAVED_MODEL":
+        fmt = "SAVED_MODEL"
+    return fmt
+
+
 def _through_converter(inputs, outputs, parameter_format, exclude_parameter, batch_size,
                        force, define_version, api):
-    """Outputs written by nnabla.utils.converter (ONNX in, or ONNX/NNB/StableHLO out)."""
+    """Outputs written by nnabla.utils.converter (ONNX in; ONNX, NNB, TF, StableHLO out)."""
     import argparse
     from nnjax.utils.converter import ConvertError, convert_files
     onnx_in = [i for i in inputs if i.lower().endswith(".onnx")]
@@ -116,14 +129,15 @@ def _through_converter(inputs, outputs, parameter_format, exclude_parameter, bat
     written = []
     for target in outputs:
         ext = os.path.splitext(target)[1].lower()
-        if ext not in MODEL_EXPORTS and ext != ".nnp":
+        fmt = _model_export_format(target)
+        if fmt is None and ext != ".nnp":
             raise ConversionError(f"{target!r}: from an ONNX input write .nnp, .onnx, .nnb, "
-                                  ".stablehlo or .mlir")
+                                  ".tflite, .pb, *_saved_model, .stablehlo or .mlir")
         if os.path.exists(target) and not force:
             raise ConversionError(f"{target!r} exists (use --force to overwrite)")
         args = argparse.Namespace(
             import_format="ONNX" if onnx_in else "NNP",
-            export_format=MODEL_EXPORTS.get(ext, "NNP"),
+            export_format=fmt or "NNP",
             batch_size=-1 if batch_size is None else int(batch_size), force=force,
             define_version=define_version, api=-1 if api is None else int(api),
             nnp_parameter_h5=parameter_format == "h5",
@@ -162,7 +176,7 @@ def convert(inputs, outputs, parameter_format="h5", include_parameters=False,
     if not outputs:
         raise ConversionError("no output file given")
     if any(i.lower().endswith(".onnx") for i in inputs) or any(
-            os.path.splitext(o)[1].lower() in MODEL_EXPORTS for o in outputs):
+            _model_export_format(o) for o in outputs):
         return _through_converter(inputs, outputs, parameter_format, exclude_parameter,
                                   batch_size, force, define_version, api)
     if parameter_format not in PARAMETER_FORMATS:

@@ -11,6 +11,8 @@ Examples::
     python -m converters model.onnx -o model.nnp                # ONNX import
     python -m converters model.nnp -o model.nnb                 # nnabla-c-runtime
     python -m converters model.nnp -o model.stablehlo           # jax.export artifact
+    python -m converters model.nnp -o model.tflite              # TFLite (nnjax[tf])
+    python -m converters model.nnp -o model_saved_model         # TF SavedModel (nnjax[tf])
 """
 import argparse
 import sys
@@ -22,7 +24,8 @@ def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m converters",
         description="Convert NNabla model files: .nnp, .nntxt/.prototxt, .protobuf, .h5, "
-                    ".onnx (in and out), .nnb, .stablehlo, .mlir.")
+                    ".onnx (in and out), .nnb, .stablehlo, .mlir, and with nnjax[tf] "
+                    ".tflite, .pb and *saved_model directories.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="model files, merged in order (e.g. net.nntxt params.h5)")
     p.add_argument("-o", "--output", action="append", default=[], metavar="OUTPUT",

@@ -326,9 +326,9 @@ def test_nnabla_cli_convert_command(lenet, tmp_path, capsys):
                               "-d", "opset_7"])
     assert args.func(args) is False
     assert "opset 'opset_7' is not supported" in capsys.readouterr().err
-    args = parser.parse_args(["convert", str(d / "lenet.nnp"), str(tmp_path / "m.tflite")])
+    args = parser.parse_args(["convert", str(d / "lenet.nnp"), str(tmp_path / "c"), "-O", "CSRC"])
     assert args.func(args) is False
-    assert "TFLite" in capsys.readouterr().err
+    assert "CSRC" in capsys.readouterr().err
     template = tmp_path / "settings.yaml"
     args = parser.parse_args(["nnb_template", str(d / "lenet.nnp"), str(template)])
     assert args.func(args) is True

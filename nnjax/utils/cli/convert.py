@@ -46,10 +46,9 @@ def convert_command(args):
     resolve_file_format(args, args.files, output)
     if args.import_format not in converter.formats.import_name:
         return _fail("convert", f"import format ({args.import_format}) is not supported")
-    if args.export_format in ("TFLITE", "SAVED_MODEL", "TF_PB", "CSRC") or \
-            str(output).lower().endswith((".tflite", ".pb")):
-        return _fail("convert", f"{output}: TensorFlow, TFLite and C-source export are not "
-                                "available in nnjax; write .onnx (for onnx2tf) or .stablehlo")
+    if args.export_format == "CSRC":
+        return _fail("convert", f"{output}: C-source export (CSRC) is not available in nnjax; "
+                                "write .nnb for nnabla-c-runtime")
     if args.export_format not in converter.formats.export_name:
         return _fail("convert", f"export format ({args.export_format}) is not supported")
     return _run("convert", lambda: converter.convert_files(args, args.files, output))
@@ -115,7 +114,8 @@ def add_convert_command(subparsers):
     _import_options(p)
     formats = ",".join(converter.formats.export_name)
     p.add_argument("-O", "--export-format", type=str, default="NNP",
-                   help=f"[export] export format (one of [{formats}])")
+                   help=f"[export] export format (one of [{formats}]); SAVED_MODEL for an "
+                        "output directory not named *saved_model")
     p.add_argument("-f", "--force", action="store_true", help="[export] overwrite output file")
     p.add_argument("-b", "--batch-size", type=int, default=-1,
                    help="[export] overwrite batch size")
@@ -123,15 +123,18 @@ def add_convert_command(subparsers):
                    help='[export] split the executor (needs -E) at function ranges, '
                         'e.g. "1-9" or "1-2,5-"')
     p.add_argument("-d", "--define_version", type=str, default=None,
-                   help="[export][ONNX] opset, e.g. opset_13; [export][NNB] format, e.g. nnb_3")
+                   help="[export][ONNX] opset, e.g. opset_13 (also of the ONNX step of "
+                        "TensorFlow/TFLite export); [export][NNB] format, e.g. nnb_3")
     p.add_argument("--enable-optimize-pb", action="store_true",
-                   help="[export][tensorflow] (TensorFlow is not written)")
+                   help="[export][tensorflow] accepted for NNabla's command lines (onnx2tf "
+                        "optimizes always)")
     p.add_argument("--channel-last", action="store_true",
-                   help="[export][TFLite] data format of the network (TFLite is not written)")
+                   help="[export][TFLite] the network is channel-last (inputs and outputs "
+                        "keep the network's layout either way)")
     p.add_argument("--quantization", action="store_true",
-                   help="[export][TFLite] INT8 quantized model (TFLite is not written)")
+                   help="[export][TFLite] INT8 quantized model (not supported: float32 only)")
     p.add_argument("--dataset", type=str, default=None,
-                   help="[export][TFLite] representative dataset (TFLite is not written)")
+                   help="[export][TFLite] representative dataset (INT8 is not supported)")
     p.add_argument("--ir_version", type=int, default=-1,
                    help="[export][ONNX] IR version (default: the one of the opset)")
     p.add_argument("-c", "--config", type=str, default=None,

@@ -1,9 +1,10 @@
-"""File converters (``nnabla.utils.converter``): NNP, ONNX, NNB and StableHLO.
+"""File converters (``nnabla.utils.converter``): NNP, ONNX, NNB, TensorFlow/TFLite, StableHLO.
 
 ``convert_files(args, ifiles, output)`` is what ``nnabla_cli convert`` and
 ``python -m converters`` run; the formats' readers and writers are
 ``nnabla.NnpImporter``/``NnpExporter``, ``onnx.OnnxExporter``/``OnnxImporter``,
-``nnablart.NnbExporter`` and ``stablehlo.StableHloExporter``. The function
+``nnablart.NnbExporter``, ``tensorflow.TensorflowExporter``/``tflite.TFLiteExporter``
+(the ``tf`` extra) and ``stablehlo.StableHloExporter``. The function
 information queries (``get_category_info``, ``get_function_info``,
 ``type_to_pack_format``) are built from the function declarations.
 """

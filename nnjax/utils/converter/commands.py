@@ -4,13 +4,14 @@
 NNP or ONNX), optionally splits the executor's network into ranges of
 functions (``-S``/``--split``, or the functions a ``-c`` config file lists
 as supported), and writes each part in ``args.export_format`` (NNP, NNB,
-ONNX, STABLEHLO, MLIR). ``args`` is an argparse namespace with NNabla's
+ONNX, SAVED_MODEL, TF_PB, TFLITE, STABLEHLO, MLIR). ``args`` is an argparse namespace with NNabla's
 option names; an attribute left out takes the command line's default.
+SAVED_MODEL, TF_PB and TFLITE go through ONNX and onnx2tf (the ``tf`` extra).
 """
 import os
 
 from ..._registry import REGISTRY
-from . import nnablart, stablehlo
+from . import nnablart, stablehlo, tensorflow
 from .nnabla import NnpExporter, NnpImporter
 from .nnabla.importer import Nnp
 from .onnx import OnnxExporter, OnnxImporter
@@ -102,9 +103,10 @@ def _batch_size(args, nnp):
 def _export_from_nnp(args, nnp, output):
     fmt = _opt(args, "export_format")
     version = _opt(args, "define_version")
-    if _opt(args, "channel_last") or _opt(args, "quantization") or _opt(args, "dataset"):
+    if fmt != "TFLITE" and (_opt(args, "channel_last") or _opt(args, "quantization")
+                            or _opt(args, "dataset")):
         raise ConvertError("--channel-last, --quantization and --dataset apply to TFLite "
-                           "export, which nnjax does not write")
+                           f"export only, not to {fmt}")
     if _opt(args, "nnp_version"):
         raise ConvertError("--nnp-version: nnjax writes its own NNP version only")
     if fmt == "NNP":
@@ -128,11 +130,20 @@ def _export_from_nnp(args, nnp, output):
                                     api_level=_opt(args, "api")).execute(
             output, None, settings[0] if isinstance(settings, list) else settings,
             _opt(args, "default_variable_type"))
+    if fmt in ("SAVED_MODEL", "TF_PB", "TFLITE"):
+        opset = version if version and version.startswith("opset_") else 11
+        if fmt == "TFLITE":
+            return tensorflow.TFLiteExporter(
+                nnp, _batch_size(args, nnp), channel_last=_opt(args, "channel_last"),
+                quantization=_opt(args, "quantization"), dataset=_opt(args, "dataset"),
+                opset=opset).execute(output)
+        return tensorflow.TensorflowExporter(nnp, _batch_size(args, nnp), _opt(args, "ir_version"),
+                                             model_format=fmt, opset=opset).execute(output)
     if fmt in ("STABLEHLO", "MLIR"):
         return stablehlo.StableHloExporter(nnp, _opt(args, "batch_size")).execute(
             output, text=fmt == "MLIR")
     raise ConvertError(f"export format {fmt!r} is not supported "
-                       "(use NNP, NNB, ONNX, STABLEHLO or MLIR)")
+                       "(use NNP, NNB, ONNX, SAVED_MODEL, TF_PB, TFLITE, STABLEHLO or MLIR)")
 
 
 def _executor_network(nnp):
@@ -228,7 +239,8 @@ def _split_needed(args, nnp, supported):
 
 def _supported_set(args):
     fmt = _opt(args, "export_format")
-    base = func_set_onnx_support() if fmt == "ONNX" else func_set_nnabla_support()
+    through_onnx = ("ONNX", "SAVED_MODEL", "TF_PB", "TFLITE")
+    base = func_set_onnx_support() if fmt in through_onnx else func_set_nnabla_support()
     config = _opt(args, "config")
     return base & func_set_import_config(config) if config else base
 
