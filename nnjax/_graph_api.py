@@ -21,4 +21,4 @@ def grad(outputs, inputs, grad_outputs=None, persistent_outputs=None, bind_grad_
     ``jax.vjp`` of the subgraph, so they can be used (and differentiated)
     like any other Variable.
     """
-    return grad_variables(outputs, inputs, grad_outputs)
+    return grad_variables(outputs, inputs, grad_outputs, persistent_outputs)
