@@ -9,7 +9,7 @@ def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
     variables = list(variables)
     if not variables:
         return
-    forward(variables, clear_buffer=clear_buffer,
+    forward(variables, clear_buffer=clear_buffer, clear_no_need_grad=clear_no_need_grad,
             function_pre_hook=function_pre_hook,
             function_post_hook=function_post_hook)
 
