@@ -135,19 +135,17 @@ def grad_variables(outputs, inputs, grad_outputs=None, persistent_outputs=None):
     plan = build_plan(outputs)
     stop = frozenset(s for s, v in enumerate(plan.variables)
                      if v._parent is not None and v._need_grad is False)
-    # An input matches the graph's variable with the same buffers (a parameter from
-    # nn.get_parameters() is another handle of the variable the graph uses).
-    slot_of_buffers = {}
+    # An input matches every graph variable with the same buffers (a parameter from
+    # nn.get_parameters() and each use of it in the graph are handles of one variable);
+    # its gradient is the sum over them. One the outputs do not reach gets zeros.
+    slots_of_buffers = {}
     for s, v in enumerate(plan.variables):
-        slot_of_buffers.setdefault(id(v._buffers), s)
-    slots = [plan.index.get(id(v), slot_of_buffers.get(id(v._buffers))) for v in inputs]
-    # An input the outputs do not depend on (or one whose gradient is cut) gets zeros.
-    reached = [i for i, s in enumerate(slots)
-               if s is not None and plan.variables[s]._need_grad is not False
-               and s not in stop]
+        if v._need_grad is not False and s not in stop:
+            slots_of_buffers.setdefault(id(v._buffers), []).append(s)
+    slots = [slots_of_buffers.get(id(v._buffers), []) for v in inputs]
+    wrt = tuple(dict.fromkeys(s for ss in slots for s in ss))
     results = [None] * len(inputs)
-    if reached:
-        wrt = tuple(slots[i] for i in reached)
+    if wrt:
         seeds = [_seed_variable(o, g) for o, g in zip(outputs, grad_outputs)]
         lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), wrt,
                                      stop)
@@ -155,6 +153,9 @@ def grad_variables(outputs, inputs, grad_outputs=None, persistent_outputs=None):
         result = apply_function("Grad", list(plan.roots) + seeds, {},
                                 python_function=lowering, spec=spec)
         result = list(result) if isinstance(result, tuple) else [result]
-        for i, r in zip(reached, result):
-            results[i] = r
+        grad_of_slot = dict(zip(wrt, result))
+        for i, ss in enumerate(slots):
+            for s in ss:
+                g = grad_of_slot[s]
+                results[i] = g if results[i] is None else results[i] + g
     return [r if r is not None else _zeros_like(inputs[i]) for i, r in enumerate(results)]

@@ -76,3 +76,21 @@ def test_outputs_made_persistent():
     y = F.sin(x)
     nn.grad([y], [x])
     assert y.persistent
+
+
+def test_parameter_used_twice_sums_both_uses():
+    nn.clear_parameters()
+    rng = np.random.RandomState(2)
+    xd = rng.randn(2, 3).astype(np.float32)
+    x = nn.Variable.from_numpy_array(xd)
+    with nn.parameter_scope("shared"):
+        h = F.tanh(PF.affine(x, 3, with_bias=False))
+    with nn.parameter_scope("shared"):
+        h = PF.affine(h, 3, with_bias=False)
+    loss = F.sum(h ** 2)
+    (gw,) = nn.grad([loss], nn.get_parameters().values())
+    gw.forward()
+    w0 = list(nn.get_parameters().values())[0].d.astype(np.float64)
+    f = lambda w: np.sum((np.tanh(xd @ w) @ w) ** 2)
+    np.testing.assert_allclose(gw.d, _numeric_grad(f, w0), rtol=2e-3, atol=2e-3)
+    nn.clear_parameters()
