@@ -125,10 +125,15 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     materialize = plan.cache.get(mkey)
     if materialize is None:
         root_ids = {id(r) for r in plan.roots}
-        wanted = {id(v) for v in outputs}
+        # a function computes all its outputs: the siblings of a wanted output are stored too
+        wanted = {id(o) for v in outputs
+                  for o in (v._parent.outputs if v._parent is not None else [v])}
+        # an output written into a root's own array (``outputs=[x.data]``) is always stored
+        root_arrays = {id(r._buffers.data) for r in plan.roots}
         materialize = plan.cache[mkey] = tuple(
             s for s, v in enumerate(plan.variables) if id(v) not in root_ids
-            and (id(v) in wanted or v._persistent or s in observed))
+            and (id(v) in wanted or v._persistent or s in observed
+                 or id(v._buffers.data) in root_arrays))
     enqueue(forward_op(plan, materialize))
 
 
