@@ -133,7 +133,8 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
         materialize = plan.cache[mkey] = tuple(
             s for s, v in enumerate(plan.variables) if id(v) not in root_ids
             and (id(v) in wanted or v._persistent or s in observed
-                 or id(v._buffers.data) in root_arrays))
+                 or id(v._buffers.data) in root_arrays
+                 or getattr(v._buffers.data, "_root", None) is not None))
     enqueue(forward_op(plan, materialize))
 
 
