@@ -29,3 +29,16 @@ def test_reshape_unlink_copies():
     u = x.reshape((3, 2), unlink=True)
     x.d = 5.0
     np.testing.assert_array_equal(u.d, np.ones((3, 2)))
+
+
+def test_ndarray_view_of_narrowed_rows_shares_memory():
+    base = nn.NdArray.from_numpy_array(np.arange(12, dtype=np.float32))
+    part = base.narrow(0, 4, 6).view((2, 3))
+    np.testing.assert_array_equal(part.data, np.arange(4, 10).reshape(2, 3))
+    part.data = np.full((2, 3), -1.0)
+    expected = np.arange(12, dtype=np.float32)
+    expected[4:10] = -1.0
+    np.testing.assert_array_equal(base.data, expected)
+    whole = base.view((3, 4))
+    base.data = np.zeros(12)
+    np.testing.assert_array_equal(whole.data, np.zeros((3, 4)))
