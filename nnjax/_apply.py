@@ -86,7 +86,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     """Record (or, for NdArray inputs, compute) NNabla function ``type_name``.
 
     Returns one output, or a tuple when the function has several.
-    ``outputs``: NdArrays to write the results into (imperative mode only).
+    ``outputs``: NdArrays to write the results into (in graph mode, at each forward).
     """
     spec = spec if spec is not None else get_spec(type_name)
     recorder = _graph_recorder(inputs)
@@ -136,9 +136,16 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
                 rank = x._parent.rank + 1
     fn.rank = rank
     results = []
-    for shape, dtype in out_meta:
+    for i, (shape, dtype) in enumerate(out_meta):
         v = Variable(shape, need_grad=False if no_grad else None)
-        if dtype != np.float32:
+        target = outputs[i] if outputs is not None and i < len(outputs) else None
+        if target is not None:
+            # the output's data is the given array (written at each forward)
+            if tuple(target.shape) != tuple(shape):
+                raise ValueError(f"{type_name}: outputs[{i}] has shape {target.shape}, "
+                                 f"the result has shape {shape}")
+            v._buffers.data = target
+        elif dtype != np.float32:
             v._buffers.data._dtype = np.dtype(dtype)
         v._parent = fn
         fn.outputs.append(v)

@@ -11,7 +11,8 @@ import jax
 import jax.numpy as jnp
 
 from . import _modes
-from ._forward import prior_state_arrays, rng_operands
+from ._buffer_needs import keeps_inputs
+from ._forward import function_op, prior_state_arrays, rng_operands
 from ._ndarray import NdArray
 from ._plan import get_plan, group_by_buffer, jax_dtype, run_steps, step_callables, sum_groups
 from ._plan import call_lowering
@@ -173,7 +174,7 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
                                                                      function_post_hook)
     if function_pre_hook is not None or function_post_hook is not None or observers:
         _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook,
-                              observers)
+                              observers, clear_buffer)
         return
     seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
     cacheable = grad is None or seed_key[0] != "read"
@@ -206,15 +207,54 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
     enqueue(Op(template=template, operands=operands, record=record))
 
 
-def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=()):
-    """Unfused backward: one function at a time, hooks (then observers) around each."""
+def _restore_data(v):
+    """Recompute a variable whose data a forward freed (and, first, its freed inputs)."""
+    if v is None or v._parent is None or not v._buffers.data.clear_called:
+        return
+    for inp in v._parent._inputs:
+        _restore_data(inp)
+    run_now(function_op(v._parent))
+
+
+def _grads_kept(plan, output, grad):
+    """Variables whose grad ``clear_buffer`` keeps: persistent ones, inputs of
+    functions that forbid it (Sink), and a seed the caller holds (None, an NdArray)."""
+    kept = {id(v) for v in plan.variables if v._persistent}
+    for fn in plan.functions:
+        if keeps_inputs(fn.info.type_name):
+            kept.update(id(v) for v in fn._inputs if v is not None)
+    if grad is None or isinstance(grad, NdArray):
+        kept.add(id(output))
+    return kept
+
+
+def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=(),
+                          clear_buffer=False):
+    """Unfused backward: one function at a time, hooks (then observers) around each.
+    With ``clear_buffer`` an intermediate's grad is freed once its producer's
+    backward read it."""
     flush()
     need, stop = need_grad_slots(plan)
+    kept = _grads_kept(plan, output, grad) if clear_buffer else None
+    own_grad = None
     if grad is not None:
         if isinstance(grad, NdArray):
             output._buffers.grad.copy_from(grad)
         else:
+            # a value seed is the output's grad only during this backward (as NNabla)
+            own_grad = output._buffers.grad
+            output._buffers.grad = NdArray(output.shape)
             output._buffers.grad.data = grad
+    try:
+        _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers,
+                            clear_buffer, kept)
+    finally:
+        if own_grad is not None:
+            output._buffers.grad = own_grad
+
+
+def _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers,
+                        clear_buffer, kept):
     root_set = {id(r) for r in plan.roots}
     written = {id(output)}
     for fn, step in zip(reversed(plan.functions), reversed(plan.steps)):
@@ -230,7 +270,13 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=())
             targets.append((i, accumulate))
             written.add(id(v))
         if targets:
+            for v in fn._inputs:
+                _restore_data(v)
             run_now(function_backward_op(fn, tuple(targets), stop, step))
+        if clear_buffer:
+            for o in fn.outputs:
+                if id(o) not in kept:
+                    o._buffers.grad.clear()
         if post_hook is not None:
             post_hook(fn)
         for observer in observers:

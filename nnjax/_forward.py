@@ -13,6 +13,7 @@ import numpy as np
 from . import _modes
 from . import random as _random
 from ._ndarray import NdArray
+from ._buffer_needs import backward_reads, keeps_inputs
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
 from ._queue import Op, Template, cached_template, enqueue, flush, run_now
 from ._records import Record
@@ -145,7 +146,8 @@ def forward_op(plan, materialize, kind="forward", fresh_rng=True):
     return Op(template=template, operands=operands, record=record)
 
 
-def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_hook=None):
+def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_hook=None,
+            clear_no_need_grad=False):
     """Queue the forward of ``outputs`` (Variables) from the roots of their graph."""
     plan = get_plan(outputs)
     if not plan.functions:
@@ -154,27 +156,75 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     function_pre_hook, function_post_hook = _modes.with_global_hooks(function_pre_hook,
                                                                      function_post_hook)
     if function_pre_hook is not None or function_post_hook is not None or observers:
-        _forward_by_function(plan, function_pre_hook, function_post_hook, observers)
+        freed = None
+        if clear_buffer or clear_no_need_grad:
+            freed = freed_after_forward(plan.functions, outputs, clear_buffer)
+        _forward_by_function(plan, function_pre_hook, function_post_hook, observers, freed)
         return
     observed = plan.observed_data
     mkey = ("materialize", tuple(map(id, outputs)), len(observed))
     materialize = plan.cache.get(mkey)
     if materialize is None:
         root_ids = {id(r) for r in plan.roots}
-        wanted = {id(v) for v in outputs}
+        # a function computes all its outputs: the siblings of a wanted output are stored too
+        wanted = {id(o) for v in outputs
+                  for o in (v._parent.outputs if v._parent is not None else [v])}
+        # an output written into a root's own array (``outputs=[x.data]``) is always stored
+        root_arrays = {id(r._buffers.data) for r in plan.roots}
         materialize = plan.cache[mkey] = tuple(
             s for s, v in enumerate(plan.variables) if id(v) not in root_ids
-            and (id(v) in wanted or v._persistent or s in observed))
+            and (id(v) in wanted or v._persistent or s in observed
+                 or id(v._buffers.data) in root_arrays
+                 or getattr(v._buffers.data, "_root", None) is not None))
     enqueue(forward_op(plan, materialize))
 
 
-def _forward_by_function(plan, pre_hook, post_hook, observers=()):
+def _function_needs_grad(fn):
+    return any(v is not None and v.need_grad for v in fn._inputs)
+
+
+def freed_after_forward(functions, outputs, clear_buffer):
+    """{function index: variables whose data is freed once it ran}.
+
+    An intermediate (not a root, output or persistent variable) is freed after
+    its last reader ran: always with ``clear_buffer``; with ``clear_no_need_grad``
+    only when no backward reads it (or it is marked ``recompute``)."""
+    kept = {id(v) for v in outputs}
+    needed = set()
+    last_reader = {}
+    for k, fn in enumerate(functions):
+        name = fn.info.type_name
+        ins = list(fn._inputs)
+        grad_on = _function_needs_grad(fn)
+        reads_in, reads_out = backward_reads(name, len(ins))
+        if grad_on and reads_out:
+            needed.update(id(o) for o in fn.outputs)
+        for j, v in enumerate(ins):
+            if v is None:
+                continue
+            last_reader[id(v)] = (k, v)
+            if keeps_inputs(name):
+                kept.add(id(v))
+            if grad_on and j in reads_in:
+                needed.add(id(v))
+    freed = {}
+    for k, v in last_reader.values():
+        if v._parent is None or v._persistent or id(v) in kept:
+            continue
+        if clear_buffer or v._recompute or id(v) not in needed:
+            freed.setdefault(k, []).append(v)
+    return freed
+
+
+def _forward_by_function(plan, pre_hook, post_hook, observers=(), freed=None):
     """Unfused forward: one function at a time, hooks (then observers) around each."""
     flush()
-    for fn in plan.functions:
+    for k, fn in enumerate(plan.functions):
         if pre_hook is not None:
             pre_hook(fn)
         run_function(fn)
+        for v in (freed or {}).get(k, ()):
+            v._buffers.data.clear()
         if post_hook is not None:
             post_hook(fn)
         for observer in observers:

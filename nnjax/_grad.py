@@ -74,34 +74,88 @@ class _GradLowering:
         return tuple(g[s] for s in self.wrt_slots)
 
 
-def grad_variables(outputs, inputs, grad_outputs=None):
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    plan = build_plan(outputs)
-    wrt = []
-    for i, v in enumerate(inputs):
-        s = plan.index.get(id(v))
-        if s is None:
-            raise ValueError(f"grad: inputs[{i}] {v!r} is not part of the outputs' graph")
-        wrt.append(s)
+def _as_list(x):
+    if isinstance(x, list):
+        return x
+    if isinstance(x, Variable) or not hasattr(x, "__iter__"):
+        return [x]
+    return list(x)
+
+
+def _check_grad_outputs(outputs, grad_outputs):
     if grad_outputs is None:
-        grad_outputs = [1.0] * len(outputs)
-    elif not isinstance(grad_outputs, (list, tuple)):
+        return [None] * len(outputs)
+    if not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
+    grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
-    seeds = []
-    for o, g in zip(outputs, grad_outputs):
-        if isinstance(g, Variable):
-            seeds.append(g)
-        else:
-            seeds.append(Variable.from_numpy_array(
-                np.broadcast_to(np.asarray(g if g is not None else 1.0, np.float32), o.shape)))
+    for i, (o, g) in enumerate(zip(outputs, grad_outputs)):
+        shape = getattr(g, "shape", None)
+        if shape is not None and not isinstance(g, np.generic) and tuple(shape) != () \
+                and tuple(shape) != tuple(o.shape):
+            raise ValueError(f"grad: grad_outputs[{i}] shape {tuple(shape)} differs from "
+                             f"outputs[{i}] shape {tuple(o.shape)}")
+    return grad_outputs
+
+
+def _seed_variable(o, g):
+    if isinstance(g, Variable):
+        return g
+    if g is None:
+        g = 1.0
+    elif hasattr(g, "data") and hasattr(g, "cast") and not isinstance(g, np.ndarray):
+        g = g.data  # an NdArray
+    return Variable.from_numpy_array(
+        np.broadcast_to(np.asarray(g, np.float32), o.shape).copy())
+
+
+def _zeros_like(v):
+    return Variable.from_numpy_array(np.zeros(v.shape, np.float32))
+
+
+def grad_variables(outputs, inputs, grad_outputs=None, persistent_outputs=None):
+    """Gradients of ``outputs`` w.r.t. ``inputs`` (zeros where an input is not reached)."""
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
+    for name, vs in (("outputs", outputs), ("inputs", inputs)):
+        for i, v in enumerate(vs):
+            if not isinstance(v, Variable):
+                raise ValueError(f"grad: {name}[{i}] must be an nnabla.Variable, "
+                                 f"got {type(v).__name__}")
+    grad_outputs = _check_grad_outputs(outputs, grad_outputs)
+    if persistent_outputs:
+        if len(persistent_outputs) != len(outputs):
+            raise ValueError(f"grad: {len(persistent_outputs)} persistent_outputs for "
+                             f"{len(outputs)} outputs")
+    else:
+        persistent_outputs = [True] * len(outputs)
+    for o, p in zip(outputs, persistent_outputs):
+        o.persistent = p
+    plan = build_plan(outputs)
     stop = frozenset(s for s, v in enumerate(plan.variables)
                      if v._parent is not None and v._need_grad is False)
-    lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), tuple(wrt),
-                                 stop)
-    spec = internal_spec("Grad")
-    result = apply_function("Grad", list(plan.roots) + seeds, {}, python_function=lowering,
-                            spec=spec)
-    return list(result) if isinstance(result, tuple) else [result]
+    # An input matches every graph variable with the same buffers (a parameter from
+    # nn.get_parameters() and each use of it in the graph are handles of one variable);
+    # its gradient is the sum over them. One the outputs do not reach gets zeros.
+    slots_of_buffers = {}
+    for s, v in enumerate(plan.variables):
+        if v._need_grad is not False and s not in stop:
+            slots_of_buffers.setdefault(id(v._buffers), []).append(s)
+    slots = [slots_of_buffers.get(id(v._buffers), []) for v in inputs]
+    wrt = tuple(dict.fromkeys(s for ss in slots for s in ss))
+    results = [None] * len(inputs)
+    if wrt:
+        seeds = [_seed_variable(o, g) for o, g in zip(outputs, grad_outputs)]
+        lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), wrt,
+                                     stop)
+        spec = internal_spec("Grad")
+        result = apply_function("Grad", list(plan.roots) + seeds, {},
+                                python_function=lowering, spec=spec)
+        result = list(result) if isinstance(result, tuple) else [result]
+        grad_of_slot = dict(zip(wrt, result))
+        for i, ss in enumerate(slots):
+            for s in ss:
+                g = grad_of_slot[s]
+                results[i] = g if results[i] is None else results[i] + g
+    return [r if r is not None else _zeros_like(inputs[i]) for i, r in enumerate(results)]

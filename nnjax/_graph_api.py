@@ -9,7 +9,7 @@ def forward_all(variables, clear_buffer=False, clear_no_need_grad=False,
     variables = list(variables)
     if not variables:
         return
-    forward(variables, clear_buffer=clear_buffer,
+    forward(variables, clear_buffer=clear_buffer, clear_no_need_grad=clear_no_need_grad,
             function_pre_hook=function_pre_hook,
             function_post_hook=function_post_hook)
 
@@ -21,4 +21,4 @@ def grad(outputs, inputs, grad_outputs=None, persistent_outputs=None, bind_grad_
     ``jax.vjp`` of the subgraph, so they can be used (and differentiated)
     like any other Variable.
     """
-    return grad_variables(outputs, inputs, grad_outputs)
+    return grad_variables(outputs, inputs, grad_outputs, persistent_outputs)

@@ -128,6 +128,41 @@ class _NarrowedNdArray(NdArray):
                            "(clear the array it was narrowed from)")
 
 
+class _ReshapedNdArray(_NarrowedNdArray):
+    """All of a root array seen with another shape (``Variable.reshape(unlink=False)``):
+    reads and writes go through the root's host buffer, as a narrowed view's."""
+
+    __slots__ = ()
+
+    def __init__(self, parent, shape):
+        super().__init__(parent, 0, parent.shape[0] if parent.shape else 1)
+        if isinstance(parent, _ReshapedNdArray):
+            self._rows = parent._rows
+        self._shape = tuple(shape)
+        self._span = (0, 0)  # covers no rows for narrow()'s overlap check
+
+    def _buffer(self):
+        root_buffer = self._root._host_buffer()
+        if root_buffer.ndim:
+            root_buffer = root_buffer[self._rows[0]:self._rows[1]]
+        return root_buffer.reshape(self._shape)
+
+
+def reshaped_view(self, shape):
+    """This array's memory seen with ``shape`` (same number of elements):
+    ``NdArray.view``; it works on narrowed arrays too."""
+    shape = tuple(int(s) for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != self.size:
+        raise ValueError(f"NdArray reshape view: cannot view {self.shape} as {shape}")
+    root = getattr(self, "_root", self)
+    view = _ReshapedNdArray(self, shape)
+    live = [r for r in (root._children or ()) if r() is not None]
+    root._children = live + [weakref.ref(view)]
+    return view
+
+
 def install():
-    """Put ``narrow`` on NdArray (idempotent)."""
+    """Put ``narrow`` (and the reshape view) on NdArray (idempotent)."""
     NdArray.narrow = narrow
+    NdArray._reshaped_view = reshaped_view
+    NdArray.view = reshaped_view

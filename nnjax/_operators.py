@@ -172,7 +172,10 @@ class VariableOperators:
             var = Variable(shape, self.need_grad)
             var.d = np.reshape(src._host(writable=False), shape)
             return var
-        return F.reshape(self, shape)
+        out = F.reshape(self, shape)
+        # as NNabla's in-place reshape: the result's data is this variable's memory
+        out._buffers.data = self._buffers.data._reshaped_view(out.shape)
+        return out
 
 
 class NdArrayOperators:

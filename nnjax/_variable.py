@@ -316,6 +316,7 @@ class Variable:
                 function_pre_hook=None, function_post_hook=None):
         """Compute this variable from the roots of its graph."""
         _queue_forward([self], clear_buffer=clear_buffer,
+                       clear_no_need_grad=clear_no_need_grad,
                        function_pre_hook=function_pre_hook,
                        function_post_hook=function_post_hook)
 

@@ -7,12 +7,14 @@ cleared)`` read from ``NdArray.clear_called`` after the function ran. Entries
 come in execution order (forward first, then backward, as they run);
 absent optional inputs are left out, as ``Function.inputs`` lists them.
 
-The flags report nnjax's own behaviour: nnjax computes graphs as compiled
-programs and releases nothing during ``forward``/``backward`` (the buffers of
-unread intermediates are simply not materialized), so a buffer reads as
-cleared only when it was cleared by ``NdArray.clear()`` (or a variable's
-``data``/``grad`` was cleared explicitly). While the recorder is active,
-graphs run one function at a time, as with function hooks.
+While the recorder is active, graphs run one function at a time, as with
+function hooks, and that path frees buffers as NNabla does:
+``forward(clear_no_need_grad=True)`` frees an intermediate's data after its
+last reader unless a backward reads it (``recompute`` variables are freed and
+recomputed in backward), ``forward(clear_buffer=True)`` frees every
+intermediate's data, and ``backward(clear_buffer=True)`` frees intermediate
+grads once read. The fused path (no hooks) computes the same values and only
+leaves unread intermediates unmaterialized.
 
 ``deactivate_clear_called_flag_recorder()`` stops recording and drops what
 was recorded.
