@@ -264,6 +264,11 @@ class Variable:
         """Functions that take this variable as an input (and are still referenced:
         a function whose outputs were all deleted is gone, as in NNabla)."""
         gc.collect()  # a function and its outputs reference each other: free dropped ones
+        return self.alive_consumers()
+
+    def alive_consumers(self):
+        """``function_references`` without the garbage collection (graph walks collect
+        once, then call this per variable)."""
         alive = [r() for r in self._consumers]
         return [f for f in alive if f is not None]
 

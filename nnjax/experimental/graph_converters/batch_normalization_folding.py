@@ -130,7 +130,7 @@ def fold_before(bn_func, ip_func):
 
 
 def _single_consumer(var):
-    refs = var.function_references
+    refs = var.alive_consumers()
     return refs[0] if len(refs) == 1 else None
 
 
@@ -218,7 +218,7 @@ class BatchNormalizationFoldingOppositeModifierInner(FunctionModifier):
         return None
 
     def _fold_into_consumers(self, bn, inputs):
-        consumers = bn.outputs[0].function_references
+        consumers = bn.outputs[0].alive_consumers()
         folded = {}
         for ip in consumers:
             if ip.info.type_name in FOLDABLE and ip.inputs[0] == bn.outputs[0]:

@@ -57,7 +57,7 @@ class _LayoutModifier(FunctionModifier):
                 news.append(v)
         self._new_inputs_list = list(news)
         for inp, new in zip(self._inputs, news):
-            for f in inp.function_references:
+            for f in inp.alive_consumers():
                 self.init_map_func_inputs(f, [new if i == inp else None for i in f.inputs])
 
     def _new_inputs(self, f):

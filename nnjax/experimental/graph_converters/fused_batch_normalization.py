@@ -9,7 +9,7 @@ NONLINEAR = {"ReLU": "relu"}
 
 
 def _only_consumer(var):
-    refs = var.function_references
+    refs = var.alive_consumers()
     return refs[0] if len(refs) == 1 else None
 
 

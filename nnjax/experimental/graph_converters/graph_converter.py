@@ -9,6 +9,7 @@ or None (the function is recorded again unchanged on the new inputs). The new
 graph's roots are parentless variables sharing the original roots' buffers, so the
 original graph is left as it was and both see the same data and parameters.
 """
+import gc
 from collections import defaultdict
 
 import numpy as np
@@ -157,7 +158,7 @@ class FunctionModifier(object):
         outputs = _as_list(o)
         self.outputs = outputs
         for old, new in zip(f.outputs, outputs):
-            for func in old.function_references:
+            for func in old.alive_consumers():
                 if len(self._map_func_inputs[func]) == 0:
                     self._map_func_inputs[func] = [None] * len(func.inputs)
                 for i, inp in enumerate(func.inputs):
@@ -217,6 +218,7 @@ class GraphConverter(object):
             if v.parent is None:
                 raise ValueError(f"GraphConverter.convert: output {i} {v.shape} has no "
                                  "parent function; there is no graph to convert")
+        gc.collect()  # once: the modifiers then ask each variable for its live consumers
         for modifier in self._modifiers:
             sink = F.sink(*outputs)
             sink.visit(modifier)

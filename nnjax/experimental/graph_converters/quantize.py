@@ -54,7 +54,7 @@ def _functions_after(f):
     seen, stack, found = set(), [f], []
     while stack:
         for out in stack.pop().outputs:
-            for g in out.function_references:
+            for g in out.alive_consumers():
                 if g not in seen:
                     seen.add(g)
                     found.append(g)
@@ -116,7 +116,7 @@ class QuantizeNonQNNToRecordingModifier(FunctionModifier):
         new_inputs = []
         with parameter.parameter_scope(f"{kind}-{self.get_function_rank(f)}"):
             for i, x in enumerate(inputs[:n_act]):
-                refs = x.function_references
+                refs = x.alive_consumers()
                 if refs and refs[0].info.type_name == recorder_name:
                     x = refs[0].outputs[0]  # one recorder per variable
                 elif _parent_type(x) != recorder_name:
@@ -153,7 +153,7 @@ class QuantizeNonQNNToRecordingModifier(FunctionModifier):
         new_inputs = self.share_recorder(f, inputs, new_inputs, cfg)
         h = self._modify_as_same(f, new_inputs)
         if cfg.recorder_position == cfg.RecorderPosition.BOTH:
-            refs = f.outputs[0].function_references
+            refs = f.outputs[0].alive_consumers()
             if refs:
                 with parameter.parameter_scope(
                         f"{refs[0].info.type_name}-{self.get_function_rank(refs[0])}"):
@@ -236,7 +236,7 @@ class _SimulatedQNN(object):
     def dequantize_inputs(self, inputs):
         out = []
         for v in inputs:
-            for ref in v.function_references:
+            for ref in v.alive_consumers():
                 if ref.info.type_name == "DequantizeLinear":
                     v = ref.outputs[0]  # one DequantizeLinear per quantized variable
                     break
@@ -269,7 +269,7 @@ class _SimulatedQNN(object):
         """Quantize ``h`` with the statistics recorded before the next function."""
         cfg = self._config
         s = zp = None
-        for nxt in f.outputs[0].function_references:
+        for nxt in f.outputs[0].alive_consumers():
             if nxt.info.type_name == "Sink":
                 return h
             name = "x0"
