@@ -727,7 +727,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="adaptive_separable_convolution"):
         F.adaptive_separable_convolution(x, nn.Variable((2, 7, 5, 5)), nn.Variable((2, 2, 5, 5)))
     with pytest.raises(ValueError, match="max_pooling"):
-        F.max_pooling(x, (7, 7))
+        F.max_pooling(x, (7, 7), stride=(1, 1))  # no window fits (NNabla: size <= 0)
     with pytest.raises(ValueError, match="average_pooling"):
         F.average_pooling(x, (2, 2), stride=(1, 1, 1))
     with pytest.raises(ValueError, match="sum_pooling"):
