@@ -190,3 +190,26 @@ def test_solver_states_saved_with_nnp_come_back(tmp_path, fmt):
         assert s.t == states[k]["t"] == 3
         for n, v in s.pstate.items():
             np.testing.assert_array_equal(v.d, states[k][n])
+
+
+def test_graph_def_expands_loops_and_computes(tmp_path):
+    """nn.graph_def.load + expand_loop_control unrolls the recurrent network, and calling
+    it on Variables gives the numpy RNN."""
+    rng = np.random.RandomState(1)
+    W, b = rng.randn(5, 3).astype(np.float32), rng.randn(3).astype(np.float32)
+    (tmp_path / "rnn.nntxt").write_text(RNN)
+    files = [str(tmp_path / "rnn.nntxt"), _params(tmp_path, {"W": W, "b": b})]
+    x, h0 = rng.randn(2, 4, 2).astype(np.float32), rng.randn(2, 3).astype(np.float32)
+    h, expected = h0, []
+    for t in range(4):
+        h = np.tanh(np.concatenate([x[:, t], h], 1) @ W + b)
+        expected.append(h)
+    with nn.parameter_scope("", {}):
+        g = nn.graph_def.load(files)
+        g.expand_loop_control()
+        net = g.networks["rnn"]
+        assert not any(f.type in ("RepeatStart", "Delay", "RecurrentInput")
+                       for f in net.functions.values())
+        y = net(nn.Variable.from_numpy_array(x), nn.Variable.from_numpy_array(h0))
+        y.forward()
+        np.testing.assert_allclose(y.d, np.stack(expected, 1), rtol=1e-5, atol=1e-6)

@@ -41,6 +41,7 @@ from ..utils.nnp_graph import NnpNetworkPass
 from ..utils.nnp_graph import ProtoNetwork as _PassNetwork
 from ..utils.nnp_graph import (_fan_initializer, _lowering_args, _place_inputs, function_args,
                                load_parameter_entries)
+from ..utils._loop_expand import expand_network
 from ..utils.save import set_function_args
 from .graph_optimizer import rename_variable
 from .variable_batch_size import variable_batch_size as _variable_batch_size
@@ -444,15 +445,14 @@ class ProtoNetwork:
         return n
 
     def expand_loop_control(self):
-        """This network without loop control: a copy when it has none. Networks with
-        NNabla's repeat/recurrent/delay functions are not expanded by graph_def."""
-        looped = [f.name for f in self.functions.values()
-                  if f.type in __loop_control_functions__ or f.repeat_id]
-        if looped:
-            raise NotImplementedError(
-                f"ProtoNetwork.expand_loop_control: network {self.name!r} uses loop control "
-                f"({looped[:3]}); load it with nnabla.utils.nnp_graph.NnpLoader instead")
-        return self.clone()
+        """This network with NNabla's repeat/recurrent/delay loops unrolled (the same
+        expansion ``nnabla.utils.load`` applies); a copy when it has none."""
+        if not any(f.type in __loop_control_functions__ or f.repeat_id
+                   for f in self.functions.values()):
+            return self.clone()
+        expanded = expand_network(self._network_proto())
+        return ProtoNetwork.from_proto(self.owner(), expanded, np.random.RandomState(0),
+                                       self.batch_size)
 
     def _patch_by_network_pass(self, callback):
         return self.promote(callback)
@@ -1164,10 +1164,10 @@ class ProtoFunction:
                                  f"function {self.name!r} has no value")
             inputs.append(pv.variable_instance)
         if self.args is None:
-            raise NotImplementedError(
+            raise ValueError(
                 f"network {owner.name!r}: function {self.name!r} ({self.type}) is NNabla's "
-                "loop control, which graph_def does not compute; load the file with "
-                "nnabla.utils.nnp_graph.NnpLoader")
+                "loop control; call expand_loop_control() on the graph first (as "
+                "nnabla.utils.load does)")
         f = self.make_proto()
         args = function_args(f)
         shape = args.get("shape")
