@@ -72,6 +72,7 @@ class Info:
         if graph is None:
             graph = ProtoGraph.from_proto(self.proto, batch_size=self.batch_size,
                                           param_scope=self.parameter_scope)
+            graph.expand_loop_control()
             for network in graph.networks.values():
                 network(ctx=self.global_config.default_context, batch_size=self.batch_size)
             self.__dict__["_proto_graph"] = graph
