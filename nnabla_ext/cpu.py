@@ -1,11 +1,7 @@
-"""``nnabla_ext.cpu`` on nnjax: the helpers scripts call on NNabla's extension module."""
-from nnjax.ext_utils import extension_functions as _functions
+"""``nnabla_ext.cpu`` on nnjax: the helpers scripts call on NNabla's extension module
+(context, synchronize, clear_memory_cache, get_device_count, get_devices, array_classes,
+device_synchronize), made by ``nnjax.ext_utils.extension_functions``."""
+from nnjax.ext_utils import extension_functions
 
-_helpers = _functions("cpu")
-context = _helpers["context"]
-synchronize = _helpers["synchronize"]
-clear_memory_cache = _helpers["clear_memory_cache"]
-get_device_count = _helpers["get_device_count"]
-get_devices = _helpers["get_devices"]
-array_classes = _helpers["array_classes"]
-device_synchronize = _helpers["device_synchronize"]
+globals().update(extension_functions("cpu"))
+del extension_functions
