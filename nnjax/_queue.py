@@ -23,11 +23,13 @@ import jax
 import jax.numpy as jnp
 
 from ._plan import jax_dtype
+from ._program import Program, TIER_UP_HITS, FULL_OPT_BYTES, tiered
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
 MAX_QUEUE = 4096
 MAX_INTERNED = 256
+
 
 
 class CompileStats:
@@ -38,6 +40,7 @@ class CompileStats:
 
     def reset(self):
         self.compiles = 0
+        self.tier_ups = 0
         self.hits = 0
         self.compile_seconds = 0.0
         self.executions = 0
@@ -50,7 +53,7 @@ class CompileStats:
         return self.compiles
 
     def __repr__(self):
-        return (f"CompileStats(compiles={self.compiles}, hits={self.hits}, "
+        return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, hits={self.hits}, "
                 f"executions={self.executions}, recomputes={self.recomputes}, "
                 f"compile_seconds={self.compile_seconds:.3f})")
 
@@ -298,19 +301,29 @@ def flush():
 
     program = _programs.get(key)
     if program is None:
-        program = _compile(ops, layout, arrays, input_sig)
+        program = _compile(ops, layout, arrays, input_sig, values)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
         start = time.perf_counter()
-        outs = program(values, operands)
+        outs = program.run(values, operands)
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
         _note_miss(layout.structure_id, input_sig, layout.op_sigs)
     else:
         _programs.move_to_end(key)
         stats.hits += 1
-        outs = program(values, operands)
+        if program.fast:
+            program.hits += 1
+            if program.hits >= TIER_UP_HITS:
+                start = time.perf_counter()
+                outs = program.tier_up(values, operands)
+                stats.compile_seconds += time.perf_counter() - start
+                stats.tier_ups += 1
+            else:
+                outs = program.run(values, operands)
+        else:
+            outs = program.run(values, operands)
     stats.executions += 1
     stats.last_ops = tuple(t.kind for t in templates)
     for s, v in zip(layout.written, outs):
@@ -320,7 +333,7 @@ def flush():
             op.record.pending = False
 
 
-def _compile(ops, layout, arrays, input_sig):
+def _compile(ops, layout, arrays, input_sig, values):
     fns = [op.template.build() for op in ops]
     value_slots = [s for s, sig in zip(layout.input_slots, input_sig)
                    if not isinstance(sig, ConstFill)]
@@ -341,7 +354,8 @@ def _compile(ops, layout, arrays, input_sig):
                 env[s] = v
         return [env[s] for s in written]
 
-    return jax.jit(program)
+    nbytes = sum(getattr(v, "nbytes", 0) for v in values)
+    return Program(program, fast=nbytes < FULL_OPT_BYTES and tiered())
 
 
 def _take_snapshots(ops, layout, arrays, values, input_sig):

@@ -17,6 +17,7 @@ ENGINE_LAYERS = [
      "nnjax.config", "nnjax.context", "nnjax._buffer_needs"],
     ["nnjax._registry"],
     ["nnjax._plan"],
+    ["nnjax._program"],
     ["nnjax._queue"],
     ["nnjax._ndarray"],
     ["nnjax._records"],
