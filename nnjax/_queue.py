@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ._plan import jax_dtype
-from ._program import Program, TIER_UP_HITS, FULL_OPT_BYTES, tiered
+from ._program import Program, FULL_OPT_BYTES, tier_up_hits, tiered
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
@@ -41,6 +41,7 @@ class CompileStats:
     def reset(self):
         self.compiles = 0
         self.tier_ups = 0
+        self.shared = 0
         self.hits = 0
         self.compile_seconds = 0.0
         self.executions = 0
@@ -53,7 +54,7 @@ class CompileStats:
         return self.compiles
 
     def __repr__(self):
-        return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, hits={self.hits}, "
+        return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, shared={self.shared}, hits={self.hits}, "
                 f"executions={self.executions}, recomputes={self.recomputes}, "
                 f"compile_seconds={self.compile_seconds:.3f})")
 
@@ -309,13 +310,14 @@ def flush():
         outs = program.run(values, operands)
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
+        stats.shared += program.shared
         _note_miss(layout.structure_id, input_sig, layout.op_sigs)
     else:
         _programs.move_to_end(key)
         stats.hits += 1
         if program.fast:
             program.hits += 1
-            if program.hits >= TIER_UP_HITS:
+            if program.hits >= program.tier_up_hits:
                 start = time.perf_counter()
                 outs = program.tier_up(values, operands)
                 stats.compile_seconds += time.perf_counter() - start
@@ -355,7 +357,9 @@ def _compile(ops, layout, arrays, input_sig, values):
         return [env[s] for s in written]
 
     nbytes = sum(getattr(v, "nbytes", 0) for v in values)
-    return Program(program, fast=nbytes < FULL_OPT_BYTES and tiered())
+    kinds = {op.template.kind for op in ops}
+    return Program(program, fast=nbytes < FULL_OPT_BYTES and tiered(),
+                   tier_up_hits=tier_up_hits(kinds, nbytes))
 
 
 def _take_snapshots(ops, layout, arrays, values, input_sig):

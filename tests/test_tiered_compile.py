@@ -1,0 +1,134 @@
+"""Tiered compilation (nnjax/_program.py): cheap first tier, optimized once a
+program repeats, first-tier executables shared between identical programs."""
+import numpy as np
+import jax.numpy as jnp
+import pytest
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import nnabla.solvers as S
+from nnjax import _program
+
+
+def test_training_loop_compiles_once_then_tiers_up_once():
+    rng = np.random.RandomState(0)
+    xs = rng.randn(8, 3).astype(np.float32)
+    ts = rng.randn(8, 2).astype(np.float32)
+    nn.clear_parameters()
+    x = nn.Variable.from_numpy_array(xs)
+    t = nn.Variable.from_numpy_array(ts)
+    with nn.parameter_scope("tier"):
+        y = PF.affine(x, 2)
+    loss = F.mean(F.squared_error(y, t))
+    params = nn.get_parameters()
+    w = params["tier/affine/W"].d.copy()
+    b = params["tier/affine/b"].d.copy()
+    solver = S.Sgd(lr=0.1)
+    solver.set_parameters(params)
+
+    loss.forward()
+    loss.backward()
+    stats = nn.compile_stats()
+    compiles, tier_ups = stats.compiles, stats.tier_ups
+    steps = _program.TIER_UP_HITS + 4
+    for _ in range(steps):
+        solver.zero_grad()
+        loss.forward()
+        loss.backward()
+        solver.update()
+    nn.synchronize()
+    # the step program compiles once; repeating it optimizes it once
+    assert stats.compiles - compiles <= 2
+    assert stats.tier_ups - tier_ups == 1
+
+    # the same SGD in numpy (the first backward's grads were zeroed before step 1)
+    for _ in range(steps):
+        err = xs @ w + b - ts
+        gy = 2 * err / err.size
+        w, b = w - 0.1 * xs.T @ gy, b - 0.1 * gy.sum(0)
+    np.testing.assert_allclose(params["tier/affine/W"].d, w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(params["tier/affine/b"].d, b, rtol=1e-5, atol=1e-6)
+
+
+def test_identical_programs_share_one_executable():
+    values = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = nn.Variable.from_numpy_array(values)
+    y = F.mul_scalar(x, 2.0)
+    y.forward()
+    np.testing.assert_array_equal(y.d, values * 2)
+    shared = nn.compile_stats().shared
+    # a different graph (another key) whose program text is the same
+    z = F.mul_scalar(F.identity(x), 2.0)
+    z.forward()
+    np.testing.assert_array_equal(z.d, values * 2)
+    assert nn.compile_stats().shared == shared + 1
+    # same text, other data: the shared executable reads its own inputs
+    u = nn.Variable.from_numpy_array(values + 10)
+    v = F.mul_scalar(F.identity(u), 2.0)
+    v.forward()
+    np.testing.assert_array_equal(v.d, (values + 10) * 2)
+
+
+def test_programs_keeping_different_arguments_are_not_confused():
+    a = np.arange(3, dtype=np.float32)
+    b = np.arange(3, dtype=np.float32) + 100
+    first = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
+    second = _program.Program(lambda vals, ops: [vals[1] * 2], fast=True)
+    np.testing.assert_array_equal(first.run([a, b], ()), [a * 2])
+    np.testing.assert_array_equal(second.run([a, b], ()), [b * 2])
+
+
+def test_callbacks_are_never_shared():
+    import jax
+    seen = []
+
+    def program_calling(tag):
+        def program(vals, ops):
+            jax.debug.callback(lambda v: seen.append((tag, float(v[0]))), vals[0])
+            return [vals[0] + 1]
+        return program
+
+    a = np.ones(2, np.float32)
+    first = _program.Program(program_calling("first"), fast=True)
+    second = _program.Program(program_calling("second"), fast=True)
+    first.run([a], ())
+    second.run([a], ())
+    jax.effects_barrier()
+    assert not second.shared
+    assert sorted(seen) == [("first", 1.0), ("second", 1.0)]
+
+
+def test_tier_up_swaps_in_the_optimized_program():
+    p = _program.Program(lambda vals, ops: [jnp.tanh(vals[0]) * ops[0]], fast=True)
+    a = np.linspace(-2, 2, 5).astype(np.float32)
+    np.testing.assert_allclose(p.run([a], (3.0,))[0], np.tanh(a) * 3, rtol=1e-6)
+    np.testing.assert_allclose(p.tier_up([a], (2.0,))[0], np.tanh(a) * 2, rtol=1e-6)
+    assert not p.fast
+
+
+def test_how_soon_a_program_tiers_up():
+    small = _program.SMALL_PROGRAM_BYTES - 1
+    assert _program.tier_up_hits({"forward"}, small) == _program.SMALL_TIER_UP_HITS
+    assert _program.tier_up_hits({"forward", "backward"}, small) == _program.TIER_UP_HITS
+    assert _program.tier_up_hits({"forward"}, small + 1) == _program.TIER_UP_HITS
+
+
+def test_tiering_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("NNJAX_TIERED_COMPILE", "0")
+    assert not _program.tiered()
+    monkeypatch.setenv("NNJAX_TIERED_COMPILE", "1")
+    import jax
+    assert _program.tiered() == (jax.default_backend() == "cpu")
+
+
+def test_large_programs_compile_optimized_at_once():
+    big = np.ones((_program.FULL_OPT_BYTES // 4 + 16,), np.float32)
+    x = nn.Variable.from_numpy_array(big)
+    y = F.sin(x)
+    tier_ups = nn.compile_stats().tier_ups
+    for _ in range(_program.TIER_UP_HITS + 2):
+        y.forward()
+    nn.synchronize()
+    assert nn.compile_stats().tier_ups == tier_ups
+    np.testing.assert_allclose(y.d[:4], np.sin(1.0), rtol=1e-6)
