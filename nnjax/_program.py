@@ -81,9 +81,17 @@ def _sharing_key(lowered):
             tuple(sorted(args["kept_var_idx"])))
 
 
+def starts_optimized(kinds, nbytes):
+    """Training steps (programs that update parameters) and programs on large
+    arrays compile fully at once: the first tier may round the last bit
+    differently (it contracts no multiply-adds), and a resumed training run
+    must equal the uninterrupted one bit for bit."""
+    return "update" in kinds or nbytes >= FULL_OPT_BYTES or not tiered()
+
+
 def tier_up_hits(kinds, nbytes):
     """How many cache hits make a first-tier program worth optimizing."""
-    if nbytes >= SMALL_PROGRAM_BYTES or "backward" in kinds or "update" in kinds:
+    if nbytes >= SMALL_PROGRAM_BYTES or "backward" in kinds:
         return TIER_UP_HITS
     return SMALL_TIER_UP_HITS
 

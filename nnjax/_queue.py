@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from ._plan import jax_dtype
-from ._program import Program, FULL_OPT_BYTES, tier_up_hits, tiered
+from ._program import Program, starts_optimized, tier_up_hits
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
@@ -358,7 +358,7 @@ def _compile(ops, layout, arrays, input_sig, values):
 
     nbytes = sum(getattr(v, "nbytes", 0) for v in values)
     kinds = {op.template.kind for op in ops}
-    return Program(program, fast=nbytes < FULL_OPT_BYTES and tiered(),
+    return Program(program, fast=not starts_optimized(kinds, nbytes),
                    tier_up_hits=tier_up_hits(kinds, nbytes))
 
 
