@@ -84,6 +84,12 @@ def prior_state_arrays(plan, create=True):
     return arrays
 
 
+def prior_state_of(fn):
+    """{input index: NdArray} holding the state ``fn``'s last forward read (only
+    for ``prior_state_grad`` functions a forward has run)."""
+    return _PRIOR_STATE.get(fn, {}) if fn.spec.prior_state_grad else {}
+
+
 def forward_template(plan, materialize, kind="forward", cache=True):
     """The template writing the data of the ``materialize`` slots (and state)."""
     def make():
