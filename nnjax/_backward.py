@@ -324,7 +324,8 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
                     vals[i] = jax.lax.stop_gradient(in_values[i])
                 for i, v in zip(target_idx, diff):
                     vals[i] = v
-                res, _ = call_lowering(spec, args, pyfunc, ops[0][0] if spec.rng else None, vals)
+                key = None if not spec.rng else ops[0] if pyfunc is not None else ops[0][0]
+                res, _ = call_lowering(spec, args, pyfunc, key, vals)
                 return tuple(jax.lax.stop_gradient(r) if s else r for r, s in zip(res, out_stop))
 
             outs, vjp = jax.vjp(f, tuple(in_values[i] for i in target_idx))
