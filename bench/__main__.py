@@ -36,7 +36,8 @@ def _timed(step, loss_fn, steps):
     return (time.perf_counter() - t0) / steps
 
 
-def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=None):
+def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=None,
+                 record_warmup=False):
     factories = W.IMPLS if factories is None else factories
     row = {"workload": cls.name, "impls": {}}
     built = {}
@@ -47,11 +48,14 @@ def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=
         step()
         first = loss()
         compile_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
         for _ in range(warmup):
             step()
         loss()
         built[name] = (step, loss)
         row["impls"][name] = {"first_step_s": compile_s, "first_loss": first, "times": []}
+        if record_warmup:  # (what a tiered compile does after the first step lands here)
+            row["impls"][name]["warmup_s"] = time.perf_counter() - t1
     for _ in range(rounds):
         for name in impls:
             step, loss = built[name]
@@ -203,7 +207,7 @@ def run_sweeps_main(args):
     if args.json:
         path = args.json
         if path == "bench/results.json":  # the default: keep the main table's file
-            path = "bench/sweeps.json"
+            path = "bench/results_sweeps.json"
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
