@@ -208,3 +208,72 @@ def test_dropout_grad_in_auto_forward():
         y = F.dropout(x, p=0.5)
         (gx,) = nn.grad([F.sum(y * y)], [x])
         np.testing.assert_allclose(gx.d, np.where(y.d != 0, 8 * x0, 0), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- dtype of .d
+# NNabla's ``.d`` has the dtype of the kernel that last wrote the array, and a kernel's
+# type is the context's: float32 under 'float' (whatever the inputs hold), float16
+# under 'half'. 'bfloat16' (nnjax's own type config) computes and stores bfloat16.
+def _ctx(type_config):
+    from nnabla.ext_utils import get_extension_context
+    return nn.context_scope(get_extension_context("cpu", type_config=type_config))
+
+
+def test_float_context_computes_float16_inputs_in_float32():
+    rng = np.random.RandomState(8)
+    h0 = rng.randn(3, 4).astype(np.float16)
+    w0 = rng.randn(4, 2).astype(np.float32)
+    h = nn.Variable.from_numpy_array(h0, need_grad=True)
+    w = _var(w0, need_grad=True)
+    with _ctx("float"):
+        y = F.affine(F.relu(h) * 3.0, w)
+        loss = F.sum(y)
+    loss.forward()
+    h.grad.zero()
+    w.grad.zero()
+    loss.backward()
+    assert h.d.dtype == np.float16  # the leaf keeps what it holds
+    assert y.d.dtype == np.float32 and loss.d.dtype == np.float32
+    hf = h0.astype(np.float32)
+    np.testing.assert_allclose(y.d, (np.maximum(hf, 0) * 3) @ w0, rtol=1e-6)
+    # the gradient reaching a float16 leaf is rounded to float16 (NNabla keeps float32's)
+    assert h.g.dtype == np.float32
+    np.testing.assert_allclose(h.g, (hf > 0) * 3 * w0.sum(1)[None], rtol=1e-3)
+    np.testing.assert_allclose(w.g, (np.maximum(hf, 0) * 3).sum(0)[:, None].repeat(2, 1),
+                               rtol=1e-6)
+
+
+def test_half_context_outputs_float16_with_float32_leaves():
+    rng = np.random.RandomState(9)
+    x0 = rng.randn(5, 3).astype(np.float32)
+    x = _var(x0, need_grad=True)
+    with _ctx("half"):
+        y = F.tanh(x * 2.0)
+    y.forward()
+    assert y.d.dtype == np.float16 and x.d.dtype == np.float32
+    ref = np.tanh(x0.astype(np.float16) * np.float16(2)).astype(np.float16)
+    np.testing.assert_allclose(y.d.astype(np.float32), ref.astype(np.float32), atol=2e-3)
+
+
+def test_bfloat16_context_outputs_bfloat16():
+    import ml_dtypes
+    x0 = np.random.RandomState(10).randn(4, 4).astype(np.float32)
+    x = _var(x0)
+    with _ctx("bfloat16"):
+        y = F.exp(x)
+    y.forward()
+    assert y.d.dtype == ml_dtypes.bfloat16
+    np.testing.assert_allclose(y.d.astype(np.float32), np.exp(x0), rtol=1e-2)
+
+
+def test_float16_state_stays_float16_under_float_context():
+    x0 = np.random.RandomState(11).randn(8, 2).astype(np.float32)
+    x = _var(x0)
+    mean = nn.Variable.from_numpy_array(np.zeros((1, 2), np.float16))
+    var = nn.Variable.from_numpy_array(np.ones((1, 2), np.float16))
+    y = F.batch_normalization(x, _var(np.zeros((1, 2))), _var(np.ones((1, 2))), mean, var,
+                              axes=[1], decay_rate=0.5, batch_stat=True)
+    y.forward()
+    assert y.d.dtype == np.float32 and mean.d.dtype == np.float16
+    np.testing.assert_allclose(mean.d.astype(np.float32), 0.5 * x0.mean(0, keepdims=True),
+                               atol=1e-3)
