@@ -277,3 +277,28 @@ def test_float16_state_stays_float16_under_float_context():
     assert y.d.dtype == np.float32 and mean.d.dtype == np.float16
     np.testing.assert_allclose(mean.d.astype(np.float32), 0.5 * x0.mean(0, keepdims=True),
                                atol=1e-3)
+
+
+# ---------------------------------------------------------------- Dropout's mask and backward
+def test_dropout_mask_and_backward_function_follow_the_latest_forward():
+    from nnabla._dropout_workaround import _get_dropout_mask
+    from nnabla.backward_functions import registry
+    rng = np.random.RandomState(12)
+    x0 = (rng.rand(3, 20) + 0.5).astype(np.float32)  # no zeros: y != 0 is the mask
+    dy0 = rng.randn(3, 20).astype(np.float32)
+    x = _var(x0, need_grad=True)
+    with pytest.raises(RuntimeError, match="dropout"):
+        registry["Dropout"]([_var(dy0)], [x], [None], [None], [None], 0.25, -1)
+    y = F.dropout(x, 0.25)
+    with pytest.raises(RuntimeError, match="Dropout"):
+        _get_dropout_mask(x)
+    dx = registry["Dropout"]([_var(dy0)], [x], [None], [None], [None], 0.25, -1)
+    masks = []
+    for _ in range(2):
+        y.forward()
+        mask = _get_dropout_mask(x).d
+        np.testing.assert_array_equal(mask, (y.d != 0).astype(np.float32))
+        dx.forward()
+        np.testing.assert_allclose(dx.d, dy0 * mask / 0.75, rtol=1e-6)
+        masks.append(mask)
+    assert not np.array_equal(masks[0], masks[1])
