@@ -302,3 +302,27 @@ def test_dropout_mask_and_backward_function_follow_the_latest_forward():
         np.testing.assert_allclose(dx.d, dy0 * mask / 0.75, rtol=1e-6)
         masks.append(mask)
     assert not np.array_equal(masks[0], masks[1])
+
+
+# ---------------------------------------------------------------- INQ
+@pytest.mark.parametrize("kw", PATHS)
+def test_inq_affine_grad_uses_the_weights_its_forward_used(kw):
+    rng = np.random.RandomState(13)
+    x0 = rng.randn(2, 3).astype(np.float32)
+    w0 = rng.randn(3, 4).astype(np.float32)
+    x = _var(x0, need_grad=True)
+    w = _var(w0.copy(), need_grad=True)
+    ind = nn.Variable.from_numpy_array(np.zeros((3, 4), np.int32))
+    loss = F.sum(F.inq_affine(x, w, ind, inq_iterations=[1], num_bits=4))
+    # forward 0 (counter 0) keeps w; forward 1 fixes (quantizes) every weight
+    for step in range(2):
+        loss.forward(**kw)
+        x.grad.zero()
+        loss.backward(**kw)
+        if step == 0:
+            assert ind.d.sum() == 0
+            np.testing.assert_allclose(x.g, np.tile(w0.sum(1), (2, 1)), rtol=1e-6)
+        else:
+            assert ind.d.sum() == 12
+            assert not np.allclose(w.d, w0)
+            np.testing.assert_allclose(x.g, np.tile(w.d.sum(1), (2, 1)), rtol=1e-6)
