@@ -36,21 +36,26 @@ def _timed(step, loss_fn, steps):
     return (time.perf_counter() - t0) / steps
 
 
-def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0):
+def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=None,
+                 record_warmup=False):
+    factories = W.IMPLS if factories is None else factories
     row = {"workload": cls.name, "impls": {}}
     built = {}
     for name in impls:
         wl = cls(seed)
         t0 = time.perf_counter()
-        step, loss = W.IMPLS[name](wl)
+        step, loss = factories[name](wl)
         step()
         first = loss()
         compile_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
         for _ in range(warmup):
             step()
         loss()
         built[name] = (step, loss)
         row["impls"][name] = {"first_step_s": compile_s, "first_loss": first, "times": []}
+        if record_warmup:  # (what a tiered compile does after the first step lands here)
+            row["impls"][name]["warmup_s"] = time.perf_counter() - t1
     for _ in range(rounds):
         for name in impls:
             step, loss = built[name]
@@ -66,12 +71,13 @@ def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0):
     return row
 
 
-def same_steps_losses(cls, impls, n_steps, seed=0):
+def same_steps_losses(cls, impls, n_steps, seed=0, factories=None):
     """Loss after exactly ``n_steps`` steps from the same start, per implementation."""
+    factories = W.IMPLS if factories is None else factories
     out = {}
     for name in impls:
         wl = cls(seed)
-        step, loss = W.IMPLS[name](wl)
+        step, loss = factories[name](wl)
         for _ in range(n_steps):
             step()
         out[name] = loss()
@@ -142,7 +148,12 @@ def main(argv=None):
     ap.add_argument("--impls", default="nnjax,jax,torch")
     ap.add_argument("--json", default="bench/results.json")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--sweeps", action="store_true",
+                    help="sweeps over batch size, MLP width and a deep ResNet-style CNN "
+                         "(nnjax vs hand-written JAX; see bench/sweeps.py)")
     args = ap.parse_args(argv)
+    if args.sweeps:
+        return run_sweeps_main(args)
 
     impls = [i for i in args.impls.split(",") if i]
     if "torch" in impls:
@@ -181,6 +192,28 @@ def main(argv=None):
             json.dump({"meta": meta, "rows": rows}, f, indent=1)
         os.replace(tmp, args.json)
         print(f"\nwrote {args.json}")
+
+
+def run_sweeps_main(args):
+    import jax
+    from . import sweeps
+    rows = sweeps.run_sweeps(args.quick, run_workload, same_steps_losses)
+    meta = {"device": str(jax.devices()[0]), "cpus": os.cpu_count(), "quick": args.quick,
+            "python": sys.version.split()[0], "jax": jax.__version__}
+    print()
+    print(f"device: {meta['device']}, {meta['cpus']} CPUs; sweeps, median ms per step; "
+          f"first step = graph set-up + compile + one step")
+    print(sweeps.format_sweeps(rows))
+    if args.json:
+        path = args.json
+        if path == "bench/results.json":  # the default: keep the main table's file
+            path = "bench/results_sweeps.json"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        os.replace(tmp, path)
+        print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -204,14 +204,21 @@ def _set_rng_source(fn, args):
 # dtype. The wrapped spec gets a distinct internal type name
 # ("<Type>@float16"), which keeps compiled programs of float and half graphs
 # apart; Function.info.type_name stays NNabla's name.
-_COMPUTE_DTYPES = {"half": "float16", "mixed_half": "float16", "bfloat16": "bfloat16"}
+# Under the 'float' context, as NNabla's float kernels read every input as float, a
+# function of float16/bfloat16 inputs computes (and outputs) float32: a Variable's
+# ``.d`` has the dtype of the kernel that wrote it, float16 only under 'half'.
+_COMPUTE_DTYPES = {"half": "float16", "mixed_half": "float16", "bfloat16": "bfloat16",
+                   "float": "float32"}
+_CAST_FROM = {"float16": ("float32",), "bfloat16": ("float32",),
+              "float32": ("float16", "bfloat16")}
 _reduced_specs = {}
 
 
 def _reduced_precision(spec, meta):
-    """``spec`` itself, or its casting variant when the context asks for half/bfloat16."""
+    """``spec`` itself, or its casting variant computing in the context's float type."""
     dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
-    if dtype is None or not any(m is not None and np.dtype(m[1]) == np.float32 for m in meta):
+    if dtype is None or not any(m is not None and np.dtype(m[1]).name in _CAST_FROM[dtype]
+                                for m in meta):
         return spec
     key = (spec.type_name, spec.lower, dtype)
     wrapped = _reduced_specs.get(key)
@@ -224,12 +231,13 @@ def _reduced_precision(spec, meta):
 
 def _casting_lower(spec, dtype_name):
     dtype = jnp.dtype(dtype_name)
+    cast_from = tuple(jnp.dtype(d) for d in _CAST_FROM[dtype_name])
     lower, rng, state_inputs = spec.lower, spec.rng, spec.state_inputs
 
     def cast_lower(*xs, **kw):
         head, xs = (xs[:1], xs[1:]) if rng else ((), xs)
         stored = [None if x is None else x.dtype for x in xs]
-        xs = [x.astype(dtype) if x is not None and x.dtype == jnp.float32 else x for x in xs]
+        xs = [x.astype(dtype) if x is not None and x.dtype in cast_from else x for x in xs]
         out = lower(*head, *xs, **kw)
         if not state_inputs:
             return out

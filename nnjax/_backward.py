@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from . import _modes
 from ._buffer_needs import keeps_inputs
-from ._forward import function_op, prior_state_arrays, rng_operands
+from ._forward import function_op, prior_state_arrays, prior_state_of, rng_operands
 from ._ndarray import NdArray
 from ._plan import get_plan, group_by_buffer, jax_dtype, run_steps, step_callables, sum_groups
 from ._plan import call_lowering
@@ -291,6 +291,8 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
     spec = fn.spec
     args = fn.lower_args
     pyfunc = fn.python_function
+    # the node's own inputs: state it updates in place is read as its last forward read it
+    prior = prior_state_of(fn) if inputs is None else {}
     inputs = fn._inputs if inputs is None else inputs
     outputs = fn.outputs if outputs is None else outputs
     n_in = len(inputs)
@@ -300,7 +302,7 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
     grad_arrays, group_of = group_by_buffer([inputs[i]._buffers.grad for i, _ in targets])
     group_acc = tuple(next(acc for (i, acc), g in zip(targets, group_of) if g == k)
                       for k in range(len(grad_arrays)))
-    reads = ([inputs[i]._buffers.data for i in present]
+    reads = ([prior.get(i, inputs[i]._buffers.data) for i in present]
              + [o._buffers.grad for o in outputs]
              + [a for a, acc in zip(grad_arrays, group_acc) if acc])
     rng = rng_operands([fn] if spec.rng else [], fresh=False)
@@ -322,7 +324,8 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
                     vals[i] = jax.lax.stop_gradient(in_values[i])
                 for i, v in zip(target_idx, diff):
                     vals[i] = v
-                res, _ = call_lowering(spec, args, pyfunc, ops[0][0] if spec.rng else None, vals)
+                key = None if not spec.rng else ops[0] if pyfunc is not None else ops[0][0]
+                res, _ = call_lowering(spec, args, pyfunc, key, vals)
                 return tuple(jax.lax.stop_gradient(r) if s else r for r, s in zip(res, out_stop))
 
             outs, vjp = jax.vjp(f, tuple(in_values[i] for i in target_idx))

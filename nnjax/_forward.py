@@ -19,14 +19,65 @@ from ._queue import Op, Template, cached_template, enqueue, flush, run_now
 from ._records import Record
 
 
+# A node running stochastic functions inside (a ``Grad`` node) -> those functions, in
+# the order its lowering takes their keys
+_INNER_RNG = weakref.WeakKeyDictionary()
+# stochastic function -> how many draws ago it drew (a count of all draws), and a
+# composite node -> the counts of its inner functions' draws it last used
+_DRAWN_AT = weakref.WeakKeyDictionary()
+_USED_AT = weakref.WeakKeyDictionary()
+_draws = [0]
+
+
+def set_inner_rng(fn, functions):
+    """``fn`` runs the stochastic ``functions`` inside: its keys are theirs."""
+    _INNER_RNG[fn] = tuple(functions)
+
+
+def _draw_leaf(fn):
+    src = fn.rng_source if fn.rng_source is not None else _random._function_rng()
+    fn.rng_key_data = src.randint(0, 2 ** 31 - 1, size=2).astype(np.uint32)
+    _draws[0] += 1
+    _DRAWN_AT[fn] = _draws[0]
+
+
+def _compose(fn):
+    """A composite's keys: its inner functions' keys from their latest forward when
+    they ran since the composite last used them (the same step), else fresh ones."""
+    inner = _INNER_RNG.get(fn, ())
+    used = _USED_AT.get(fn, {})
+    rows = []
+    for f in inner:
+        if f in _INNER_RNG:
+            rows.append(_compose(f))
+            continue
+        if f.rng_key_data is None or _DRAWN_AT.get(f, 0) <= used.get(id(f), 0):
+            _draw_leaf(f)
+        rows.append(f.rng_key_data.reshape(1, 2))
+    _USED_AT[fn] = {id(f): _DRAWN_AT.get(f, 0) for f in inner}
+    fn.rng_key_data = (np.concatenate(rows) if rows
+                       else np.zeros((0, 2), np.uint32))
+    return fn.rng_key_data
+
+
 def draw_rng_keys(functions):
-    """Fresh random keys for the stochastic ``functions`` (kept on each node)."""
-    keys = []
+    """Fresh random keys for the stochastic ``functions`` (kept on each node): one
+    row each, the rows of its inner functions for a composite (drawn last, so a
+    composite reuses the keys its inner functions drew in the same forward)."""
     for fn in functions:
-        src = fn.rng_source if fn.rng_source is not None else _random._function_rng()
-        fn.rng_key_data = src.randint(0, 2 ** 31 - 1, size=2).astype(np.uint32)
-        keys.append(fn.rng_key_data)
-    return np.stack(keys) if keys else None
+        if fn not in _INNER_RNG:
+            _draw_leaf(fn)
+    for fn in functions:
+        if fn in _INNER_RNG:
+            _compose(fn)
+    return stacked_keys(functions)
+
+
+def stacked_keys(functions):
+    """The functions' last drawn keys as one (rows, 2) operand."""
+    if not functions:
+        return None
+    return np.concatenate([np.reshape(fn.rng_key_data, (-1, 2)) for fn in functions])
 
 
 def rng_operands(functions, fresh):
@@ -38,7 +89,7 @@ def rng_operands(functions, fresh):
     missing = [fn for fn in functions if fn.rng_key_data is None]
     if missing:
         draw_rng_keys(missing)
-    return (np.stack([fn.rng_key_data for fn in functions]),)
+    return (stacked_keys(functions),)
 
 
 def _state_slots(plan, root_slots):
@@ -82,6 +133,12 @@ def prior_state_arrays(plan, create=True):
             if array is not None:
                 arrays[slot] = array
     return arrays
+
+
+def prior_state_of(fn):
+    """{input index: NdArray} holding the state ``fn``'s last forward read (only
+    for ``prior_state_grad`` functions a forward has run)."""
+    return _PRIOR_STATE.get(fn, {}) if fn.spec.prior_state_grad else {}
 
 
 def forward_template(plan, materialize, kind="forward", cache=True):

@@ -5,16 +5,21 @@ The ``Grad`` node's lowering evaluates the subgraph from its roots and returns t
 function of the roots and the output seeds, the node can itself be differentiated
 (double backward: gradient penalties, ``nn.grad`` of ``nn.grad``).
 
-Stochastic functions inside the subgraph (dropout, ...) are re-evaluated with the
-random keys they had when ``nn.grad`` was called (zeros when they never ran), not
-with the keys of later forward passes.
+Stochastic functions inside the subgraph (dropout, ...) make the ``Grad`` node
+stochastic too: at each forward it takes the keys those functions drew in the same
+forward (fresh ones when they did not run since), so the gradient is that of the
+forward that ran, with new masks every step, as NNabla's backward graph reuses the
+masks of its forward nodes.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _modes
 from ._apply import apply_function
-from ._plan import build_plan, run_steps, step_callables
+from ._forward import function_op, set_inner_rng
+from ._plan import build_plan, rng_rows, run_steps, step_callables
+from ._queue import enqueue
 from ._registry import internal_spec
 from ._variable import Variable
 
@@ -22,7 +27,7 @@ from ._variable import Variable
 class _GradLowering:
     """Pure function of the subgraph's root values and the output seeds.
 
-    Instances are interned per structure (steps, slots, random keys): the object's
+    Instances are interned per structure (steps, slots): the object's
     identity is part of the compiled-program key, so one structure must map to one
     object that stays alive (an id is never reused by a different subgraph).
     """
@@ -32,8 +37,7 @@ class _GradLowering:
     @classmethod
     def get(cls, plan, out_slots, wrt_slots, stop):
         new = cls(plan, out_slots, wrt_slots, stop)
-        key = (plan.steps, new.root_slots, out_slots, wrt_slots, stop,
-               None if new.keys is None else new.keys.tobytes(),
+        key = (plan.steps, new.root_slots, out_slots, wrt_slots, stop, new.rng_rows,
                tuple((tuple(shape), np.dtype(dtype).str) for shape, dtype in new.wrt_meta))
         return cls._interned.setdefault(key, new)
 
@@ -45,13 +49,20 @@ class _GradLowering:
         self.out_slots = out_slots
         self.wrt_slots = wrt_slots
         self.stop = stop
-        keys = [fn.rng_key_data if fn.rng_key_data is not None else np.zeros(2, np.uint32)
-                for fn in plan.rng_functions]
-        self.keys = np.stack(keys) if keys else None
+        # one key row per stochastic function inside (more for a Grad node inside)
+        self.rng_rows = sum(rng_rows(fn.spec, fn.python_function) for fn in plan.rng_functions)
         self.wrt_meta = [(plan.variables[s].shape, plan.variables[s]._buffers.data.dtype)
                          for s in wrt_slots]
 
-    def _lower(self, *values):
+    def _lower(self, *values, rng_keys=None):
+        keys = None
+        if self.rng_rows:
+            keys = rng_keys
+            if isinstance(keys, (list, tuple)):  # typed keys (a StableHLO export)
+                keys = jnp.stack(keys)
+            else:  # uint32 key data (shape inference passes one key)
+                keys = jnp.broadcast_to(jnp.reshape(jnp.asarray(keys, jnp.uint32), (-1, 2)),
+                                        (self.rng_rows, 2))
         n_roots = len(self.root_slots)
         roots, seeds = values[:n_roots], values[n_roots:]
         root_of = dict(zip(self.root_slots, roots))
@@ -61,9 +72,7 @@ class _GradLowering:
             env = [None] * self.n_vars
             for s, v in root_of.items():
                 env[s] = v + deltas[s] if s in deltas else v
-            run_steps(self.steps, self.callables, env,
-                      None if self.keys is None else jnp.asarray(self.keys),
-                      stop=self.stop, perturb={s: deltas[s] for s in wrt_inner})
+            run_steps(self.steps, self.callables, env, keys, stop=self.stop, perturb={s: deltas[s] for s in wrt_inner})
             return [env[s] for s in self.out_slots]
 
         zeros = {s: jnp.zeros(shape, jnp.float32) for s, (shape, _) in
@@ -149,10 +158,16 @@ def grad_variables(outputs, inputs, grad_outputs=None, persistent_outputs=None):
         seeds = [_seed_variable(o, g) for o, g in zip(outputs, grad_outputs)]
         lowering = _GradLowering.get(plan, tuple(plan.index[id(o)] for o in outputs), wrt,
                                      stop)
-        spec = internal_spec("Grad")
-        result = apply_function("Grad", list(plan.roots) + seeds, {},
-                                python_function=lowering, spec=spec)
+        spec = internal_spec("Grad", rng=bool(lowering.rng_rows))
+        auto = _modes.get_auto_forward()
+        with _modes.auto_forward(False):  # the node's inner functions are set first
+            result = apply_function("Grad", list(plan.roots) + seeds, {},
+                                    python_function=lowering, spec=spec)
         result = list(result) if isinstance(result, tuple) else [result]
+        if lowering.rng_rows:
+            set_inner_rng(result[0].parent, plan.rng_functions)
+        if auto:
+            enqueue(function_op(result[0].parent))
         grad_of_slot = dict(zip(wrt, result))
         for i, ss in enumerate(slots):
             for s in ss:

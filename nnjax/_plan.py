@@ -217,10 +217,20 @@ def step_callables(plan):
     return tuple((fn.spec, fn.lower_args, fn.python_function) for fn in plan.functions)
 
 
+def rng_rows(spec, python_function):
+    """How many random keys a step takes: one for a stochastic type, ``rng_rows``
+    for a host lowering that runs stochastic functions inside (a ``Grad`` node)."""
+    if not spec.rng:
+        return 0
+    return 1 if python_function is None else python_function.rng_rows
+
+
 def call_lowering(spec, args, python_function, rng_key, values):
-    """Run one function's lowering: (outputs tuple, in-place state updates tuple)."""
+    """Run one function's lowering: (outputs tuple, in-place state updates tuple).
+    A host lowering with ``rng`` gets its keys (shape (rng_rows, 2)) as ``rng_keys``."""
     if python_function is not None:
-        result = python_function._lower(*values)
+        result = (python_function._lower(*values, rng_keys=rng_key) if spec.rng
+                  else python_function._lower(*values))
     elif spec.rng:
         result = spec.lower(rng_key, *values, **args)
     else:
@@ -245,9 +255,13 @@ def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=No
     for step, (spec, args, pyfunc) in zip(steps, callables):
         ins = step.ins
         key = None
-        if spec.rng and pyfunc is None:
-            key = rng_keys[rng_i]
-            rng_i += 1
+        if spec.rng:
+            if pyfunc is None:
+                key = rng_keys[rng_i]
+                rng_i += 1
+            else:
+                key = rng_keys[rng_i:rng_i + pyfunc.rng_rows]
+                rng_i += pyfunc.rng_rows
         result, states = call_lowering(spec, args, pyfunc, key,
                                        [env[i] if i >= 0 else None for i in ins
                                         if i != INACTIVE])

@@ -14,8 +14,11 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from . import _modes
 from ._apply import apply_function, host_values
+from ._forward import function_op, set_inner_rng
 from ._plan import call_lowering, freeze
+from ._queue import enqueue
 from ._registry import REGISTRY, internal_spec
 
 
@@ -27,32 +30,37 @@ class VjpLowering:
 
     _interned = {}
 
-    def __init__(self, lower, n_grads, positions, n_inputs, wrt):
+    def __init__(self, lower, n_grads, positions, n_inputs, wrt, rng_rows=0):
         self.lower = lower
         self.n_grads = n_grads
         self.positions = positions  # positional index of each given input
         self.n_inputs = n_inputs
         self.wrt = wrt              # positions differentiated
+        self.rng_rows = rng_rows    # 1: the forward's key is given at each run
 
     @classmethod
-    def get(cls, key, lower, n_grads, positions, n_inputs, wrt):
-        key = (key, n_grads, positions, n_inputs, wrt)
+    def get(cls, key, lower, n_grads, positions, n_inputs, wrt, rng_rows=0):
+        key = (key, n_grads, positions, n_inputs, wrt, rng_rows)
         obj = cls._interned.get(key)
         if obj is None:
-            obj = cls._interned[key] = cls(lower, n_grads, positions, n_inputs, wrt)
+            obj = cls._interned[key] = cls(lower, n_grads, positions, n_inputs, wrt, rng_rows)
         return obj
 
-    def _lower(self, *values):
+    def _lower(self, *values, rng_keys=None):
         grads, given = values[:self.n_grads], values[self.n_grads:]
         base = [None] * self.n_inputs
         for p, v in zip(self.positions, given):
             base[p] = v
+        key = None
+        if rng_keys is not None:
+            key = (rng_keys[0] if isinstance(rng_keys, (list, tuple))
+                   else jnp.reshape(jnp.asarray(rng_keys, jnp.uint32), (-1, 2))[0])
 
         def forward(*diff):
             xs = list(base)
             for p, v in zip(self.wrt, diff):
                 xs[p] = v
-            return self.lower(xs)
+            return self.lower(xs, key)
 
         outs, vjp = jax.vjp(forward, *[base[p] for p in self.wrt])
         cot = tuple(jnp.broadcast_to(jnp.asarray(g, o.dtype), o.shape)
@@ -66,16 +74,18 @@ def _forward_of(spec, lower_args, python_function, rng_key):
     hashable key of it."""
     key = None if rng_key is None else jnp.asarray(rng_key)
 
-    def lower(xs):
-        return call_lowering(spec, lower_args, python_function, key, xs)[0]
+    def lower(xs, run_key=None):  # run_key: the key of this run (a stochastic node)
+        return call_lowering(spec, lower_args, python_function,
+                             key if run_key is None else run_key, xs)[0]
     ident = (spec.type_name, freeze(lower_args), id(python_function),
              None if rng_key is None else bytes(np.asarray(rng_key).tobytes()))
     return lower, ident
 
 
-def record_backward(type_name, lower, ident, grad_inputs, inputs, args):
+def record_backward(type_name, lower, ident, grad_inputs, inputs, args, forward_node=None):
     """Record the ``<type_name>Backward`` node: grads of ``inputs`` given the
-    output grads; returns one Variable (or None) per input."""
+    output grads; returns one Variable (or None) per input. ``forward_node``: the
+    stochastic node whose keys (of its latest forward) the node takes at each run."""
     inputs = list(inputs)
     positions = tuple(i for i, v in enumerate(inputs) if v is not None)
     wrt = tuple(i for i in positions if inputs[i].need_grad
@@ -83,11 +93,19 @@ def record_backward(type_name, lower, ident, grad_inputs, inputs, args):
     if not wrt:
         return [None] * len(inputs)
     grads = list(grad_inputs)
-    lowering = VjpLowering.get(ident, lower, len(grads), positions, len(inputs), wrt)
-    result = apply_function(f"{type_name}Backward", grads + [inputs[i] for i in positions],
-                            dict(args), python_function=lowering,
-                            spec=internal_spec(f"{type_name}Backward"))
+    stochastic = forward_node is not None
+    lowering = VjpLowering.get(ident, lower, len(grads), positions, len(inputs), wrt,
+                               rng_rows=int(stochastic))
+    auto = _modes.get_auto_forward()
+    with _modes.auto_forward(auto and not stochastic):  # (the node's keys are set first)
+        result = apply_function(f"{type_name}Backward", grads + [inputs[i] for i in positions],
+                                dict(args), python_function=lowering,
+                                spec=internal_spec(f"{type_name}Backward", rng=stochastic))
     result = list(result) if isinstance(result, tuple) else [result]
+    if stochastic:
+        set_inner_rng(result[0].parent, [forward_node])
+        if auto:
+            enqueue(function_op(result[0].parent))
     out = [None] * len(inputs)
     for p, r in zip(wrt, result):
         out[p] = r
@@ -118,28 +136,46 @@ def _placed(spec, inputs, args):
 def _backward_of(type_name):
     spec = REGISTRY[type_name]
 
-    def backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **args):
+    def backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, *pos_args,
+                 **args):
+        for name, value in zip(spec.declared.arg_names, pos_args):  # NNabla's order
+            args.setdefault(name, value)
         full, lower_args = spec.complete_args(args)
         n_given = len(inputs)
         inputs = _placed(spec, inputs, full)
         node = _node_of(outputs)
         if spec.data_dependent:  # the sizes the forward read from its inputs' values
             lower_args = dict(full, **spec.sizes([host_values(x) for x in inputs], **full))
-        rng_key = None
+        rng_key = forward_node = None
         if spec.rng:
-            rng_key = node.rng_key_data if node is not None and node.rng_key_data is not None \
-                else np.zeros(2, np.uint32)
+            forward_node = node if node is not None else _consumer_of(type_name, inputs)
+            if forward_node is None:
+                if type_name == "Dropout":  # as NNabla's, which reads the forward's mask
+                    raise RuntimeError("dropout_backward: no Dropout takes inputs[0]; its "
+                                       "forward draws the mask the backward uses")
+                rng_key = np.zeros(2, np.uint32)
         lower, ident = _forward_of(spec, lower_args, None, rng_key)
-        grads = record_backward(type_name, lower, ident, grad_inputs, inputs, full)
+        grads = record_backward(type_name, lower, ident, grad_inputs, inputs, full,
+                                forward_node)
         if n_given < len(inputs):  # one grad per input given, as NNabla returns them
             grads = [g for g, v in zip(grads, inputs) if v is not None]
-        return grads
+        # a one-input type's backward returns its one grad itself, as NNabla's do
+        return grads[0] if len(grads) == 1 else grads
 
     snake = spec.declared.snake_name
     backward.__name__ = backward.__qualname__ = f"{snake}_backward"
     backward.__doc__ = (f"Gradients of {type_name}'s inputs as Variables (``jax.vjp`` of its "
                         "lowering).")
     return backward
+
+
+def _consumer_of(type_name, inputs):
+    """The latest ``type_name`` node taking ``inputs[0]`` (None if there is none)."""
+    first = next((v for v in inputs if v is not None), None)
+    if first is None:
+        return None
+    found = [fn for fn in first.alive_consumers() if fn.info.type_name == type_name]
+    return found[-1] if found else None
 
 
 def node_backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **args):

@@ -118,7 +118,7 @@ def test_backward_function_equals_backward_and_differentiates_again(rng):
     x = var(xv)
     y = F.tanh(x)
     dy = var(rng.randn(2, 3))
-    (gx,) = registry["Tanh"]([dy], [x], [x.shape], [y], [y.shape])
+    gx = registry["Tanh"]([dy], [x], [x.shape], [y], [y.shape])  # one input: one Variable
     gx.forward()
     np.testing.assert_allclose(gx.d, dy.d * (1 - np.tanh(xv) ** 2), rtol=1e-5)
     # d/dx sum(gx) = dy * d/dx (1 - tanh^2) = -2 dy tanh sech^2

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from .. import parameter as _parameter
 from .._backward import need_grad_slots
 from .._forward import _state_slots
-from .._plan import get_plan, jax_dtype, run_steps, step_callables
+from .._plan import get_plan, jax_dtype, rng_rows, run_steps, step_callables
 from .._variable import Variable
 
 __all__ = ["to_jax", "set_parameters", "GraphFunction"]
@@ -127,10 +127,12 @@ class GraphFunction:
         self.input_shapes = tuple(tuple(v.shape) for v in inputs)
         self._input_dtypes = tuple(jax_dtype(v._buffers.data.dtype) for v in inputs)
         self.rng_functions = tuple(f for f in plan.rng_functions if f.python_function is None)
+        # keys the steps take: one per stochastic function, a Grad node's inner ones too
+        self._n_keys = sum(rng_rows(f.spec, f.python_function) for f in plan.rng_functions)
         self.initial_params = values
 
     def _keys(self, rng):
-        n = len(self.rng_functions)
+        n = self._n_keys
         if not n:
             return None
         if rng is None:

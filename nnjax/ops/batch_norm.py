@@ -239,7 +239,7 @@ def _grad_scale_bwd(scale, g):
 _grad_scale.defvjp(_grad_scale_fwd, _grad_scale_bwd)
 
 
-@lowering("MeanSubtraction", state_inputs=(1, 2))
+@lowering("MeanSubtraction", state_inputs=(1, 2), prior_state_grad=True)
 def _mean_subtraction(x, rmean, t, base_axis=1, update_running_mean=True):
     if not update_running_mean:
         return x - rmean, rmean, t
@@ -249,10 +249,8 @@ def _mean_subtraction(x, rmean, t, base_axis=1, update_running_mean=True):
     m = jnp.mean(lax.stop_gradient(x), axis=batch)
     new_mean = rmean + (m - rmean) / (count + 1)
     # NNabla's backward counts only the latest batch: dx = dy * (1 - 1 / (t * n0)) with
-    # the counter t after its update. nnjax differentiates by re-running the function
-    # on the inputs' current values, i.e. after the in-place update of t, so the count
-    # seen here at backward time is already t + 1.
-    keep = 1 - 1 / (jnp.maximum(count, 1) * n0)
+    # the counter t after its update (the backward reads the state the forward read)
+    keep = 1 - 1 / ((count + 1) * n0)
     y = _grad_scale(x, keep) - lax.stop_gradient(new_mean)
     new_t = (count + 1).astype(t.dtype).reshape(t.shape)
     return y, new_mean, new_t

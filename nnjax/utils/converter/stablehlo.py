@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
-from ..._plan import build_plan, run_steps, step_callables
+from ..._plan import build_plan, rng_rows, run_steps, step_callables
 from ...logger import logger
 from .. import get_file_handle as fh
 from ..nnp_graph import ProtoNetwork, load_parameter_entries
@@ -70,7 +70,7 @@ def graph_function(inputs, outputs):
     constants = [(plan.index[id(v)], np.asarray(v.d)) for v in plan.roots
                  if plan.index[id(v)] not in input_slots]
     output_slots = [plan.index[id(v)] for v in outputs]
-    n_rng = len(plan.rng_functions)
+    n_rng = sum(rng_rows(f.spec, f.python_function) for f in plan.rng_functions)
 
     def fn(*xs):
         env = [None] * len(plan.variables)
