@@ -1,0 +1,42 @@
+"""NdArray dtype rules, integer leaves' gradients and the experimental framework."""
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.solvers as S
+
+
+def test_integer_leaf_receives_float_gradient():
+    # y = 3 * x^2 read as float: dy/dx = 6x (hand-written derivative)
+    x0 = np.array([[1, -2, 3], [4, 0, -5]], dtype=np.int64)
+    x = nn.Variable.from_numpy_array(x0, need_grad=True)
+    h = F.mul_scalar(x, 1.0)
+    y = F.mul_scalar(h * h, 3.0)
+    y.forward()
+    x.grad.zero()
+    seed = np.array([[1., 2., 3.], [0.5, 1., -1.]], np.float32)
+    y.backward(seed)
+    np.testing.assert_allclose(y.d, 3.0 * x0 ** 2)
+    np.testing.assert_allclose(x.g, 6.0 * x0 * seed)
+    assert x.g.dtype == np.float32
+
+
+def test_integer_leaf_gradient_through_setitem():
+    x0 = np.arange(12).reshape(3, 4)
+    x = nn.Variable.from_numpy_array(x0, need_grad=True)
+    u = nn.Variable.from_numpy_array(np.array([[-1, -2]]), need_grad=True)
+    y = F.mul_scalar(x, 2.0)
+    y[1:2, 1:3] = u
+    y.forward()
+    expect = 2.0 * x0
+    expect[1, 1:3] = [-1, -2]
+    np.testing.assert_allclose(y.d, expect)
+    x.grad.zero()
+    u.grad.zero()
+    seed = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    y.backward(seed)
+    gx = 2.0 * seed
+    gx[1, 1:3] = 0
+    np.testing.assert_allclose(x.g, gx)
+    np.testing.assert_allclose(u.g, seed[1:2, 1:3])
