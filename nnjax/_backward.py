@@ -251,7 +251,7 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=(),
         else:
             # a value seed is the output's grad only during this backward (as NNabla)
             own_grad = output._buffers.grad
-            output._buffers.grad = NdArray(output.shape)
+            output._buffers.grad = NdArray(output.shape, np.float32)
             output._buffers.grad.data = grad
     try:
         _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers,

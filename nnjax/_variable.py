@@ -45,7 +45,7 @@ class Variable:
         shape = _as_shape(shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"Variable: negative dimension in shape {shape}")
-        self._buffers = _Buffers(NdArray(shape), NdArray(shape))
+        self._buffers = _Buffers(NdArray(shape, np.float32), NdArray(shape, np.float32))
         self._parent = None
         self._need_grad = None if need_grad is None else bool(need_grad)
         self._persistent = False

@@ -40,3 +40,41 @@ def test_integer_leaf_gradient_through_setitem():
     gx[1, 1:3] = 0
     np.testing.assert_allclose(x.g, gx)
     np.testing.assert_allclose(u.g, seed[1:2, 1:3])
+
+
+def test_ndarray_dtype_follows_what_is_written():
+    a = nn.NdArray((2, 3))
+    with pytest.raises(RuntimeError, match=r"NdArray.dtype.*\(2, 3\)"):
+        a.dtype
+    assert a.data.dtype == np.float32 and a.dtype == np.float32
+    for value in (np.arange(6).reshape(2, 3), np.zeros((2, 3)),
+                  np.ones((2, 3), np.float16), [[1, 2, 3], [4, 5, 6]]):
+        a = nn.NdArray((2, 3))
+        a.data = value
+        assert a.dtype == np.asarray(value).dtype
+        np.testing.assert_array_equal(a.data, np.asarray(value))
+    # scalars fill (kept as float32) unless an integer is beyond float64's exact range
+    a = nn.NdArray((2, 3))
+    a.data = 7
+    assert a.data.dtype == np.float32 and (a.data == 7).all()
+    big = (1 << 53) + 1
+    a = nn.NdArray((2, 3))
+    a.data = big
+    assert a.dtype == np.int64 and (a.data == big).all()
+
+
+def test_fresh_ndarray_read_by_a_function_becomes_float32():
+    a = nn.NdArray((3,))
+    y = F.add_scalar(a, 2.0)
+    assert a.dtype == np.float32
+    np.testing.assert_allclose(y.data, [2.0, 2.0, 2.0])
+
+
+def test_float64_values_still_compute_as_float32_inputs():
+    x = nn.Variable((2, 2))
+    x.d = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert x.d.dtype == np.float64
+    y = F.mul_scalar(x, 2.0)
+    y.forward()
+    assert y.d.dtype == np.float32
+    np.testing.assert_allclose(y.d, [[2, 4], [6, 8]])
