@@ -189,6 +189,9 @@ class NdArray:
 
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""
+        if self._dtype == np.float64 and value.dtype == np.float32:
+            # as NNabla, where a function writing float32 makes that the head's dtype
+            self._dtype = _DEFAULT_DTYPE
         self._head = value
         self._fill = None
         self._touch()

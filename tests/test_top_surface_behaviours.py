@@ -78,3 +78,22 @@ def test_float64_values_still_compute_as_float32_inputs():
     y.forward()
     assert y.d.dtype == np.float32
     np.testing.assert_allclose(y.d, [[2, 4], [6, 8]])
+
+
+def test_number_of_references_counts_variables_sharing_memory():
+    import gc
+    x = nn.Variable((2, 3))
+    assert x.get_number_of_references == 1
+    y = F.identity(x)  # its own memory
+    assert x.get_number_of_references == 1 and y.get_number_of_references == 1
+    r = F.reshape(x, (3, 2))  # in place: shares x's memory
+    assert x.get_number_of_references == 2 and r.get_number_of_references == 2
+    other = nn.Variable((2, 3))
+    other.data = x.data  # the same NdArray
+    assert x.get_number_of_references == 3
+    u = other.get_unlinked_variable()
+    assert u.get_number_of_references == 4
+    del u, other
+    gc.collect()
+    assert x.get_number_of_references == 2
+    nn.Variable._check_exception_at_dealloc()  # nothing recorded: no error
