@@ -271,3 +271,10 @@ def _set_loaded(entries, where):
         var = get_parameter_or_create(name, value.shape, need_grad=need_grad)
         var.data.cast(value.dtype)[...] = value
     logger.info(f"Parameter load: {where}")
+
+
+def __getattr__(name):
+    # NNabla's module global of the no_grad() scope, read from the live state
+    if name == "current_no_grad":
+        return _no_grad_state["on"]
+    raise AttributeError(f"module 'nnabla.parameter' has no attribute {name!r}")

@@ -97,3 +97,57 @@ def test_number_of_references_counts_variables_sharing_memory():
     gc.collect()
     assert x.get_number_of_references == 2
     nn.Variable._check_exception_at_dealloc()  # nothing recorded: no error
+
+
+def test_progress_callback_and_state_file(tmp_path):
+    from datetime import datetime
+    import nnabla.utils.progress as P
+    state, seen = tmp_path / "state.txt", []
+    try:
+        P.configure_progress(str(state), cb=lambda s, p: seen.append((s, p)))
+        P.last_state_datetime = datetime.min
+        P.progress("Training", 0.25)
+        assert state.read_text() == "Training (25.00%)"
+        P.progress("Training", 0.5)  # throttled file write, callback still called
+        assert state.read_text() == "Training (25.00%)"
+        assert seen == [(None, 0.0), ("Training", 0.25), ("Training", 0.5)]
+    finally:
+        P.state_callback = None
+        P.configure_progress("")
+
+
+def test_module_state_globals_follow_the_live_state():
+    import nnabla.context as C
+    import nnabla.parameter as Pm
+    from nnabla.ext_utils import get_extension_context
+    level = C.context_level
+    ctx = get_extension_context("cpu", type_config="half")
+    with nn.context_scope(ctx):
+        assert C.context_level == level + 1
+        assert C.current_ctx.backend == ["cpu:half"]
+    assert C.context_level == level
+    with nn.no_grad():
+        assert Pm.current_no_grad is True
+    assert Pm.current_no_grad is False
+
+
+def test_backward_function_utils_and_signature_utils():
+    import inspect
+    import nnabla.backward_function.utils as U
+    from nnabla.utils.signature_utils import SignatureEx
+    assert U.create_slice((4, 7), -1, front=True) == ([0, 0], [4, 3], [1, 1])
+    assert U.create_slice((4, 7), 0, front=False) == ([2, 0], [4, 7], [1, 1])
+    assert U.force_list((1, 2)) == [1, 2] and U.force_tuple(3) == (3,)
+    dx = nn.Variable.from_numpy_array(np.arange(6.0).reshape(2, 3))
+    s = U.sum_for_arithmetics(dx, nn.Variable((1, 3)))
+    s.forward()
+    np.testing.assert_allclose(s.d, np.arange(6.0).reshape(2, 3).sum(0, keepdims=True))
+
+    def f(a, b=1, *args, c, **kw) -> int:
+        pass
+    sig = SignatureEx.from_callable(f)
+    assert sig.format_argument_signature() == "a, b=1, *args, c, **kw"
+    assert sig.format_return_annotation() == " -> int"
+    assert sig.format_caller_argument_signature() == "a, b, *args, c=c, **kw"
+    added = sig.drop_arg("b").add_arg("z", inspect.Parameter.KEYWORD_ONLY, default=3)
+    assert str(added) == "(a, *args, c, z=3, **kw) -> int"
