@@ -151,3 +151,25 @@ def test_backward_function_utils_and_signature_utils():
     assert sig.format_caller_argument_signature() == "a, b, *args, c=c, **kw"
     added = sig.drop_arg("b").add_arg("z", inspect.Parameter.KEYWORD_ONLY, default=3)
     assert str(added) == "(a, *args, c, z=3, **kw) -> int"
+
+
+def test_image_backend_manager_is_the_registry_image_utils_uses(tmp_path):
+    import nnabla.utils.image_utils as iu
+    from nnabla.utils.image_utils.backend_manager import ImageUtilsBackendManager
+    manager = ImageUtilsBackendManager()
+    assert manager is iu.backend_manager
+    assert manager.get_available_backends() == iu.get_available_backends()
+    img = (np.arange(4 * 5 * 3) % 256).astype(np.uint8).reshape(4, 5, 3)
+    path = str(tmp_path / "a.png")
+    manager.imsave(path, img)
+    np.testing.assert_array_equal(iu.imread(path), img)
+    np.testing.assert_array_equal(manager.imread(path), img)
+    before = iu.get_backend()
+    try:
+        iu.set_backend("PilBackend")
+        assert manager.get_backend() == "PilBackend"
+        assert type(manager.get_best_backend(path, "load")).__name__ == "PilBackend"
+        with pytest.raises(ValueError, match="NoSuchBackend"):
+            manager.set_backend("NoSuchBackend")
+    finally:
+        iu.set_backend(before)
