@@ -173,3 +173,25 @@ def test_image_backend_manager_is_the_registry_image_utils_uses(tmp_path):
             manager.set_backend("NoSuchBackend")
     finally:
         iu.set_backend(before)
+
+
+def test_batch_normalization_in_out_adapter_round_trip():
+    from nnabla.normalization_functions import BatchNormalizationInOutAdapter
+    x0 = np.random.RandomState(1).randn(2, 3, 4, 5)
+    ad = BatchNormalizationInOutAdapter(4, [1, 3])
+    y = ad(nn.Variable.from_numpy_array(x0))
+    y.forward()
+    # other axes (0, 2) first, then the normalized axes (1, 3) flattened into the last one
+    np.testing.assert_allclose(y.d, x0.transpose(0, 2, 1, 3).reshape(2, 4, 15), rtol=1e-6)
+    z = ad.inv(y)
+    z.forward()
+    np.testing.assert_allclose(z.d, x0, rtol=1e-6)
+    with pytest.raises(ValueError, match="single"):
+        BatchNormalizationInOutAdapter(4, [1])
+
+
+def test_nvml_globals():
+    import threading
+    import nnabla.utils.nvml as nvml
+    assert isinstance(nvml.lib_load_lock, type(threading.Lock()))
+    assert nvml.nvml_lib is nvml._state["lib"]
