@@ -195,3 +195,13 @@ def test_nvml_globals():
     import nnabla.utils.nvml as nvml
     assert isinstance(nvml.lib_load_lock, type(threading.Lock()))
     assert nvml.nvml_lib is nvml._state["lib"]
+
+
+def test_graph_def_builder_globals():
+    import nnabla.core.graph_def as gd
+    outer = gd.proto_graph_builder
+    assert outer is gd.current_graph_builder()
+    with nn.graph_def.graph(name="inner"):
+        assert gd.proto_graph_builder is not outer
+        assert gd.previous_graph_builder is outer
+    assert gd.proto_graph_builder is outer
