@@ -205,3 +205,22 @@ def test_graph_def_builder_globals():
         assert gd.proto_graph_builder is not outer
         assert gd.previous_graph_builder is outer
     assert gd.proto_graph_builder is outer
+
+
+def test_set_parameter_from_proto():
+    from nnabla.utils import nnabla_pb2
+    proto = nnabla_pb2.NNablaProtoBuf()
+    p = proto.parameter.add()
+    p.variable_name = "proto_fc/W"
+    p.shape.dim.extend([2, 3])
+    p.data.extend([0.5, 1, 2, 3, 4, 5])
+    p.need_grad = False
+    nn.clear_parameters()
+    nn.parameter.set_parameter_from_proto(proto)
+    got = nn.get_parameters(grad_only=False)["proto_fc/W"]
+    np.testing.assert_array_equal(got.d, np.array([[0.5, 1, 2], [3, 4, 5]], np.float32))
+    assert got.need_grad is False
+    p.data.append(6)
+    with pytest.raises(ValueError, match="proto_fc/W.*7 values.*\\(2, 3\\)"):
+        nn.parameter.set_parameter_from_proto(proto)
+    nn.clear_parameters()
