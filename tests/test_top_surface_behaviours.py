@@ -224,3 +224,26 @@ def test_set_parameter_from_proto():
     with pytest.raises(ValueError, match="proto_fc/W.*7 values.*\\(2, 3\\)"):
         nn.parameter.set_parameter_from_proto(proto)
     nn.clear_parameters()
+
+
+def test_cli_load_monitoring_and_schedule_scope(monkeypatch):
+    import nnabla.utils.cli.utility as U
+    assert U.collect_and_shape_result(58.54, []) == [[0.0, 58.5]]
+    assert U.collect_and_shape_result(12.0, [[1, 33.33]]) == [[0.0, 12.0, 1.0, 33.3]]
+    reported = []
+    monkeypatch.setattr(U.callback, "update_status", lambda state: reported.append(state))
+    rows = U.measure_cpu_gpu_instant_load()
+    if U.cpu_load_backend_ok:
+        assert reported[0][0] == "cpu_gpu_load" and reported[0][1] == rows
+        assert rows[0][0] == 0.0 and 0.0 <= rows[0][1]
+    calls = []
+
+    class Sched:
+        def update_pre_hook(self):
+            calls.append("pre")
+
+        def update_post_hook(self):
+            calls.append("post")
+    with U.sechdule_scope(Sched()):
+        calls.append("body")
+    assert calls == ["pre", "body", "post"]
