@@ -247,3 +247,38 @@ def test_cli_load_monitoring_and_schedule_scope(monkeypatch):
     with U.sechdule_scope(Sched()):
         calls.append("body")
     assert calls == ["pre", "body", "post"]
+
+
+def test_cache_reader_with_prefetch(tmp_path):
+    from nnabla.utils.data_source_implements import CacheReaderWithPrefetch, CachePrefetcher
+    names = []
+    for i in range(3):
+        name = str(tmp_path / f"cache_{i}.npy")
+        with open(name, "wb") as f:
+            np.save(f, np.full((2, 3), i, np.float32))
+            np.save(f, np.array([[i], [i + 10]]))
+        names.append(name)
+    reader = CacheReaderWithPrefetch(str(tmp_path), 2, ("x", "y"))
+    try:
+        first = reader.open_and_prefetch_cache(names[0], names[1:])
+        np.testing.assert_array_equal(first["x"], np.zeros((2, 3)))
+        pending = sorted(cp.file_name for cp in reader._cache_prefetchers)
+        assert pending == sorted(names[1:])  # both prefetched on the two threads
+        second = reader.open_and_prefetch_cache(names[1], [])
+        np.testing.assert_array_equal(second["y"], [[1], [11]])
+        assert all(cp.file_name is None for cp in reader._cache_prefetchers)
+    finally:
+        reader.close()
+    cp = CachePrefetcher(str(tmp_path), ("x", "y"))
+    try:
+        CachePrefetcher.READ_TIMEOUT_S = 30
+        import nnabla.utils.data_source_implements as dsi
+        old = dsi._RETRY_WAIT_S
+        dsi._RETRY_WAIT_S = 0.01
+        cp.request(str(tmp_path / "missing.npy"))
+        with pytest.raises(OSError, match="missing.npy"):
+            cp.read()
+        dsi._RETRY_WAIT_S = old
+    finally:
+        cp.close()
+        CachePrefetcher.READ_TIMEOUT_S = 300
