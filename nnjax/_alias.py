@@ -22,7 +22,13 @@ class _AliasLoader(importlib.abc.Loader):
         self.target_name = target_name
 
     def create_module(self, spec):
-        return importlib.import_module(self.target_name)
+        module = importlib.import_module(self.target_name)
+        # Register the submodules the target loaded under their alias names too:
+        # importing one of them through the alias later would otherwise rebind the
+        # package attribute of that name (``image_utils.backend_manager``, an
+        # object) to the submodule.
+        _alias_loaded(self.target_name + ".")
+        return module
 
     def exec_module(self, module):
         return None
@@ -54,6 +60,11 @@ def install():
         return
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder())
+    _alias_loaded(TARGET)
+
+
+def _alias_loaded(prefix):
+    """Give the loaded nnjax modules under ``prefix`` their nnabla names."""
     for name, module in list(sys.modules.items()):
-        if name == TARGET or name.startswith(TARGET + "."):
+        if name.startswith(prefix) and (name == TARGET or name.startswith(TARGET + ".")):
             sys.modules.setdefault(ALIAS + name[len(TARGET):], module)

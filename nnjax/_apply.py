@@ -31,7 +31,7 @@ from ._variable import Variable, _Buffers
 
 
 def _meta(x):
-    return (x.shape, x.dtype if isinstance(x, NdArray) else x._buffers.data.dtype)
+    return (x.shape, x._dtype if isinstance(x, NdArray) else x._buffers.data._dtype)
 
 
 def _numeric(x, type_name, i):
@@ -95,6 +95,9 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     imperative = any(isinstance(x, NdArray) for x in inputs)
     if imperative:
         inputs = [_as_ndarray(x, type_name, i) for i, x in enumerate(inputs)]
+        for x in inputs:
+            if x is not None and x._dtype_unset:
+                x._set_dtype(x._dtype)  # as NNabla: a function reads a fresh array as float32
     else:
         inputs = [_as_variable(x, type_name, i) for i, x in enumerate(inputs)]
     meta = [None if x is None else _meta(x) for x in inputs]
@@ -106,7 +109,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
     out_meta = infer_outputs(spec, lower_args, meta, python_function)
 
     if imperative:
-        vars_in = [None if x is None else Variable._with_buffers(_Buffers(x, NdArray(x.shape)))
+        vars_in = [None if x is None else Variable._with_buffers(_Buffers(x, NdArray(x.shape, np.float32)))
                    for x in inputs]
         fn = _function(spec, args, vars_in, python_function, lower_args)
         _set_rng_source(fn, args)
@@ -117,7 +120,7 @@ def apply_function(type_name, inputs, args, outputs=None, python_function=None, 
                 raise ValueError(f"{type_name}: outputs[{i}] has shape {target.shape}, "
                                  f"the result has shape {shape}")
             arr = target if target is not None else NdArray(shape, dtype)
-            v = Variable._with_buffers(_Buffers(arr, NdArray(shape)))
+            v = Variable._with_buffers(_Buffers(arr, NdArray(shape, np.float32)))
             v._parent = fn
             fn.outputs.append(v)
             results.append(arr)

@@ -26,7 +26,8 @@ def need_grad_slots(plan):
     stop = set()
     for r in plan.roots:
         s = plan.index[id(r)]
-        need[s] = bool(r.need_grad) and jnp.issubdtype(r._buffers.data.dtype, jnp.inexact)
+        # as NNabla, integer leaves are read as floats, so their grads flow too
+        need[s] = bool(r.need_grad) and not jnp.issubdtype(r._buffers.data.dtype, jnp.bool_)
     for fn, step in zip(plan.functions, plan.steps):
         any_in = any(need[i] for i in step.ins if i >= 0)
         for o, s in zip(fn.outputs, step.outs):
@@ -137,7 +138,7 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
                                    for s, g in zip(seeded_slots, seed_grads))
                     return env[out_slot]
 
-                diff_values = tuple(fixed[s] for s in diff_roots) if leaves else ()
+                diff_values = tuple(_differentiable(fixed[s]) for s in diff_roots) if leaves else ()
                 perturbs = {s: jnp.zeros(shape, dtype)
                             for s, (shape, dtype) in zip(inter, inter_shapes)}
                 out, vjp = jax.vjp(f, diff_values, perturbs)
@@ -154,6 +155,13 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
     prior = prior_state_arrays(plan, create=False)
     return cached_template(plan.cache, ("backward", id(info), inter,
                                         tuple((s, id(a)) for s, a in prior.items())), make)
+
+
+def _differentiable(value):
+    """A leaf's value as JAX can differentiate it: integers read as float32."""
+    if jnp.issubdtype(value.dtype, jnp.inexact):
+        return value
+    return jnp.asarray(value).astype(jnp.float32)
 
 
 def _rebuild_backward(plan, info, slot):
@@ -243,7 +251,7 @@ def _backward_by_function(plan, output, grad, pre_hook, post_hook, observers=(),
         else:
             # a value seed is the output's grad only during this backward (as NNabla)
             own_grad = output._buffers.grad
-            output._buffers.grad = NdArray(output.shape)
+            output._buffers.grad = NdArray(output.shape, np.float32)
             output._buffers.grad.data = grad
     try:
         _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers,

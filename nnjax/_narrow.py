@@ -62,6 +62,7 @@ class _NarrowedNdArray(NdArray):
         self._zero_fill = False
         self._lazy = None
         self._children = None
+        self._dtype_unset = False
 
     def _buffer(self):
         return self._root._host_buffer()[self._rows[0]:self._rows[1]]
@@ -106,6 +107,9 @@ class _NarrowedNdArray(NdArray):
     @_exposed.setter
     def _exposed(self, value):
         pass
+
+    def _adopt_dtype(self, dtype):
+        pass  # values written into a view take its root's dtype
 
     def _set_dtype(self, dtype):
         if np.dtype(dtype) != self._root._dtype:

@@ -34,7 +34,7 @@ class NdArray:
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
                  "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "_children",
-                 "__weakref__")
+                 "_dtype_unset", "__weakref__")
 
     def __init__(self, *shape, dtype=None):
         if len(shape) == 2 and isinstance(shape[0], (tuple, list)):
@@ -47,6 +47,9 @@ class NdArray:
                              f"NdArray((2, 3)); got {shape!r}")
         self._shape = _as_shape(shape)
         self._dtype = np.dtype(dtype) if dtype is not None else _DEFAULT_DTYPE
+        # as NNabla, an array made without a dtype has none until it is first
+        # read or written (reading makes it float32)
+        self._dtype_unset = dtype is None
         self._head = None
         self._fill = 0
         self._modification_count = 0
@@ -95,6 +98,9 @@ class NdArray:
 
     @property
     def dtype(self):
+        if self._dtype_unset:
+            raise RuntimeError(f"NdArray.dtype: the array of shape {self._shape} has no dtype "
+                               "yet (made without one and never read or written)")
         return self._dtype
 
     @property
@@ -148,6 +154,7 @@ class NdArray:
 
     def _touch(self):
         self._modification_count += 1
+        self._dtype_unset = False
         self._zeroed = False
         self._zero_fill = False
         self._lazy = None
@@ -182,6 +189,9 @@ class NdArray:
 
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""
+        if self._dtype == np.float64 and value.dtype == np.float32:
+            # as NNabla, where a function writing float32 makes that the head's dtype
+            self._dtype = _DEFAULT_DTYPE
         self._head = value
         self._fill = None
         self._touch()
@@ -219,6 +229,7 @@ class NdArray:
             head = head.astype(self._dtype)
         self._head = head
         self._fill = None
+        self._dtype_unset = False
         if writable:
             self._touch()
         self._exposed = True
@@ -236,12 +247,15 @@ class NdArray:
                                   and self._shape != ()):
             if value == 0:
                 self.zero()  # as NNabla: a zero scalar becomes a lazy zero()
-            else:
-                self.fill(value)
-            return
+                return
+            if np.asarray(value).dtype.kind == "f" or value <= (1 << 53):
+                self.fill(value)  # (a fill value is a float64: exact up to 2**53)
+                return
+            value = np.asarray(value)  # a larger integer: written as an array of its dtype
         value = _unwrap(value)
         if isinstance(value, np.ndarray) or not hasattr(value, "block_until_ready"):
             arr = np.asarray(value)
+            self._adopt_dtype(arr.dtype)  # as NNabla: the array takes the value's dtype
             if arr.shape != self._shape:
                 try:
                     arr = np.broadcast_to(arr, self._shape)
@@ -253,7 +267,8 @@ class NdArray:
             if value.shape != self._shape:
                 raise ValueError(f"NdArray.data: shape {value.shape} does not "
                                  f"match the array's shape {self._shape}")
-            self._head = value
+            self._adopt_dtype(value.dtype)
+            self._head = value if value.dtype == self._dtype else value.astype(self._dtype)
         self._fill = None
         self._touch()
 
@@ -345,6 +360,11 @@ class NdArray:
 
     def _set_dtype(self, dtype):
         self._dtype = np.dtype(dtype)
+        self._dtype_unset = False
+
+    def _adopt_dtype(self, dtype):
+        """Take the dtype of a value written whole (a view keeps its root's)."""
+        self._set_dtype(dtype)
 
     def __array__(self, dtype=None, copy=None):
         host = self._host(writable=False)

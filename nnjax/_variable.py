@@ -45,7 +45,7 @@ class Variable:
         shape = _as_shape(shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"Variable: negative dimension in shape {shape}")
-        self._buffers = _Buffers(NdArray(shape), NdArray(shape))
+        self._buffers = _Buffers(NdArray(shape, np.float32), NdArray(shape, np.float32))
         self._parent = None
         self._need_grad = None if need_grad is None else bool(need_grad)
         self._persistent = False
@@ -272,6 +272,22 @@ class Variable:
         alive = [r() for r in self._consumers]
         return [f for f in alive if f is not None]
 
+    @property
+    def get_number_of_references(self):
+        """How many live Variables share this one's memory (itself included): the
+        same buffers, the same data array, or an in-place reshape of it."""
+        key = _memory_key(self)
+        return sum(1 for o in gc.get_objects()
+                   if isinstance(o, Variable) and _memory_key(o) is key)
+
+    EXCEPTIONS_AT_DEALLOC = []
+
+    @staticmethod
+    def _check_exception_at_dealloc():
+        """Raise the first error recorded while releasing a Variable (none in nnjax)."""
+        if Variable.EXCEPTIONS_AT_DEALLOC:
+            raise Variable.EXCEPTIONS_AT_DEALLOC.pop(0)
+
     def get_unlinked_variable(self, need_grad=None):
         """A parentless variable sharing this one's data and grad buffers."""
         ng = self.need_grad if need_grad is None else bool(need_grad)
@@ -369,3 +385,11 @@ def copy_graph_without_grad(output):
             if v is not None:
                 v._consumers.append(weakref.ref(new_fn))
     return mapped(output)
+
+
+def _memory_key(v):
+    """The array whose memory ``v``'s data is (NNabla's in-place Reshape shares its input's)."""
+    while v._parent is not None and v._parent.info.type_name == "Reshape" \
+            and v._parent.info.args.get("inplace", True) and v._parent.inputs:
+        v = v._parent.inputs[0]
+    return getattr(v._buffers.data, "_root", v._buffers.data)

@@ -117,3 +117,12 @@ def _warn_if_no_gpu(ctx):
             _warned.add("cpu-fallback")
             warnings.warn(f"nnjax: context '{ctx.extension}' requested but JAX sees no GPU; "
                           "running on the CPU", RuntimeWarning, stacklevel=3)
+
+
+def __getattr__(name):
+    # NNabla keeps these as module globals; here they are read from the live state
+    if name == "current_ctx":
+        return get_current_context()
+    if name == "context_level":
+        return len(getattr(_local, "stack", None) or ())
+    raise AttributeError(f"module 'nnabla.context' has no attribute {name!r}")

@@ -9,6 +9,10 @@ import numpy as np
 from . import random as _random
 
 
+# the dtype random initial values are drawn as (NNabla's name)
+random_float_type = np.float32
+
+
 def _f32(x):
     return np.float32(x) if np.ndim(x) == 0 else np.asarray(x, dtype=np.float32)
 

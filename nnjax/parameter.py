@@ -271,3 +271,23 @@ def _set_loaded(entries, where):
         var = get_parameter_or_create(name, value.shape, need_grad=need_grad)
         var.data.cast(value.dtype)[...] = value
     logger.info(f"Parameter load: {where}")
+
+
+def set_parameter_from_proto(proto):
+    """Create (or overwrite) the parameters held in an ``NNablaProtoBuf``'s ``parameter``
+    entries, in the current parameter scope, with their shapes, values and need_grad."""
+    for p in proto.parameter:
+        shape = tuple(p.shape.dim)
+        values = np.asarray(p.data, dtype=np.float32)
+        if values.size != int(np.prod(shape, dtype=np.int64)):
+            raise ValueError(f"set_parameter_from_proto: parameter {p.variable_name!r} has "
+                             f"{values.size} values for shape {shape}")
+        var = get_parameter_or_create(p.variable_name, shape, need_grad=p.need_grad)
+        var.d = values.reshape(shape)
+
+
+def __getattr__(name):
+    # NNabla's module global of the no_grad() scope, read from the live state
+    if name == "current_no_grad":
+        return _no_grad_state["on"]
+    raise AttributeError(f"module 'nnabla.parameter' has no attribute {name!r}")

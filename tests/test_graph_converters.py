@@ -45,9 +45,9 @@ def randomize_bn_stats(rng):
     """Non-trivial BN statistics and affine parameters (fresh ones fold to identity)."""
     for k, p in nn.get_parameters(grad_only=False).items():
         if k.endswith(("/mean", "/beta")):
-            p.d = rng.uniform(-0.5, 0.5, p.shape)
+            p.d = rng.uniform(-0.5, 0.5, p.shape).astype(np.float32)
         elif k.endswith(("/var", "/gamma")):
-            p.d = rng.uniform(0.5, 1.5, p.shape)
+            p.d = rng.uniform(0.5, 1.5, p.shape).astype(np.float32)
 
 
 def forward(y):

@@ -21,7 +21,10 @@ def test_shape_dtype_strides_size():
     assert a.shape == (2, 3, 4)
     assert a.ndim == 3
     assert a.size == 24
-    assert a.dtype == np.float32  # float32 by default
+    with pytest.raises(RuntimeError, match="no dtype yet"):
+        a.dtype  # as NNabla: no dtype until first read or written
+    a.data
+    assert a.dtype == np.float32  # a first read makes it float32
     assert tuple(a.strides) == (12, 4, 1)  # element strides, C order
     assert a.size_from_axis() == 24
     assert a.size_from_axis(1) == 12
@@ -37,7 +40,7 @@ def test_data_is_a_writable_reference():
     rs = np.random.RandomState(0)
     a = nn.NdArray((2, 3, 4))
     values = rs.randn(*a.shape)
-    a.data = values
+    a.data = values.astype(np.float32)
     np.testing.assert_allclose(a.data, values.astype(np.float32))
     assert a.data.dtype == np.float32
     # tutorial: slicing assignment through the reference modifies the array

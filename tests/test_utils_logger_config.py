@@ -6,6 +6,8 @@ import logging
 import os
 import re
 
+from datetime import datetime
+
 import pytest
 
 # ``nnjax.logger`` (the attribute) is the Logger object, as in NNabla, so the
@@ -170,7 +172,7 @@ def test_progress_state_file(tmp_path):
     try:
         P.configure_progress(str(state))
         assert state.read_text() == ''
-        P._last_write = 0.0
+        P.last_state_datetime = datetime.min  # as if the last write was long ago
         P.progress('Create cache', 0.5)
         assert state.read_text() == 'Create cache (50.00%)'
         P.progress('Create cache', 0.75)   # throttled: within one second

@@ -724,6 +724,16 @@ class ProtoGraphBuilder:
 
 class _Builders:
     current = ProtoGraphBuilder()
+    previous = None  # the builder a graph() block replaced (NNabla's previous_graph_builder)
+
+
+def __getattr__(name):
+    # NNabla's module globals, read from the live state
+    if name == "proto_graph_builder":
+        return _Builders.current
+    if name == "previous_graph_builder":
+        return _Builders.previous
+    raise AttributeError(f"module 'nnabla.core.graph_def' has no attribute {name!r}")
 
 
 @contextmanager
@@ -744,7 +754,7 @@ def graph_name(name):
 def graph(**kwargs):
     """Record into a new ProtoGraph (``with nn.graph_def.graph(name=..., parameter_scope=...)
     as g``); the network recorded in the block is committed when it ends."""
-    previous = _Builders.current
+    previous = _Builders.previous = _Builders.current
     _Builders.current = ProtoGraphBuilder(**kwargs)
     try:
         yield _Builders.current.get_graph()

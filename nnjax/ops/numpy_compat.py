@@ -88,7 +88,7 @@ def dot(a, b, out=None):
 def _dtype(x):
     if isinstance(x, Variable):
         return x.data.dtype
-    return np.asarray(x).dtype if not isinstance(x, NdArray) else x.dtype
+    return np.asarray(x).dtype if not isinstance(x, NdArray) else x._dtype
 
 
 def matmul(a, b):

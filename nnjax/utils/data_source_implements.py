@@ -9,9 +9,12 @@
 * :class:`ConcatDataSource` -- several sources one after another.
 """
 
+import atexit
 import csv
 import os
+import queue
 import threading
+import time
 from collections import OrderedDict
 
 import numpy
@@ -22,7 +25,7 @@ from .data_source import DataSource
 from .data_source_loader import FileReader, load
 
 __all__ = ['SimpleDataSource', 'CsvDataSource', 'CacheDataSource',
-           'ConcatDataSource']
+           'ConcatDataSource', 'CachePrefetcher', 'CacheReaderWithPrefetch']
 
 
 class SimpleDataSource(DataSource):
@@ -444,3 +447,143 @@ class ConcatDataSource(DataSource):
             super(ConcatDataSource, self).close()
             for s in self._data_sources:
                 s.close()
+
+
+# ------------------------------------------------------------ cache prefetching
+_READ_RETRIES = 10
+_RETRY_WAIT_S = 0.5
+
+
+def _read_npy_cache(file_name, variables):
+    """The arrays of one ``.npy`` cache file (``variables`` in order); a file still
+    being written by another process is retried a few times, then an error."""
+    last = None
+    for attempt in range(_READ_RETRIES):
+        try:
+            with open(file_name, 'rb') as f:
+                return OrderedDict((v, numpy.load(f, allow_pickle=True)) for v in variables)
+        except (OSError, ValueError, EOFError) as e:
+            last = e
+            time.sleep(_RETRY_WAIT_S)
+    raise OSError(f"read_cache: cannot read cache file {file_name} with variables "
+                  f"{list(variables)} after {_READ_RETRIES} tries ({last})")
+
+
+class CachePrefetcher(object):
+    """Reads one ``.npy`` cache file at a time on a background thread.
+
+    ``request(name)`` starts reading ``name``; ``check_if_hit(name)`` says whether
+    that is the file requested; ``read()`` waits for it and returns its arrays.
+    """
+
+    READ_TIMEOUT_S = 300
+
+    def __init__(self, cachedir, variables):
+        self._cachedir = cachedir
+        self._variables = variables
+        self._lock = threading.Lock()
+        self._jobs = queue.Queue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._current_data = None
+        self._error = None
+        self.file_name = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._worker, daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def read_cache(self, file_name, variables):
+        """Read ``file_name`` now (on the calling thread)."""
+        return _read_npy_cache(file_name, variables)
+
+    def _worker(self):
+        while True:
+            name = self._jobs.get()
+            if name is None:
+                self._idle.set()
+                return
+            try:
+                self._current_data, self._error = self.read_cache(name, self._variables), None
+            except Exception as e:  # handed to read()
+                self._current_data, self._error = None, e
+            self._idle.set()
+
+    def request(self, cache_file_name):
+        """Start reading ``cache_file_name`` in the background."""
+        if self._closed:
+            raise RuntimeError("CachePrefetcher.request: the prefetcher is closed")
+        self._idle.wait(self.READ_TIMEOUT_S)
+        with self._lock:
+            self.file_name = cache_file_name
+            self._idle.clear()
+        self._jobs.put(cache_file_name)
+
+    def check_if_hit(self, fn):
+        """Whether ``fn`` is the file requested (it is then taken: no longer pending)."""
+        with self._lock:
+            if fn is not None and fn == self.file_name:
+                self.file_name = None
+                return True
+            return False
+
+    def read(self):
+        """Wait for the requested file and return its arrays (None if nothing was requested)."""
+        if not self._idle.wait(self.READ_TIMEOUT_S):
+            raise TimeoutError(f"CachePrefetcher.read: {self.file_name} not read within "
+                               f"{self.READ_TIMEOUT_S} s")
+        data, error = self._current_data, self._error
+        self._current_data = self._error = None
+        self.file_name = None
+        if error is not None:
+            raise error
+        return data
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            self._idle.wait(self.READ_TIMEOUT_S)
+            self._jobs.put(None)
+            self._thread.join(self.READ_TIMEOUT_S)
+
+
+class CacheReaderWithPrefetch(object):
+    """Reads ``.npy`` cache files, prefetching the next ones on ``num_threads`` threads."""
+
+    def __init__(self, cachedir, num_threads, variables):
+        self._variables = variables
+        self._cache_prefetchers = [CachePrefetcher(cachedir, variables)
+                                   for _ in range(num_threads)]
+        self._closed = False
+        atexit.register(self.close)
+
+    def open_and_prefetch_cache(self, file_name, file_names_to_prefetch):
+        """The arrays of ``file_name`` (prefetched if it was requested before), then
+        start prefetching ``file_names_to_prefetch`` on the idle threads."""
+        result = None
+        for cp in self._cache_prefetchers:
+            if cp.check_if_hit(file_name):
+                result = cp.read()
+                break
+        if result is None:
+            result = _read_npy_cache(file_name, self._variables)
+        for cp in self._cache_prefetchers:  # drop prefetches nobody will ask for
+            if cp.file_name and cp.file_name not in file_names_to_prefetch:
+                try:
+                    cp.read()
+                except OSError:
+                    pass  # a prefetch nobody needs any more
+        pending = {cp.file_name for cp in self._cache_prefetchers}
+        idle = [cp for cp in self._cache_prefetchers if cp.file_name is None]
+        for name in file_names_to_prefetch:
+            if name in pending or not idle:
+                continue
+            idle.pop(0).request(name)
+            pending.add(name)
+        return result
+
+    def close(self):
+        if not self._closed:
+            for cp in self._cache_prefetchers:
+                cp.close()
+            self._closed = True

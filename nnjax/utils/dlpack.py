@@ -51,7 +51,7 @@ def from_dlpack(dlp, arr=None):
     if not host.flags.writeable:
         host = np.asarray(_WritableView(host))
     if arr is None:
-        arr = NdArray(host.shape)
+        arr = NdArray(host.shape, host.dtype)
     elif not isinstance(arr, NdArray):
         raise TypeError(f"from_dlpack: arr must be an NdArray, got {type(arr).__name__}")
     arr._sync()

@@ -66,6 +66,13 @@ class NVMLError(Exception):
 
 
 _state = {"lib": None, "lock": threading.Lock()}
+lib_load_lock = _state["lock"]  # NNabla's name of the lock guarding the library load
+
+
+def __getattr__(name):
+    if name == "nvml_lib":  # NNabla's global: the loaded library (None until loaded)
+        return _state["lib"]
+    raise AttributeError(f"module 'nnabla.utils.nvml' has no attribute {name!r}")
 _LIBRARY_NAMES = ("nvml.dll",) if sys.platform == "win32" else ("libnvidia-ml.so.1",
                                                                  "libnvidia-ml.so")
 

@@ -12,9 +12,11 @@ Two facilities are provided:
   and ``progress(None)`` empties it.
 """
 
-import time
+import os
+from datetime import datetime, timedelta
 
 from ..config import nnabla_config
+from . import callback
 
 __all__ = ['progress_bar', 'show_progress', 'configure_progress', 'progress']
 
@@ -90,30 +92,39 @@ def progress_bar(iterable=None, total=None, desc=None, disable=None, **kwargs):
 
 # NNabla compatible state file reporting.
 state_file_name = ''
-_last_write = 0.0
+last_state_datetime = datetime.now()  # when the state file was last written
+state_callback = None                 # called with (state, progress) by progress()
 
 
-def configure_progress(file_name):
-    """Set the state file written by :func:`progress` ('' disables it)."""
-    global state_file_name
-    state_file_name = file_name or ''
+def configure_progress(file_name, cb=None):
+    """Set the state file written by :func:`progress` ('' disables it; None keeps
+    the current one) and, with ``cb``, the callback ``cb(state, progress)``."""
+    global state_file_name, state_callback
+    if file_name is not None:
+        state_file_name = file_name
+    if cb is not None:
+        state_callback = cb
     progress(None)
 
 
 def progress(state, progress=0.0):
-    """Write ``"<state> (<percent>%)"`` to the configured state file.
+    """Write ``"<state> (<percent>%)"`` to the configured state file (at most once
+    a second; ``state=None`` always truncates it), pass the text to
+    ``nnabla.utils.callback.update_progress`` and call the configured callback."""
+    global last_state_datetime
+    if state_file_name:
+        now = datetime.now()
+        if state is None or now - last_state_datetime >= timedelta(seconds=1):
+            last_state_datetime = now
+            _write_state(state, progress)
+    callback.update_progress('{0} ({1:3.2f}%)'.format(state, progress * 100))
+    if state_callback is not None:
+        state_callback(state, progress)
 
-    Writes are throttled to one per second except when ``state`` is None,
-    which always truncates the file.  Does nothing when no state file is
-    configured.
-    """
-    global _last_write
-    if not state_file_name:
-        return
-    now = time.monotonic()
-    if state is not None and now - _last_write < 1.0:
-        return
-    _last_write = now
-    with open(state_file_name, 'w') as f:
-        if state is not None:
-            f.write('{} ({:3.2f}%)'.format(state, progress * 100))
+
+def _write_state(state, progress):
+    text = '' if state is None else '{} ({:3.2f}%)'.format(state, progress * 100)
+    tmp = state_file_name + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, state_file_name)

@@ -12,11 +12,17 @@ from ...logger import logger
 from .. import get_file_handle as fh
 from .. import nnabla_pb2
 from ..load import apply_optimizer_states, solver_type
+from .. import callback, nvml
+from ..communicator_util import current_communicator
+from ..._variable import Variable
+from ...context import get_current_context
 
 __all__ = ["is_float", "str_to_num", "compute_full_path", "let_data_to_variable",
            "save_optimizer_states", "load_train_state", "lms_scheduler",
            "NodeTimeInfoCollector", "measure_cpu_gpu_instant_load",
-           "get_cpu_gpu_average_load", "CliError", "TerminalProgress"]
+           "get_cpu_gpu_average_load", "CliError", "TerminalProgress", "sechdule_scope",
+           "collect_and_shape_result", "cpu_load_backend_ok", "gpu_load_backend_ok",
+           "gpu_m_count", "gpu_a_load"]
 
 
 class CliError(Exception):
@@ -130,11 +136,96 @@ class NodeTimeInfoCollector:
         yield
 
 
+@contextlib.contextmanager
+def sechdule_scope(scheduler):
+    """Run the block between ``scheduler.update_pre_hook()`` and ``update_post_hook()``
+    (NNabla's spelling)."""
+    scheduler.update_pre_hook()
+    yield scheduler
+    scheduler.update_post_hook()
+
+
+# CPU/GPU load monitoring of the training command (NNabla's globals)
+try:
+    import psutil
+    cpu_load_backend_ok = True
+    _cpu_instant = psutil.Process()
+    _cpu_average = psutil.Process()
+    _cpu_average.cpu_percent()  # starts the averaging window
+except ImportError:  # measure the CPU only with psutil
+    psutil = None
+    cpu_load_backend_ok = False
+try:
+    nvml.nvmlInit()
+    gpu_load_backend_ok = True
+except Exception:  # no NVML library or no GPU: GPU load is not measured
+    gpu_load_backend_ok = False
+gpu_m_count = 0   # GPU samples in the current average
+gpu_a_load = {}   # {device index: {'name', 'load' (running mean)}}
+
+
+def collect_and_shape_result(c_load, g_load):
+    """Rows ``[rank, cpu_load, gpu_index, gpu_load]`` (GPU part absent when not
+    measured) of every worker, sorted by rank, loads rounded to 0.1."""
+    row = [c_load] + [x for pair in g_load[:1] for x in pair]
+    comm = current_communicator()
+    if not comm:
+        return [[0.0] + [float(v) for v in np.round(np.array(row, dtype=float), 1)]]
+    mine = np.array([comm.rank] + row, dtype=np.float32)
+    local = Variable.from_numpy_array(mine)
+    gathered = [Variable(mine.shape) for _ in range(comm.size)]
+    comm.all_gather(local.data, [v.data for v in gathered])
+    rows = [[float(v) for v in np.round(g.d.astype(float), 1)] for g in gathered]
+    return sorted(rows, key=lambda r: r[0])
+
+
+def _gpu_index():
+    comm = current_communicator()
+    if comm:
+        return comm.local_rank
+    if "cuda" in str(get_current_context().backend):
+        return 0
+    return None
+
+
 def measure_cpu_gpu_instant_load():
+    """Sample the loads now, fold the GPU load into its running mean and report
+    ``('cpu_gpu_load', rows)`` through ``nnabla.utils.callback.update_status``."""
+    global gpu_m_count
+    gpu_load = []
+    if gpu_load_backend_ok:
+        gpu_m_count += 1
+        index = _gpu_index()
+        try:
+            if index is not None:
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                load = nvml.nvmlDeviceGetUtilizationRates(handle).gpu
+                name = nvml.nvmlDeviceGetName(handle)
+                name = name.decode("utf-8") if isinstance(name, bytes) else name
+                gpu_load = [[index, load]]
+                old = gpu_a_load.get(index)
+                mean = load if old is None else \
+                    ((gpu_m_count - 1) * old["load"] + load) / gpu_m_count
+                gpu_a_load[index] = {"name": name, "load": mean}
+        except nvml.NVMLError:
+            gpu_load = []
+    if cpu_load_backend_ok:
+        rows = collect_and_shape_result(_cpu_instant.cpu_percent(), gpu_load)
+        callback.update_status(("cpu_gpu_load", rows))
+        return rows
     return None
 
 
 def get_cpu_gpu_average_load():
+    """Rows of the loads averaged since the last call (None without psutil);
+    the GPU averages start over."""
+    global gpu_a_load, gpu_m_count
+    g_load = []
+    if gpu_load_backend_ok:
+        g_load = [[float(i), float(v["load"])] for i, v in gpu_a_load.items()][:1]
+        gpu_a_load, gpu_m_count = {}, 0
+    if cpu_load_backend_ok:
+        return collect_and_shape_result(_cpu_average.cpu_percent(), g_load)
     return None
 
 

@@ -13,6 +13,7 @@ import os
 from ..._registry import REGISTRY
 from . import nnablart, stablehlo, tensorflow
 from .nnabla import NnpExporter, NnpImporter
+from . import nnp_version
 from .nnabla.importer import Nnp
 from .onnx import OnnxExporter, OnnxImporter
 from .onnx.functions import EXPORTERS
@@ -107,9 +108,11 @@ def _export_from_nnp(args, nnp, output):
                             or _opt(args, "dataset")):
         raise ConvertError("--channel-last, --quantization and --dataset apply to TFLite "
                            f"export only, not to {fmt}")
-    if _opt(args, "nnp_version"):
-        raise ConvertError("--nnp-version: nnjax writes its own NNP version only")
+    if _opt(args, "nnp_version") and fmt != "NNP":
+        raise ConvertError(f"--nnp-version applies to NNP export only, not to {fmt}")
     if fmt == "NNP":
+        if _opt(args, "nnp_version"):
+            nnp = nnp_version.downgrade(nnp, _opt(args, "nnp_version"))
         parameter_type = "protobuf"
         if _opt(args, "nnp_parameter_nntxt"):
             parameter_type = "included"

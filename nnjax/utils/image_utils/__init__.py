@@ -20,33 +20,20 @@ import numpy as np
 from .backend_events.common import rescale_pixel_intensity
 from .backend_events import pil_backend
 from . import backend_events  # noqa: F401
-
-try:
-    from .backend_events import pypng_backend
-except ImportError:  # the pypng package is optional
-    pypng_backend = None
-try:
-    from .backend_events import cv2_backend
-except ImportError:  # OpenCV is optional
-    cv2_backend = None
+from .backend_manager import backend_manager
 
 __all__ = ['imread', 'imsave', 'imresize', 'imload', 'imwrite',
            'get_backend', 'set_backend', 'get_available_backends',
            'minmax_auto_scale', 'rescale_pixel_intensity']
 
-_BACKENDS = {'PilBackend': pil_backend.PilBackend()}
-if pypng_backend is not None:
-    _BACKENDS['PngBackend'] = pypng_backend.PngBackend()
-if cv2_backend is not None:
-    _BACKENDS['Cv2Backend'] = cv2_backend.Cv2Backend()
+_BACKENDS = backend_manager._backends
 _ALIASES = {'pillow': 'PilBackend', 'pil': 'PilBackend', 'png': 'PngBackend',
             'pypng': 'PngBackend', 'cv2': 'Cv2Backend', 'opencv': 'Cv2Backend'}
-_state = {'backend': 'PilBackend'}
 
 
 def get_backend():
     """Name of the backend in use (``'PilBackend'`` unless set otherwise)."""
-    return _state['backend']
+    return backend_manager.get_backend()
 
 
 def get_available_backends():
@@ -64,14 +51,14 @@ def set_backend(backend):
     if name not in _BACKENDS:
         raise ValueError("Backend '{}' is not available; available backends: {}".format(
             backend, get_available_backends()))
-    _state['backend'] = name
+    backend_manager.set_backend(name)
 
 
 def imread(path, grayscale=False, size=None, interpolate='bilinear', channel_first=False,
            as_uint16=False, num_channels=-1, return_palette_indices=False):
     """Read an image file with the current backend (see ``PilBackend.imread``):
     ``(H, W[, C])`` uint8, or uint16 with ``as_uint16``; ``size`` is (width, height)."""
-    backend = _BACKENDS[_state['backend']]
+    backend = backend_manager.get_best_backend(path, 'load')
     if return_palette_indices:
         return pil_backend.imread(path, grayscale, size, interpolate, channel_first, as_uint16,
                                   num_channels, return_palette_indices)
@@ -81,12 +68,12 @@ def imread(path, grayscale=False, size=None, interpolate='bilinear', channel_fir
 
 def imsave(path, img, channel_first=False, as_uint16=False, auto_scale=True):
     """Write an image with the current backend (16-bit needs ``PngBackend``)."""
-    return _BACKENDS[_state['backend']].imsave(path, img, channel_first, as_uint16, auto_scale)
+    return backend_manager.get_best_backend(path, 'save').imsave(path, img, channel_first, as_uint16, auto_scale)
 
 
 def imresize(img, size, interpolate='bilinear', channel_first=False):
     """Resize an image array to ``size`` (width, height) (see ``PilBackend.imresize``)."""
-    return _BACKENDS[_state['backend']].imresize(img, size, interpolate, channel_first)
+    return backend_manager.get_best_backend('', 'resize').imresize(img, size, interpolate, channel_first)
 
 
 def minmax_auto_scale(img, as_uint16):
