@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from ._apply import apply_function, host_values
 from ._plan import call_lowering, freeze
+from ._dropout_workaround import _get_dropout_mask
 from ._registry import REGISTRY, internal_spec
 
 
@@ -152,7 +153,16 @@ def node_backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, **a
     return record_backward(node.info.type_name, lower, ident, grad_inputs, inputs, args)
 
 
+def dropout_backward(grad_inputs, inputs, input_shapes, outputs, output_shapes, p=0.5,
+                     seed=-1):
+    """``dy * mask / (1 - p)`` with the mask of the Dropout on ``inputs[0]`` (its
+    latest forward's draw); RuntimeError when no Dropout was built on it."""
+    mask = _get_dropout_mask(inputs[0])
+    return grad_inputs[0] * mask * (1.0 / (1.0 - p))
+
+
 registry = {type_name: _backward_of(type_name) for type_name in REGISTRY}
+registry["Dropout"] = dropout_backward
 
 
 def register(func_name, func):
