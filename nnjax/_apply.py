@@ -211,7 +211,9 @@ _reduced_specs = {}
 def _reduced_precision(spec, meta):
     """``spec`` itself, or its casting variant when the context asks for half/bfloat16."""
     dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
-    if dtype is None or not any(m is not None and np.dtype(m[1]) == np.float32 for m in meta):
+    no_inputs = all(m is None for m in meta)  # a generator (linspace, rand, constant)
+    if dtype is None or not (no_inputs or any(m is not None and np.dtype(m[1]) == np.float32
+                                              for m in meta)):
         return spec
     key = (spec.type_name, spec.lower, dtype)
     wrapped = _reduced_specs.get(key)
@@ -231,6 +233,10 @@ def _casting_lower(spec, dtype_name):
         stored = [None if x is None else x.dtype for x in xs]
         xs = [x.astype(dtype) if x is not None and x.dtype == jnp.float32 else x for x in xs]
         out = lower(*head, *xs, **kw)
+        if all(x is None for x in xs):  # a generator's float output is stored in dtype
+            cast = [o.astype(dtype) if o.dtype == jnp.float32 else o
+                    for o in (out if isinstance(out, (tuple, list)) else (out,))]
+            return tuple(cast) if isinstance(out, (tuple, list)) else cast[0]
         if not state_inputs:
             return out
         out = list(out)
