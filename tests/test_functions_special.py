@@ -60,6 +60,33 @@ def test_vat_noise_backward_writes_w_data(rng, path):
     np.testing.assert_array_equal(wv.g, 7)
 
 
+def test_sink_backward_equals_separate_backwards_bitwise(rng):
+    v = _var(rng.randn(2, 3, 4), True)
+    h0, h1 = F.tanh(v), F.sigmoid(v)
+    v.g = 0
+    h0.forward()
+    h1.forward()
+    h0.backward()
+    h1.backward()
+    separate = v.g.copy()
+    t, s = np.tanh(v.d.astype(np.float64)), 1 / (1 + np.exp(-v.d.astype(np.float64)))
+    np.testing.assert_allclose(separate, (1 - t * t) + s * (1 - s), rtol=1e-5)
+    v.g = 0
+    sink = F.sink(h0, h1, one_input_grad=True)
+    sink.forward()
+    sink.backward()
+    np.testing.assert_array_equal(v.g, separate)
+
+
+def test_tanh_second_derivative(rng):
+    x = _var(rng.randn(5), True)
+    g = nn.grad([F.sum(F.tanh(x))], [x])[0]  # 1 - tanh^2
+    gg = nn.grad([F.sum(g)], [x])[0]          # -2 tanh (1 - tanh^2)
+    gg.forward()
+    t = np.tanh(x.d.astype(np.float64))
+    np.testing.assert_allclose(gg.d, -2 * t * (1 - t * t), rtol=1e-5, atol=1e-6)
+
+
 def test_unlink(rng):
     x = _var(rng.randn(2, 3), True)
     y = F.unlink(x)
