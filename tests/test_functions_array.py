@@ -560,6 +560,24 @@ def test_scatter_add():
         F.scatter_add(var(x0), np.zeros((2, 4, 4), int), var(x1), axis=0)
 
 
+def test_scatter_add_negative_axis_follows_a_reset_rank():
+    # NNabla keeps axis=-1 as given: after reset_shape to a higher rank it is the new last axis
+    a, b = var(np.zeros((2, 3), np.float32)), var(np.zeros((2, 3), np.float32))
+    idx = var(np.zeros((2, 3), np.int32))
+    y = F.scatter_add(a, idx, b, axis=-1)
+    assert _info(y) == ("ScatterAdd", {"axis": -1})
+    x0, x1 = _n((2, 2, 3)), _n((2, 2, 3))
+    ids = RS.randint(0, 3, (2, 2, 3))
+    for v, d in ((a, x0), (idx, ids), (b, x1)):
+        v.reset_shape(d.shape, force=True)
+        v.d = d
+    y.forward()
+    ref = x0.copy()
+    for p in np.ndindex(*ids.shape):
+        ref[p[:2] + (ids[p],)] += x1[p]
+    np.testing.assert_allclose(y.d, ref, rtol=1e-6)
+
+
 def test_bool_gather_scatter_fill():
     g = _n((2, 3, 2))
     mask = RS.randint(0, 2, (2, 3))
