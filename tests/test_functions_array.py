@@ -299,6 +299,16 @@ def test_sort():
     assert _info(built[0][2][0]) == ("Sort", {"axis": -1, "reverse": False, "with_index": False,
                                               "only_index": False})
     assert np.issubdtype(built[2][2][1].d.dtype, np.integer)
+    # only_index: a float index whose grad reaches x as NNabla's (dx[i] = dindex[index[i]])
+    xv = var(x, need_grad=True)
+    xv.grad.zero()
+    index = F.sort(xv, 0, True, only_index=True)
+    di = RS.randn(*x.shape).astype(np.float32)
+    index.forward()
+    index.backward(di)
+    order = np.argsort(-x, 0, kind="stable")
+    np.testing.assert_array_equal(index.d, order)
+    np.testing.assert_allclose(xv.g, np.take_along_axis(di, order, 0), rtol=1e-6)
     with pytest.raises(ValueError, match="sort"):
         F.sort(var(x), axis=3)
 
