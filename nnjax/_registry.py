@@ -12,6 +12,9 @@ must do around it:
   followed by the new values of those inputs. ``prior_state_grad``: a direct
   ``backward`` differentiates at the state as it was before the last forward
   (SpectralNorm's ``u``) rather than after the update.
+- ``resetup``: ``resetup(node)``, called when a node's input shapes changed since it
+  was set up (NNabla's setup after ``reset_shape``): resets state it keeps (INQ's
+  counter and weight copies) before the node's output shapes are computed again.
 - ``grad_to_data``: indices of inputs whose *data* NNabla's backward overwrites
   with the gradient the lowering gives them (VATNoise's ``w``), leaving their
   grads alone; a leaf there gets it whatever its ``need_grad``.
@@ -41,6 +44,7 @@ class FunctionSpec:
     sizes: Callable = None
     prior_state_grad: bool = False
     grad_to_data: tuple = ()
+    resetup: Callable = None
     declared: TypeDecl = field(default=None, compare=False)
 
     @property
@@ -105,7 +109,7 @@ class InvalidArgumentError(ValueError, RuntimeError):
 
 
 def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None,
-             prior_state_grad=False, grad_to_data=()):
+             prior_state_grad=False, grad_to_data=(), resetup=None):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
     declared = DECLARED.get(type_name)
     if declared is None:
@@ -118,7 +122,7 @@ def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, siz
         REGISTRY[type_name] = FunctionSpec(
             type_name, fn, rng=rng, state_inputs=tuple(state_inputs),
             data_dependent=data_dependent, sizes=sizes, prior_state_grad=prior_state_grad,
-            grad_to_data=tuple(grad_to_data), declared=declared)
+            grad_to_data=tuple(grad_to_data), resetup=resetup, declared=declared)
         return fn
     return register
 

@@ -171,6 +171,26 @@ def test_inq_affine_schedule(rng, algorithm):
                                       selection_algorithm=algorithm, seed=3)
 
 
+def test_inq_affine_reset_shape_sets_up_again(rng):
+    # after reset_shape NNabla sets the function up again: its counter restarts, so
+    # inq_iterations=[1] fixes nothing on the next forward and everything on the one after
+    xv, wv, iv = _var(rng.randn(2, 6)), _var(rng.randn(6, 3), True), _var(np.zeros((6, 3)))
+    y = F.inq_affine(xv, wv, iv, None, num_bits=4, inq_iterations=[1])
+    y.forward()
+    y.forward()
+    assert iv.d.sum() == 18
+    x2, w2 = rng.randn(3, 4).astype(f32), rng.randn(4, 5).astype(f32)
+    for v, d in ((xv, x2), (wv, w2), (iv, np.zeros((4, 5), f32))):
+        v.reset_shape(d.shape, force=True)
+        v.d = d
+    y.forward()
+    assert y.shape == (3, 5) and iv.d.sum() == 0
+    np.testing.assert_allclose(y.d, x2 @ w2, rtol=1e-5, atol=1e-6)
+    y.forward()
+    assert iv.d.sum() == 20 and _pow2_or_zero(wv.d)
+    np.testing.assert_allclose(y.d, x2 @ wv.d, rtol=1e-5, atol=1e-6)
+
+
 def test_inq_convolution_and_grad(rng):
     x = rng.randn(1, 2, 4, 4).astype(f32)
     w = rng.randn(3, 2, 3, 3).astype(f32)
