@@ -348,6 +348,25 @@ def test_min_max_quantize_x_min_max_and_ema(rng):
         F.min_max_quantize(_var(x), _var([[0.0]]), _var([[1.0, 2.0]]), lmin, lmax)
 
 
+def test_min_max_quantize_ema_backward_uses_the_forwards_range(rng):
+    # the backward clips the gradient with the range the forward used (one EMA step
+    # from the range before it), not with a second EMA step from the updated one
+    x = (rng.randn(4, 3) * 3).astype(f32)
+    xv = _var(x, True)
+    lmin, lmax = _var(np.zeros((1, 1))), _var(np.full((1, 1), 255.0))
+    qmin, qmax = _var([[-0.4]]), _var([[0.4]])
+    y = F.min_max_quantize(xv, qmin, qmax, lmin, lmax, decay=0.5, x_min_max=True, ema=True)
+    y.forward()
+    used_min, used_max = 0.5 * -0.4 + 0.5 * x.min(), 0.5 * 0.4 + 0.5 * x.max()
+    np.testing.assert_allclose(qmin.d, [[used_min]], rtol=1e-5)
+    _, lo, hi = ref_min_max(x, np.float32(used_min), np.float32(used_max), 0.0, 255.0, 0.01)
+    g = rng.randn(4, 3).astype(f32)
+    xv.g = 0
+    y.backward(g)
+    np.testing.assert_allclose(xv.g, np.where((x >= lo) & (x <= hi), g, 0), rtol=1e-6)
+    np.testing.assert_allclose(qmin.d, [[used_min]], rtol=1e-5)  # backward updates nothing
+
+
 # ---------------------------------------------------------------- linear quantization
 @pytest.mark.parametrize("round_mode, narrow, dtype", [
     ("HALF_AWAY_FROM_ZERO", False, np.int8), ("HALF_TO_EVEN", True, np.int8),

@@ -118,7 +118,7 @@ def _reduce_axes(ql_shape):
     return tuple(i for i, s in enumerate(ql_shape) if s == 1)
 
 
-@lowering("MinMaxQuantize", state_inputs=(1, 2))
+@lowering("MinMaxQuantize", state_inputs=(1, 2), prior_state_grad=True)
 def _min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay=0.999, x_min_max=False,
                       ema=False, ste_fine_grained=True, eps=0.01):
     axes = _reduce_axes(ql_min.shape)
