@@ -220,8 +220,10 @@ _reduced_specs = {}
 def _reduced_precision(spec, meta):
     """``spec`` itself, or its casting variant computing in the context's float type."""
     dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
-    if dtype is None or not any(m is not None and np.dtype(m[1]).name in _CAST_FROM[dtype]
-                                for m in meta):
+    # a generator (linspace, rand, constant) stores its output in a reduced type
+    no_inputs = dtype != "float32" and all(m is None for m in meta)
+    if dtype is None or not (no_inputs or any(
+            m is not None and np.dtype(m[1]).name in _CAST_FROM[dtype] for m in meta)):
         return spec
     key = (spec.type_name, spec.lower, dtype)
     wrapped = _reduced_specs.get(key)
@@ -242,6 +244,10 @@ def _casting_lower(spec, dtype_name):
         stored = [None if x is None else x.dtype for x in xs]
         xs = [x.astype(dtype) if x is not None and x.dtype in cast_from else x for x in xs]
         out = lower(*head, *xs, **kw)
+        if all(x is None for x in xs):  # a generator's float output is stored in dtype
+            cast = [o.astype(dtype) if o.dtype == jnp.float32 else o
+                    for o in (out if isinstance(out, (tuple, list)) else (out,))]
+            return tuple(cast) if isinstance(out, (tuple, list)) else cast[0]
         if not state_inputs:
             return out
         out = list(out)

@@ -57,11 +57,22 @@ def _seed_spec(output, grad):
     return ("operand",), [], (arr,)
 
 
+def grad_to_data_slots(plan, need):
+    """Slots whose data a function's backward overwrites with their gradient
+    (``grad_to_data``), for the functions whose backward runs."""
+    slots = set()
+    for fn, step in zip(plan.functions, plan.steps):
+        if fn.spec.grad_to_data and any(need[s] for s in step.outs):
+            slots.update(step.ins[i] for i in fn.spec.grad_to_data
+                         if i < len(step.ins) and step.ins[i] >= 0)
+    return slots
+
+
 class BackwardInfo:
     """Need-grad analysis of a plan for a backward from ``out_slot``."""
 
     __slots__ = ("need", "stop", "out_slot", "diff_roots", "grad_arrays", "group_of",
-                 "inter_all", "seed_key", "seed_reads", "seeded_slots")
+                 "inter_all", "seed_key", "seed_reads", "seeded_slots", "data_roots")
 
     def __init__(self, plan, output, seed_key, seed_reads):
         need, stop = need_grad_slots(plan)
@@ -72,7 +83,9 @@ class BackwardInfo:
                              if seed_key[0] == "sink" else ())
         root_slots = [plan.index[id(r)] for r in plan.roots]
         root_set = set(root_slots)
-        self.diff_roots = tuple(s for s in root_slots if need[s])
+        to_data = grad_to_data_slots(plan, need) & root_set
+        self.data_roots = tuple(s for s in root_slots if s in to_data)
+        self.diff_roots = tuple(s for s in root_slots if need[s] and s not in to_data)
         self.grad_arrays, self.group_of = group_by_buffer(
             [plan.variables[s]._buffers.grad for s in self.diff_roots])
         self.inter_all = tuple(s for s in range(len(plan.variables))
@@ -103,11 +116,15 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
         prior = prior_state_arrays(plan, create=False)
         reads = ([prior.get(s, r._buffers.data) for s, r in zip(root_slots, plan.roots)]
                  + grad_arrays + info.seed_reads)
-        writes = grad_arrays + [variables[s]._buffers.grad for s in inter]
+        data_roots = info.data_roots if leaves else ()
+        writes = (grad_arrays + [variables[s]._buffers.grad for s in inter]
+                  + [variables[s]._buffers.data for s in data_roots])
+        data_dtypes = tuple(jax_dtype(variables[s]._buffers.data.dtype) for s in data_roots)
         n_roots = len(root_slots)
         has_rng = bool(plan.rng_functions)
         key = ("backward", steps, root_slots, diff_roots, group_of if leaves else None, inter,
-               inter_shapes, tuple(sorted(stop)), out_slot, variables[out_slot].shape, seed_key)
+               inter_shapes, tuple(sorted(stop)), out_slot, variables[out_slot].shape, seed_key,
+               data_roots)
 
         def build():
             def run(read_values, ops):
@@ -129,7 +146,7 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
                     env = [None] * n_vars
                     for s, v in fixed.items():
                         env[s] = jax.lax.stop_gradient(v)
-                    for s, v in zip(diff_roots, diff_values):
+                    for s, v in zip(diff_roots + data_roots, diff_values):
                         env[s] = v
                     run_steps(steps, callables, env, keys, stop=stop, perturb=perturbs)
                     if seeded_slots:  # sum of <input, its grad>: the vjp seeds each input
@@ -138,15 +155,18 @@ def backward_template(plan, info, inter, leaves=True, cache=True):
                                    for s, g in zip(seeded_slots, seed_grads))
                     return env[out_slot]
 
-                diff_values = tuple(_differentiable(fixed[s]) for s in diff_roots) if leaves else ()
+                diff_values = (tuple(_differentiable(fixed[s]) for s in diff_roots + data_roots)
+                               if leaves else ())
                 perturbs = {s: jnp.zeros(shape, dtype)
                             for s, (shape, dtype) in zip(inter, inter_shapes)}
                 out, vjp = jax.vjp(f, diff_values, perturbs)
                 cot = jnp.broadcast_to(jnp.asarray(seed, out.dtype), out.shape)
                 g_roots, g_inter = vjp(cot)
-                sums = sum_groups(group_of, n_groups, g_roots)
+                n_diff = len(g_roots) - len(data_roots)
+                sums = sum_groups(group_of, n_groups, g_roots[:n_diff])
                 new = [old + g.astype(old.dtype) for old, g in zip(old_grads, sums)]
-                return new + [g_inter[s] for s in inter]
+                to_data = [g.astype(d) for g, d in zip(g_roots[n_diff:], data_dtypes)]
+                return new + [g_inter[s] for s in inter] + to_data
             return run
         return Template(key, reads, writes, build, "backward")
 
@@ -272,7 +292,7 @@ def _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers
             pre_hook(fn)
         targets = []
         for i, v in enumerate(fn._inputs):
-            if v is None or not need[step.ins[i]]:
+            if v is None or not (need[step.ins[i]] or i in fn.spec.grad_to_data):
                 continue
             accumulate = id(v) in root_set or id(v) in written
             targets.append((i, accumulate))
@@ -307,7 +327,11 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
     present = tuple(i for i, v in enumerate(inputs) if v is not None)
     out_stop = tuple(s in stop for s in step.outs)
     # one write per grad buffer: an input given twice (x * x) sums its parts
-    grad_arrays, group_of = group_by_buffer([inputs[i]._buffers.grad for i, _ in targets])
+    to_data = spec.grad_to_data
+    targets = tuple((i, acc and i not in to_data) for i, acc in targets)
+    grad_arrays, group_of = group_by_buffer([
+        inputs[i]._buffers.data if i in to_data else inputs[i]._buffers.grad
+        for i, _ in targets])
     group_acc = tuple(next(acc for (i, acc), g in zip(targets, group_of) if g == k)
                       for k in range(len(grad_arrays)))
     reads = ([prior.get(i, inputs[i]._buffers.data) for i in present]

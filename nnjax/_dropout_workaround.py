@@ -1,29 +1,59 @@
-"""``nnabla._dropout_workaround``: the mask a Dropout drew in its last forward.
+"""``nnabla._dropout_workaround``: the mask of a Dropout, reached from its input.
 
-NNabla's ``_get_dropout_mask(x)`` hands out the mask the Dropout function applied to
-``x`` keeps (its backward reads it). nnjax keeps the random key instead; the mask is
-recomputed from it, so it is the one that forward (and its backward) used.
+NNabla's Dropout keeps its mask on its input variable so that ``dropout_backward``
+(``nnabla.backward_functions.registry['Dropout']``) can reuse the draw of the
+forward. Here the mask is recomputed from the random key the Dropout's last
+forward drew: ``_get_dropout_mask(x)`` gives a Variable made by a node that
+takes its key from that Dropout node, so every forward of a graph holding it
+uses the key of the Dropout's latest forward (a Dropout that never ran uses key
+zero, as ``nn.grad`` then does).
 """
-import jax.numpy as jnp
 import numpy as np
 
-from ._variable import Variable
-from .ops.stochastic import _dropout_mask
+from ._apply import apply_function
+from ._registry import internal_spec
+from .ops.stochastic import dropout_mask
+
+
+def _mask_lowering(key, shape=(), dtype="float32", p=0.5):
+    return dropout_mask(key, tuple(shape), np.dtype(dtype), p)
+
+
+_MASK_SPEC = internal_spec("DropoutMask", _mask_lowering, rng=True)
+
+
+class _KeyOf:
+    """An ``rng_source`` handing out the key a Dropout node drew last."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def randint(self, low, high, size):
+        key = self.node.rng_key_data
+        return np.zeros(size, np.uint32) if key is None else np.array(key, np.uint32)
+
+
+def dropout_node_of(dropout_input):
+    """The Dropout node last set up on ``dropout_input`` (RuntimeError if none)."""
+    consumers = [ref() for ref in getattr(dropout_input, "_consumers", ())]
+    nodes = [fn for fn in consumers if fn is not None and fn.info.type_name == "Dropout"
+             and fn.inputs and fn.inputs[0] is dropout_input]
+    if not nodes:
+        raise RuntimeError("_get_dropout_mask: no Dropout takes this variable as its input; "
+                           "set a mask by building F.dropout(x, ...) on it before")
+    return nodes[-1]
 
 
 def _get_dropout_mask(dropout_input):
-    """The 0/1 mask (an unlinked Variable) of the Dropout that last ran on
-    ``dropout_input``; RuntimeError if no Dropout on it has run."""
-    if not isinstance(dropout_input, Variable):
-        raise TypeError(f"_get_dropout_mask: dropout_input must be an nnabla.Variable, got "
-                        f"{type(dropout_input).__name__}")
-    ran = [fn for fn in dropout_input.alive_consumers()
-           if fn.info.type_name == "Dropout" and fn.rng_key_data is not None]
-    if not ran:
-        raise RuntimeError("_get_dropout_mask: no Dropout on this variable has run its "
-                           "forward yet (the mask is drawn there)")
-    fn = ran[-1]
-    shape = tuple(dropout_input.shape)
-    mask = _dropout_mask(jnp.asarray(fn.rng_key_data), jnp.zeros(shape, jnp.float32),
-                         fn.info.args.get("p", 0.5))
-    return Variable.from_numpy_array(np.asarray(mask, np.float32))
+    """The 0/1 mask of the Dropout on ``dropout_input`` (a Variable, no gradient)."""
+    node = dropout_node_of(dropout_input)
+    args = node.info.args
+    mask = apply_function("DropoutMask", [],
+                          dict(shape=tuple(dropout_input.shape),
+                               dtype=np.dtype(dropout_input.data.dtype).name,
+                               p=float(args["p"])), spec=_MASK_SPEC)
+    mask.parent.rng_source = _KeyOf(node)
+    mask.need_grad = False
+    mask.persistent = True
+    mask.forward()
+    return mask

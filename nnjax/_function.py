@@ -201,7 +201,7 @@ class Function:
         present = [i for i, v in enumerate(inputs) if v is not None]
         accum = [True] * len(present) if accum is None else [bool(a) for a in accum]
         targets = tuple((i, a) for i, a in zip(present, accum)
-                        if inputs[i].need_grad
+                        if (inputs[i].need_grad or i in self.spec.grad_to_data)
                         and np.issubdtype(inputs[i].data.dtype, np.inexact))
         if not targets:
             return

@@ -199,6 +199,11 @@ def _resetup(plan):
         meta = [None if v is None else (tuple(v.shape), v._buffers.data.dtype)
                 for v in fn._inputs]
         shapes = tuple(None if m is None else m[0] for m in meta)
+        if fn.spec.resetup is not None and shapes != getattr(fn, "setup_shapes", shapes):
+            fn.spec.resetup(fn)
+            meta = [None if v is None else (tuple(v.shape), v._buffers.data.dtype)
+                    for v in fn._inputs]
+            shapes = fn.setup_shapes = tuple(None if m is None else m[0] for m in meta)
         if fn.spec.data_dependent and shapes != getattr(fn, "setup_shapes", shapes):
             # set up again after a reshape: sizes read from the inputs' values, as NNabla's
             fn.setup_shapes = shapes

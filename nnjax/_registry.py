@@ -12,6 +12,12 @@ must do around it:
   followed by the new values of those inputs. ``prior_state_grad``: a direct
   ``backward`` differentiates at the state as it was before the last forward
   (SpectralNorm's ``u``) rather than after the update.
+- ``resetup``: ``resetup(node)``, called when a node's input shapes changed since it
+  was set up (NNabla's setup after ``reset_shape``): resets state it keeps (INQ's
+  counter and weight copies) before the node's output shapes are computed again.
+- ``grad_to_data``: indices of inputs whose *data* NNabla's backward overwrites
+  with the gradient the lowering gives them (VATNoise's ``w``), leaving their
+  grads alone; a leaf there gets it whatever its ``need_grad``.
 - ``data_dependent``: output shapes depend on input values. ``sizes`` maps
   the inputs' host values (numpy) and the args to the extra keyword args the
   rule needs to fix its output shapes; they are computed when the node is
@@ -37,6 +43,8 @@ class FunctionSpec:
     data_dependent: bool = False
     sizes: Callable = None
     prior_state_grad: bool = False
+    grad_to_data: tuple = ()
+    resetup: Callable = None
     declared: TypeDecl = field(default=None, compare=False)
 
     @property
@@ -101,7 +109,7 @@ class InvalidArgumentError(ValueError, RuntimeError):
 
 
 def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None,
-             prior_state_grad=False):
+             prior_state_grad=False, grad_to_data=(), resetup=None):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
     declared = DECLARED.get(type_name)
     if declared is None:
@@ -114,7 +122,7 @@ def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, siz
         REGISTRY[type_name] = FunctionSpec(
             type_name, fn, rng=rng, state_inputs=tuple(state_inputs),
             data_dependent=data_dependent, sizes=sizes, prior_state_grad=prior_state_grad,
-            declared=declared)
+            grad_to_data=tuple(grad_to_data), resetup=resetup, declared=declared)
         return fn
     return register
 

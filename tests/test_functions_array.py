@@ -299,6 +299,16 @@ def test_sort():
     assert _info(built[0][2][0]) == ("Sort", {"axis": -1, "reverse": False, "with_index": False,
                                               "only_index": False})
     assert np.issubdtype(built[2][2][1].d.dtype, np.integer)
+    # only_index: a float index whose grad reaches x as NNabla's (dx[i] = dindex[index[i]])
+    xv = var(x, need_grad=True)
+    xv.grad.zero()
+    index = F.sort(xv, 0, True, only_index=True)
+    di = RS.randn(*x.shape).astype(np.float32)
+    index.forward()
+    index.backward(di)
+    order = np.argsort(-x, 0, kind="stable")
+    np.testing.assert_array_equal(index.d, order)
+    np.testing.assert_allclose(xv.g, np.take_along_axis(di, order, 0), rtol=1e-6)
     with pytest.raises(ValueError, match="sort"):
         F.sort(var(x), axis=3)
 
@@ -558,6 +568,24 @@ def test_scatter_add():
         F.scatter_add(var(x0), np.zeros((2, 3), int), var(x1))
     with pytest.raises(ValueError, match="scatter_add"):
         F.scatter_add(var(x0), np.zeros((2, 4, 4), int), var(x1), axis=0)
+
+
+def test_scatter_add_negative_axis_follows_a_reset_rank():
+    # NNabla keeps axis=-1 as given: after reset_shape to a higher rank it is the new last axis
+    a, b = var(np.zeros((2, 3), np.float32)), var(np.zeros((2, 3), np.float32))
+    idx = var(np.zeros((2, 3), np.int32))
+    y = F.scatter_add(a, idx, b, axis=-1)
+    assert _info(y) == ("ScatterAdd", {"axis": -1})
+    x0, x1 = _n((2, 2, 3)), _n((2, 2, 3))
+    ids = RS.randint(0, 3, (2, 2, 3))
+    for v, d in ((a, x0), (idx, ids), (b, x1)):
+        v.reset_shape(d.shape, force=True)
+        v.d = d
+    y.forward()
+    ref = x0.copy()
+    for p in np.ndindex(*ids.shape):
+        ref[p[:2] + (ids[p],)] += x1[p]
+    np.testing.assert_allclose(y.d, ref, rtol=1e-6)
 
 
 def test_bool_gather_scatter_fill():

@@ -422,3 +422,15 @@ def test_argument_errors():
         F.clip_by_norm(x, -1.0)
     with pytest.raises(TypeError, match="clip_by_value"):
         F.clip_by_value(x, [0.5], 1.0)
+
+
+def test_group_normalization_negative_batch_axis_counts_on_x(rng):
+    # (B, T, C) with batch_axis=[0, -2]: -2 is x's axis 1 (T), not an axis of the
+    # grouped (B, T, G, C/G) shape
+    x = rng.randn(4, 3, 6).astype(np.float32)
+    y = F.group_normalization(nn.Variable.from_numpy_array(x), None, None, num_groups=2,
+                              channel_axis=-1, batch_axis=[0, -2])
+    y.forward()
+    g = x.reshape(4, 3, 2, 3)
+    ref = (g - g.mean(3, keepdims=True)) / np.sqrt(g.var(3, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y.d, ref.reshape(x.shape), rtol=1e-4, atol=1e-5)

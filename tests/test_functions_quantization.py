@@ -171,6 +171,26 @@ def test_inq_affine_schedule(rng, algorithm):
                                       selection_algorithm=algorithm, seed=3)
 
 
+def test_inq_affine_reset_shape_sets_up_again(rng):
+    # after reset_shape NNabla sets the function up again: its counter restarts, so
+    # inq_iterations=[1] fixes nothing on the next forward and everything on the one after
+    xv, wv, iv = _var(rng.randn(2, 6)), _var(rng.randn(6, 3), True), _var(np.zeros((6, 3)))
+    y = F.inq_affine(xv, wv, iv, None, num_bits=4, inq_iterations=[1])
+    y.forward()
+    y.forward()
+    assert iv.d.sum() == 18
+    x2, w2 = rng.randn(3, 4).astype(f32), rng.randn(4, 5).astype(f32)
+    for v, d in ((xv, x2), (wv, w2), (iv, np.zeros((4, 5), f32))):
+        v.reset_shape(d.shape, force=True)
+        v.d = d
+    y.forward()
+    assert y.shape == (3, 5) and iv.d.sum() == 0
+    np.testing.assert_allclose(y.d, x2 @ w2, rtol=1e-5, atol=1e-6)
+    y.forward()
+    assert iv.d.sum() == 20 and _pow2_or_zero(wv.d)
+    np.testing.assert_allclose(y.d, x2 @ wv.d, rtol=1e-5, atol=1e-6)
+
+
 def test_inq_convolution_and_grad(rng):
     x = rng.randn(1, 2, 4, 4).astype(f32)
     w = rng.randn(3, 2, 3, 3).astype(f32)
@@ -326,6 +346,25 @@ def test_min_max_quantize_x_min_max_and_ema(rng):
     np.testing.assert_allclose(nmax.d, [[0.75]])
     with pytest.raises(ValueError, match="min_max_quantize"):
         F.min_max_quantize(_var(x), _var([[0.0]]), _var([[1.0, 2.0]]), lmin, lmax)
+
+
+def test_min_max_quantize_ema_backward_uses_the_forwards_range(rng):
+    # the backward clips the gradient with the range the forward used (one EMA step
+    # from the range before it), not with a second EMA step from the updated one
+    x = (rng.randn(4, 3) * 3).astype(f32)
+    xv = _var(x, True)
+    lmin, lmax = _var(np.zeros((1, 1))), _var(np.full((1, 1), 255.0))
+    qmin, qmax = _var([[-0.4]]), _var([[0.4]])
+    y = F.min_max_quantize(xv, qmin, qmax, lmin, lmax, decay=0.5, x_min_max=True, ema=True)
+    y.forward()
+    used_min, used_max = 0.5 * -0.4 + 0.5 * x.min(), 0.5 * 0.4 + 0.5 * x.max()
+    np.testing.assert_allclose(qmin.d, [[used_min]], rtol=1e-5)
+    _, lo, hi = ref_min_max(x, np.float32(used_min), np.float32(used_max), 0.0, 255.0, 0.01)
+    g = rng.randn(4, 3).astype(f32)
+    xv.g = 0
+    y.backward(g)
+    np.testing.assert_allclose(xv.g, np.where((x >= lo) & (x <= hi), g, 0), rtol=1e-6)
+    np.testing.assert_allclose(qmin.d, [[used_min]], rtol=1e-5)  # backward updates nothing
 
 
 # ---------------------------------------------------------------- linear quantization

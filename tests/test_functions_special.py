@@ -26,14 +26,65 @@ def test_vat_noise(rng):
     norm = np.sqrt((x.reshape(3, -1) ** 2).sum(1) + 1e-8).reshape(3, 1, 1)
     np.testing.assert_allclose(y.d, 2.0 * x / norm, rtol=1e-5)
     g = rng.randn(*x.shape).astype(f32)
-    xv.g = wv.g = 0
+    xv.g = 0
+    wv.g = 5
     y.backward(g)
     np.testing.assert_array_equal(xv.g, 0)
-    np.testing.assert_allclose(wv.g, 2.0 * g, rtol=1e-6)
+    # as NNabla's kernel: backward overwrites w's data with eps * dy, w's grad stays
+    np.testing.assert_allclose(wv.d, 2.0 * g, rtol=1e-6)
+    np.testing.assert_array_equal(wv.g, 5)
     assert y.parent.info.type_name == "VATNoise"
     assert y.parent.info.args == dict(base_axis=1, eps=2.0)
     with pytest.raises(ValueError, match="vat_noise"):
         F.vat_noise(xv, _var(np.zeros((3, 8))))
+
+
+@pytest.mark.parametrize("path", ["fused", "by_function", "function_object"])
+def test_vat_noise_backward_writes_w_data(rng, path):
+    x = rng.randn(2, 3, 5).astype(f32)
+    g = rng.randn(2, 3, 5).astype(f32)
+    xv, wv = _var(x, True), _var(np.zeros_like(x), False)  # w's need_grad does not matter
+    y = F.vat_noise(xv, wv, base_axis=-2, eps=1.5)  # -2 is axis 1 of 3
+    y.forward()
+    norm = np.sqrt((x.reshape(2, -1) ** 2).sum(1) + 1e-8).reshape(2, 1, 1)
+    np.testing.assert_allclose(y.d, 1.5 * x / norm, rtol=1e-5)
+    wv.g = 7
+    if path == "fused":
+        y.backward(g)
+    elif path == "by_function":
+        y.backward(g, function_pre_hook=lambda f: None)
+    else:
+        y.g = g
+        y.parent.backward([xv, wv], [y], accum=[False, False])
+    np.testing.assert_allclose(wv.d, 1.5 * g, rtol=1e-6)
+    np.testing.assert_array_equal(wv.g, 7)
+
+
+def test_sink_backward_equals_separate_backwards_bitwise(rng):
+    v = _var(rng.randn(2, 3, 4), True)
+    h0, h1 = F.tanh(v), F.sigmoid(v)
+    v.g = 0
+    h0.forward()
+    h1.forward()
+    h0.backward()
+    h1.backward()
+    separate = v.g.copy()
+    t, s = np.tanh(v.d.astype(np.float64)), 1 / (1 + np.exp(-v.d.astype(np.float64)))
+    np.testing.assert_allclose(separate, (1 - t * t) + s * (1 - s), rtol=1e-5)
+    v.g = 0
+    sink = F.sink(h0, h1, one_input_grad=True)
+    sink.forward()
+    sink.backward()
+    np.testing.assert_array_equal(v.g, separate)
+
+
+def test_tanh_second_derivative(rng):
+    x = _var(rng.randn(5), True)
+    g = nn.grad([F.sum(F.tanh(x))], [x])[0]  # 1 - tanh^2
+    gg = nn.grad([F.sum(g)], [x])[0]          # -2 tanh (1 - tanh^2)
+    gg.forward()
+    t = np.tanh(x.d.astype(np.float64))
+    np.testing.assert_allclose(gg.d, -2 * t * (1 - t * t), rtol=1e-5, atol=1e-6)
 
 
 def test_unlink(rng):

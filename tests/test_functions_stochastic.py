@@ -307,7 +307,18 @@ def test_random_shift_errors():
     with pytest.raises(ValueError, match="random_shift"):
         F.random_shift(nn.Variable((2, 3)), (1, 1), border_mode="wrap")
     with pytest.raises(ValueError, match="random_shift"):
-        F.random_shift(nn.Variable((2, 3)), (1, 0))
+        F.random_shift(nn.Variable((2, 3)), (1, 1), base_axis=2)
+
+
+def test_random_shift_negative_base_axis_and_sample_axis_shifts(rng):
+    # base_axis=-1 on (3, 4, 6): 12 samples of 6 values; the shift asked for axis 1
+    # (a sample axis) is ignored, the one for the last axis applies per sample
+    x = rng.randn(3, 4, 6).astype(f32)
+    y = F.random_shift(_var(x), shifts=(0, 2, 1), border_mode="nearest", base_axis=-1, seed=4)
+    y.forward()
+    for i, j in np.ndindex(3, 4):
+        assert any(np.array_equal(_shift_np(x[i, j], s, "nearest", 0), y.d[i, j])
+                   for s in (-1, 0, 1))
 
 
 # ---------------------------------------------------------------- RandomErase

@@ -52,6 +52,18 @@ def test_half_computes_in_float16_with_float32_parameters():
         assert np.all(np.isfinite(p.g)) and np.any(p.g != 0)
 
 
+def test_half_generators_store_their_output_in_float16():
+    with nn.context_scope(get_extension_context("cpu", type_config="half")):
+        lin = F.linspace(-50, 50, 23)  # the middle point rounds to 0 in float16 only
+        const = F.constant(0.1, (2, 3))
+    lin.forward()
+    const.forward()
+    assert lin.d.dtype == np.float16
+    np.testing.assert_array_equal(lin.d, np.linspace(-50, 50, 23).astype(np.float16))
+    assert lin.d[11] == 0
+    np.testing.assert_array_equal(const.d, np.full((2, 3), 0.1, np.float16))
+
+
 def test_float_and_half_graphs_of_one_structure_stay_apart():
     xf, tf, yf, lf = _net("float", "f")
     xh, th, yh, lh = _net("half", "h")

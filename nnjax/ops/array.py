@@ -326,11 +326,26 @@ def _sorted_values_bwd(axis, reverse, index, g):
 _sorted_values.defvjp(_sorted_values_fwd, _sorted_values_bwd)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _index_only(x, axis, reverse):
+    return _sort_index(x, axis, reverse).astype(x.dtype)
+
+
+def _index_only_fwd(x, axis, reverse):
+    index = _sort_index(x, axis, reverse)
+    return index.astype(x.dtype), index
+
+
+# NNabla's backward reads the grad of its first output: with only_index that is the
+# index output, whose grad reaches x as dx[i] = dindex[index[i]]
+_index_only.defvjp(_index_only_fwd, _sorted_values_bwd)
+
+
 @lowering("Sort")
 def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
+    if only_index:  # a float array (as NNabla's) carrying a gradient
+        return _index_only(x, axis, bool(reverse))
     index = _sort_index(x, axis, reverse)
-    if only_index:
-        return index.astype(jnp.int32)
     value = _sorted_values(x, axis, bool(reverse))
     if with_index:
         return value, index.astype(jnp.int32)
@@ -339,8 +354,9 @@ def _sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
 
 def sort(x, axis=-1, reverse=False, with_index=False, only_index=False):
     """Sort along ``axis`` (descending when ``reverse``); ``with_index`` returns
-    ``(values, indices)``, ``only_index`` the int32 indices alone. The gradient is
-    NNabla's: ``dx[i] = dy[index[i]]`` along ``axis``."""
+    ``(values, int32 indices)``, ``only_index`` the indices alone, as floats of x's
+    dtype. The gradient is NNabla's: ``dx[i] = dy[index[i]]`` along ``axis``, ``dy``
+    the grad of the first output (the indices with ``only_index``)."""
     norm_axis(axis, len(_shape(x)), "sort")
     return call("Sort", [x], dict(axis=int(axis), reverse=bool(reverse),
                                   with_index=bool(with_index), only_index=bool(only_index)))

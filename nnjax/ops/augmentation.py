@@ -131,7 +131,10 @@ def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_a
     """Shift each sample by a random amount in ``[-shifts[i], shifts[i]]`` per axis.
 
     ``shifts`` align with the trailing axes. Border values: 'nearest' repeats
-    the edge, 'reflect' mirrors, 'constant' uses ``constant_value``.
+    the edge, 'reflect' mirrors, 'constant' uses ``constant_value``. Samples are
+    the indices of the axes before ``base_axis`` (negative: counted from the end);
+    shifts given for those axes are ignored (NNabla shifts them too, with the draw
+    of the sample the loop is at).
     """
     fname = "random_shift"
     base_axis = check_base_axis_index(base_axis, len(x.shape), fname)
@@ -143,11 +146,6 @@ def random_shift(x, shifts=None, border_mode='nearest', constant_value=0, base_a
     if len(shifts) > len(x.shape) or any(s < 0 for s in shifts):
         raise ValueError(f"{fname}: shifts {shifts} must be non-negative with at most "
                          f"{len(x.shape)} entries")
-    ndim = len(x.shape)
-    for i, s in enumerate(shifts):
-        if s and ndim - len(shifts) + i < base_axis:
-            raise ValueError(f"{fname}: can not shift the sample axis "
-                             f"{ndim - len(shifts) + i} (base_axis={base_axis})")
     if border_mode not in ("nearest", "reflect", "constant"):
         raise ValueError(f"{fname}: border_mode must be 'nearest', 'reflect' or 'constant', "
                          f"got {border_mode!r}")

@@ -125,7 +125,7 @@ def scatter_nd(data, indices, shape=None, out=None, add=False):
 def _scatter_add(x0, indices, x1, axis=0):
     idx = _int_index(indices)
     grids = list(jnp.meshgrid(*[jnp.arange(s) for s in idx.shape], indexing="ij"))
-    grids[axis] = idx
+    grids[axis % idx.ndim] = idx  # a negative axis counts from the end of the current rank
     src = x1[tuple(builtins.slice(0, s) for s in idx.shape)]
     return x0.at[tuple(grids)].add(src)
 
@@ -138,12 +138,13 @@ def scatter_add(x0, indices, x1, axis=None):
     if not len(s0) == len(si) == len(s1):
         raise ValueError(f"scatter_add: x0 {s0}, indices {si} and x1 {s1} must have the "
                          "same rank")
-    axis = norm_axis(0 if axis is None else axis, len(s0), "scatter_add")
+    given = 0 if axis is None else axis
+    axis = norm_axis(given, len(s0), "scatter_add")
     for d in range(len(s0)):
         if si[d] > s1[d] or (d != axis and si[d] > s0[d]):
             raise ValueError(f"scatter_add: indices {si} exceed x0 {s0} or x1 {s1} at "
                              f"dimension {d}")
-    return call("ScatterAdd", [x0, indices, x1], dict(axis=axis))
+    return call("ScatterAdd", [x0, indices, x1], dict(axis=int(given)))
 
 
 # ---------------------------------------------------------------- one-hot

@@ -1,5 +1,6 @@
 """Normalization by the input's statistics: tensor, layer, instance, group, norm normalization."""
 import jax.numpy as jnp
+import numpy as np
 
 from ._common import as_axes, call, int_shape, lowering, norm_axis
 from .batch_norm import _record, _register_with_stats, _stat_shape, batch_normalization
@@ -130,6 +131,10 @@ def group_normalization(x, beta, gamma, num_groups, channel_axis=1, batch_axis=0
     fname = "group_normalization"
     ndim = len(x.shape)
     channel_axis = norm_axis(channel_axis, ndim, fname, "channel_axis")
+    # a negative batch axis counts from the end of x (as NNabla), then indexes the grouped shape
+    batch_axis = [int(b) + ndim if int(b) < 0 else int(b)
+                  for b in ([batch_axis] if isinstance(batch_axis, (int, np.integer))
+                            else batch_axis)]
     batch_axis = as_axes(fname, batch_axis, ndim + 1, "batch_axis")
     num_groups = int(num_groups)
     c = x.shape[channel_axis]

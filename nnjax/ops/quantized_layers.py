@@ -242,7 +242,18 @@ def _inq_update(key, weight, indicator, state, num_bits, inq_iterations, selecti
             new_state)
 
 
-@lowering("INQAffine", rng=True, state_inputs=(1, 2, 4), prior_state_grad=True)
+def _inq_resetup(node):
+    """NNabla's setup: the counter and the copies of weights and indicators start
+    again (sized for the weights as they are now)."""
+    weight, state = node._inputs[1], node._inputs[4]
+    size = 1 + 2 * int(np.prod(weight.shape, dtype=np.int64))
+    if state.size != size:
+        state.reset_shape((size,), force=True)
+    state.data.zero()
+
+
+@lowering("INQAffine", rng=True, state_inputs=(1, 2, 4), prior_state_grad=True,
+          resetup=_inq_resetup)
 def _inq_affine(key, x, weight, indicator_fixedweights, bias=None, state=None, base_axis=1,
                 num_bits=4, inq_iterations=(), selection_algorithm="largest_abs", seed=-1):
     w_new, ind, st = _inq_update(key, weight, indicator_fixedweights, state, num_bits,
@@ -251,7 +262,8 @@ def _inq_affine(key, x, weight, indicator_fixedweights, bias=None, state=None, b
     return y, w_new, ind, st
 
 
-@lowering("INQConvolution", rng=True, state_inputs=(1, 2, 4), prior_state_grad=True)
+@lowering("INQConvolution", rng=True, state_inputs=(1, 2, 4), prior_state_grad=True,
+          resetup=_inq_resetup)
 def _inq_convolution(key, x, weight, indicator_fixedweights, bias=None, state=None,
                      base_axis=1, pad=None, stride=None, dilation=None, group=1, num_bits=4,
                      inq_iterations=(), selection_algorithm="largest_abs", seed=-1):

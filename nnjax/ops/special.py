@@ -15,21 +15,21 @@ from .pooling import _max_pooling, _pool_args
 
 
 # ---------------------------------------------------------------- VATNoise
-@lowering("VATNoise")
+@lowering("VATNoise", grad_to_data=(1,))
 def _vat_noise(x, w, base_axis=1, eps=1.0):
     xs = lax.stop_gradient(x)
     axes = tuple(range(base_axis, x.ndim))
     norm = jnp.sqrt(jnp.sum(xs * xs, axis=axes, keepdims=True) + 1e-8)
     y = eps * xs / norm
-    # backward: no gradient to x; w receives eps * grad (NNabla writes it into w's data)
+    # backward: no gradient to x; eps * grad goes into w's data (grad_to_data)
     return y + eps * (w - lax.stop_gradient(w))
 
 
 def vat_noise(x, w, base_axis=1, eps=1.0):
     """``eps * x / sqrt(sum(x**2) + 1e-8)`` per sample (axes from ``base_axis``).
 
-    Backward gives ``x`` no gradient and ``w`` the gradient ``eps * dy`` (NNabla
-    writes ``eps * dy`` into ``w``'s data instead; read it from ``w.g`` here).
+    Backward gives ``x`` no gradient and, as NNabla, overwrites ``w``'s data with
+    ``eps * dy`` (``w``'s grad is left alone, whatever ``w.need_grad``).
     """
     fname = "vat_noise"
     if tuple(x.shape) != tuple(w.shape):

@@ -16,10 +16,15 @@ from ._common import as_shape, call, check_seed, lowering
 
 
 # ---------------------------------------------------------------- Dropout
-def _dropout_mask(key, x, p):
+def dropout_mask(key, shape, dtype, p):
+    """The 0/1 mask a Dropout with ``p`` draws from ``key`` (1 keeps an element)."""
     if p == 0:
-        return jnp.ones(x.shape, x.dtype)
-    return (jax.random.uniform(key, x.shape) > p).astype(x.dtype)
+        return jnp.ones(shape, dtype)
+    return (jax.random.uniform(key, shape) > p).astype(dtype)
+
+
+def _dropout_mask(key, x, p):
+    return dropout_mask(key, x.shape, x.dtype, p)
 
 
 @lowering("Dropout", rng=True)
