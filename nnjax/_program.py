@@ -37,7 +37,7 @@ class Program:
     """A compiled queue: ``run(values, operands)``. ``fast`` while it runs the
     cheaply compiled first tier; ``tier_up`` swaps in the optimized one."""
 
-    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure")
+    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         self._pure = pure
@@ -45,6 +45,7 @@ class Program:
         self.hits = 0
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
+        self._executable = None
         self.run = self._first_run if fast else jax.jit(pure)
 
     def _first_run(self, values, operands):
@@ -60,8 +61,17 @@ class Program:
         else:
             self.shared = True
             _executables.move_to_end(key)
-        self.run = executable
+        self._executable = executable
+        self.run = self._run_first_tier
         return executable(values, operands)
+
+    def _run_first_tier(self, values, operands):
+        try:
+            return self._executable(values, operands)
+        except TypeError:
+            # an array changed shape under a cached queue layout (reset_shape):
+            # lower for the new shapes, as jax.jit would retrace
+            return self._first_run(values, operands)
 
     def tier_up(self, values, operands):
         self.run = jax.jit(self._pure)
@@ -71,13 +81,15 @@ class Program:
 
 def _sharing_key(lowered):
     """What makes two lowered programs interchangeable: the program text, the
-    argument and result trees and which arguments the program kept. Programs
+    argument and result trees, the argument types (unused ones are not in the
+    text) and which arguments the program kept. Programs
     that call back into Python are never shared (the text does not name the
     callback)."""
     args = getattr(getattr(lowered, "_lowering", None), "compile_args", None)
     if not args or "kept_var_idx" not in args or args.get("host_callbacks") or args.get("keepalive"):
         return None
-    return (lowered.as_text(), lowered.in_tree, lowered.out_tree,
+    in_types = tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves(lowered.in_avals))
+    return (lowered.as_text(), lowered.in_tree, lowered.out_tree, in_types,
             tuple(sorted(args["kept_var_idx"])))
 
 

@@ -79,6 +79,15 @@ def test_programs_keeping_different_arguments_are_not_confused():
     np.testing.assert_array_equal(second.run([a, b], ()), [b * 2])
 
 
+def test_unused_arguments_of_other_shapes_are_not_confused():
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
+    first = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
+    second = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
+    np.testing.assert_array_equal(first.run([a, b], ())[0], a * 2)
+    # same text (the second argument is unused), but the unused argument's shape differs
+    np.testing.assert_array_equal(second.run([a, b.T], ())[0], a * 2)
+
+
 def test_callbacks_are_never_shared():
     import jax
     seen = []
