@@ -354,9 +354,6 @@ class Variable:
                 if hasattr(cb, "on_finish"):
                     cb.on_finish()
 
-    def __iter__(self):
-        raise TypeError("Variable is not iterable; index it or read .d")
-
 
 def copy_graph_without_grad(output):
     """Replay the graph up to ``output`` with every variable need_grad=False."""
