@@ -11,16 +11,13 @@ import jax
 # Tiered compilation. A program seen for the first time is compiled with XLA's
 # cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run);
 # once it has run TIER_UP_HITS more times it is a loop, and is compiled again
-# with full optimization. Programs reading more than FULL_OPT_BYTES compile
-# fully at once: their run time outweighs the compile. NNJAX_TIERED_COMPILE=0
-# turns the first tier off.
+# with full optimization. NNJAX_TIERED_COMPILE=0 turns the first tier off.
 TIER_UP_HITS = 6
 # A small forward-only program that repeats (a numerical gradient's loop, a
 # test's sweep) gains microseconds per run from the second tier: tier it up
 # only when it keeps running.
 SMALL_PROGRAM_BYTES = 1 << 14
 SMALL_TIER_UP_HITS = 200
-FULL_OPT_BYTES = 1 << 22
 FAST_COMPILE_OPTIONS = {
     "xla_cpu_use_fusion_emitters": False,
     "xla_cpu_parallel_codegen_split_count": 1,
@@ -94,11 +91,12 @@ def _sharing_key(lowered):
 
 
 def starts_optimized(kinds, nbytes):
-    """Training steps (programs that update parameters) and programs on large
-    arrays compile fully at once: the first tier may round the last bit
-    differently (it contracts no multiply-adds), and a resumed training run
-    must equal the uninterrupted one bit for bit."""
-    return "update" in kinds or nbytes >= FULL_OPT_BYTES or not tiered()
+    """Training steps (programs that update parameters) compile fully at once:
+    the first tier may round the last bit differently (it contracts no
+    multiply-adds), and a resumed training run must equal the uninterrupted
+    one bit for bit. Large one-off graphs (a transformer's forward and
+    backward) do start in the first tier: their compile outweighs their run."""
+    return "update" in kinds or not tiered()
 
 
 def tier_up_hits(kinds, nbytes):

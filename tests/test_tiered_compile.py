@@ -136,7 +136,7 @@ def test_how_soon_a_program_tiers_up():
     assert _program.tier_up_hits({"forward", "backward"}, small) == _program.TIER_UP_HITS
     assert _program.tier_up_hits({"forward"}, small + 1) == _program.TIER_UP_HITS
     assert _program.starts_optimized({"forward", "backward", "update"}, small)
-    assert _program.starts_optimized({"forward"}, _program.FULL_OPT_BYTES)
+    assert not _program.starts_optimized({"forward"}, 1 << 30) or not _program.tiered()
     assert not _program.starts_optimized({"forward", "backward"}, small) or not _program.tiered()
 
 
@@ -146,15 +146,3 @@ def test_tiering_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("NNJAX_TIERED_COMPILE", "1")
     import jax
     assert _program.tiered() == (jax.default_backend() == "cpu")
-
-
-def test_large_programs_compile_optimized_at_once():
-    big = np.ones((_program.FULL_OPT_BYTES // 4 + 16,), np.float32)
-    x = nn.Variable.from_numpy_array(big)
-    y = F.sin(x)
-    tier_ups = nn.compile_stats().tier_ups
-    for _ in range(_program.TIER_UP_HITS + 2):
-        y.forward()
-    nn.synchronize()
-    assert nn.compile_stats().tier_ups == tier_ups
-    np.testing.assert_allclose(y.d[:4], np.sin(1.0), rtol=1e-6)
