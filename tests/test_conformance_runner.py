@@ -149,3 +149,16 @@ def test_stopping_the_runner_ends_its_test_processes(tmp_path):
     last = marker.read_text()
     time.sleep(1.0)
     assert marker.read_text() == last, "the test process kept running after the runner ended"
+
+
+def test_report_explains_failing_files_and_rates_non_skipped():
+    from conformance import report
+    entry = dict(file="function/test_scatter_add.py", group="function", tests=10, passed=4,
+                 failed=2, errors=0, skipped=4, seconds=1.0, reasons=[["boom", 2]])
+    clean = dict(file="function/test_abs.py", group="function", tests=3, passed=3, failed=0,
+                 errors=0, skipped=0, seconds=1.0, reasons=[])
+    text = report.render({"files": {e["file"]: e for e in (entry, clean)}, "runs": []})
+    assert "| `function/` | 2 of ? | 13 | 7 | 53.8% | 77.8% |" in text
+    why = text.split("## Why the remaining files fail", 1)[1]
+    assert "numpy >= 2.4" in why and "test_scatter_add.py" in why
+    assert "test_abs.py" not in why

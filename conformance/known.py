@@ -1,0 +1,25 @@
+"""Why NNabla test files still fail on nnjax, as analysed (file -> reason).
+
+The report prints these beside the files that have failures, errors or a
+timeout; a file whose row is clean drops its entry from the report.
+"""
+
+KNOWN_REASONS = {
+    "function/test_scatter_add.py":
+        "the test itself: it calls np.reshape(..., newshape=...), which numpy >= 2.4 removed "
+        "(a copy with only that keyword changed passes 27/27)",
+    "function/test_istft.py": "needs librosa (not installed: a test-only reference)",
+    "function/test_stft.py": "needs librosa (not installed: a test-only reference)",
+    "test_graph.py":
+        "11 cases: NNabla's clear_called flags, function by function, during recomputation "
+        "(nnjax recomputes left-out values lazily from records); data freed when a Python "
+        "Variable dies under auto-forward; a RuntimeError from NNabla's C++ deallocation",
+    "test_framework.py": "the MNIST case downloads MNIST (offline here)",
+    "test_mlflow_save_load_model.py":
+        "nnabla.mlflow_save_load_model not written: needs mlflow.pyfunc (pandas) and MLflow 2's "
+        "log_model results",
+    "utils/conversion/test_nnp_to_nnp_with_version.py":
+        "needs NNabla v1.12.0's function table, downloaded from GitHub (offline here)",
+    "utils/test_image_utils.py":
+        "the test itself: img.astype(uint8) * 256 overflows under numpy 2, before nnjax is called",
+}
