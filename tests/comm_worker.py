@@ -156,7 +156,7 @@ def init_params(scope):
     rng = np.random.RandomState(3)
     with nn.parameter_scope(scope):
         for name, p in nn.get_parameters().items():
-            p.d = rng.randn(*p.shape) * 0.5
+            p.d = (rng.randn(*p.shape) * 0.5).astype(np.float32)
 
 
 def batch(rank, step, n=4):
