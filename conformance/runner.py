@@ -225,12 +225,13 @@ def _commit(checkout):
 
 
 def _nnjax_snapshot():
-    """The short commit of the nnjax tree under test (``+`` when it has changes)."""
+    """The short commit of the nnjax tree under test (``+`` when it has changes
+    outside docs/, where the runner writes its own results)."""
     try:
         head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain",
-                                "--untracked-files=no"],
+                                "--untracked-files=no", "--", ".", ":(exclude)docs"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
