@@ -76,6 +76,13 @@ class Program:
             # lower for the new shapes, as jax.jit would retrace
             return self._first_run(values, operands)
 
+    def due_for_tier_up(self):
+        """Count a cache hit; true when this first-tier program should be optimized now."""
+        if not self.fast:
+            return False
+        self.hits += 1
+        return self.hits >= self.tier_up_hits
+
     def tier_up(self, values, operands):
         self.run = jax.jit(self._pure)
         self.fast = False

@@ -31,7 +31,6 @@ MAX_QUEUE = 4096
 MAX_INTERNED = 256
 
 
-
 class CompileStats:
     """Counters of the program cache (``nnabla.compile_stats()``)."""
 
@@ -54,7 +53,8 @@ class CompileStats:
         return self.compiles
 
     def __repr__(self):
-        return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, shared={self.shared}, hits={self.hits}, "
+        return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, "
+                f"shared={self.shared}, hits={self.hits}, "
                 f"executions={self.executions}, recomputes={self.recomputes}, "
                 f"compile_seconds={self.compile_seconds:.3f})")
 
@@ -315,15 +315,11 @@ def flush():
     else:
         _programs.move_to_end(key)
         stats.hits += 1
-        if program.fast:
-            program.hits += 1
-            if program.hits >= program.tier_up_hits:
-                start = time.perf_counter()
-                outs = program.tier_up(values, operands)
-                stats.compile_seconds += time.perf_counter() - start
-                stats.tier_ups += 1
-            else:
-                outs = program.run(values, operands)
+        if program.due_for_tier_up():
+            start = time.perf_counter()
+            outs = program.tier_up(values, operands)
+            stats.compile_seconds += time.perf_counter() - start
+            stats.tier_ups += 1
         else:
             outs = program.run(values, operands)
     stats.executions += 1
