@@ -116,14 +116,7 @@ def _nnabla_resnet(w):
     t.d = w.t.reshape(-1, 1)
     solver = S.Momentum(w.lr, 0.9)
     solver.set_parameters(nn.get_parameters())
-
-    def step():
-        x.d = w.x
-        loss.forward()
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
-    return step, lambda: float(loss.d)
+    return W.nnabla_training_step(x, w.x, loss, solver)
 
 
 # ---------------------------------------------------------------- hand-written JAX

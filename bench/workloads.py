@@ -128,6 +128,17 @@ WORKLOADS = [TinyMLP, MLPAdam, LeNetBN, ElmanRNN, LeNetInference]
 
 
 # ---------------------------------------------------------------- nnabla (nnjax)
+def nnabla_training_step(x, xs, loss, solver):
+    """The NNabla-API training step: write the batch, forward, zero, backward, update."""
+    def step():
+        x.d = xs
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    return step, lambda: float(loss.d)
+
+
 def nnabla_impl(w):
     """The workload as an NNabla user writes it."""
     import nnabla as nn
@@ -183,14 +194,7 @@ def nnabla_impl(w):
     solver = {"sgd": lambda: S.Sgd(w.lr), "adam": lambda: S.Adam(w.lr),
               "momentum": lambda: S.Momentum(w.lr, 0.9)}[w.solver]()
     solver.set_parameters(nn.get_parameters())
-
-    def step():
-        x.d = w.x
-        loss.forward()
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
-    return step, lambda: float(loss.d)
+    return nnabla_training_step(x, w.x, loss, solver)
 
 
 # ---------------------------------------------------------------- hand-written JAX
