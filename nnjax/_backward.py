@@ -39,6 +39,15 @@ def need_grad_slots(plan):
     return need, frozenset(stop)
 
 
+def check_backward_allowed(fn):
+    """RuntimeError where NNabla refuses the backward of ``fn`` (its spec's
+    ``backward_error`` says why)."""
+    refuse = fn.spec.backward_error
+    message = refuse(fn.info.args) if refuse is not None else None
+    if message:
+        raise RuntimeError(f"{fn.info.type_name}: {message}")
+
+
 def _seed_spec(output, grad):
     """(kind, extra read arrays, operands) describing the backward seed."""
     parent = output._parent
@@ -76,6 +85,9 @@ class BackwardInfo:
 
     def __init__(self, plan, output, seed_key, seed_reads):
         need, stop = need_grad_slots(plan)
+        for fn, step in zip(plan.functions, plan.steps):
+            if fn.spec.backward_error is not None and any(need[s] for s in step.outs):
+                check_backward_allowed(fn)
         self.need, self.stop = need, stop
         self.out_slot = plan.index[id(output)]
         # slots whose own grads seed the backward (a Sink's inputs): not written
@@ -316,6 +328,7 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None):
     one function's inputs ``targets`` [(input index, accumulate)] from its
     outputs' grads. ``inputs`` (positional) and ``outputs``: other Variables
     than the node's to run it on."""
+    check_backward_allowed(fn)
     spec = fn.spec
     args = fn.lower_args
     pyfunc = fn.python_function

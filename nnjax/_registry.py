@@ -22,6 +22,9 @@ must do around it:
   the inputs' host values (numpy) and the args to the extra keyword args the
   rule needs to fix its output shapes; they are computed when the node is
   recorded and are part of its compile key (one compile per distinct size).
+- ``backward_error``: ``backward_error(args)`` -> a message when NNabla refuses to
+  run the type's backward with these args (the recurrent layers under
+  ``training=False``); ``backward()`` through such a node raises RuntimeError.
 
 F wrappers, the status table (``python -m nnjax.functions --status``) and the
 NNP writer read this registry; they keep no list of their own.
@@ -45,6 +48,7 @@ class FunctionSpec:
     prior_state_grad: bool = False
     grad_to_data: tuple = ()
     resetup: Callable = None
+    backward_error: Callable = None
     declared: TypeDecl = field(default=None, compare=False)
 
     @property
@@ -109,7 +113,7 @@ class InvalidArgumentError(ValueError, RuntimeError):
 
 
 def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, sizes=None,
-             prior_state_grad=False, grad_to_data=(), resetup=None):
+             prior_state_grad=False, grad_to_data=(), resetup=None, backward_error=None):
     """Decorator: register ``fn`` as the lowering of NNabla type ``type_name``."""
     declared = DECLARED.get(type_name)
     if declared is None:
@@ -122,7 +126,8 @@ def lowering(type_name, *, rng=False, state_inputs=(), data_dependent=False, siz
         REGISTRY[type_name] = FunctionSpec(
             type_name, fn, rng=rng, state_inputs=tuple(state_inputs),
             data_dependent=data_dependent, sizes=sizes, prior_state_grad=prior_state_grad,
-            grad_to_data=tuple(grad_to_data), resetup=resetup, declared=declared)
+            grad_to_data=tuple(grad_to_data), resetup=resetup,
+            backward_error=backward_error, declared=declared)
         return fn
     return register
 

@@ -117,8 +117,12 @@ def _node_of(outputs):
                 None)
 
 
-# optional inputs an argument says are absent (NNabla then leaves them out of the list)
-_ABSENT_WHEN = {"beta": "no_bias", "gamma": "no_scale"}
+# optional inputs an argument says are absent (NNabla then leaves them out of the list):
+# BatchNormalization's beta/gamma under no_bias/no_scale, and the recurrent layers'
+# `weight` (layers after the first), which a one-layer RNN/LSTM/GRU does not have
+_ABSENT_WHEN = {"beta": lambda args: bool(args.get("no_bias", False)),
+                "gamma": lambda args: bool(args.get("no_scale", False)),
+                "weight": lambda args: args.get("num_layers") == 1}
 
 
 def _placed(spec, inputs, args):
@@ -128,7 +132,7 @@ def _placed(spec, inputs, args):
     declared = spec.declared.inputs
     if len(inputs) >= len(declared) or any(d.variadic for d in declared):
         return inputs
-    absent = [bool(args.get(_ABSENT_WHEN.get(d.name), False)) for d in declared]
+    absent = [d.name in _ABSENT_WHEN and _ABSENT_WHEN[d.name](args) for d in declared]
     given = iter(inputs)
     return [None if off else next(given, None) for off in absent]
 

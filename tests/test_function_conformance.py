@@ -229,3 +229,51 @@ def test_fused_convolution_pads_as_pad(pad, mode, value):
     ref = jax.lax.conv_general_dilated(xp, w, (1, 1), "VALID")
     np.testing.assert_allclose(y.d, ref, rtol=1e-4, atol=1e-4)
     assert y.parent.info.args["pad_mode"] == mode
+
+
+def _elman(x, h, w0, b):
+    """One-layer, one-direction tanh RNN: h_t = tanh([x_t, h_{t-1}] W^T + b)."""
+    state, ys = h[0, 0], []
+    for t in range(x.shape[0]):
+        state = jnp.tanh(jnp.concatenate([x[t], state], -1) @ w0[0].T + b[0, 0])
+        ys.append(state)
+    return jnp.stack(ys), state[None, None]
+
+
+def _rnn_inputs(rng, steps=3, batch=2, size=2, hidden=3):
+    return (rng.randn(steps, batch, size).astype(np.float32),
+            rng.randn(1, 1, batch, hidden).astype(np.float32),
+            rng.randn(1, hidden, size + hidden).astype(np.float32) * 0.5,
+            rng.randn(1, 1, hidden).astype(np.float32))
+
+
+def test_rnn_backward_of_one_layer_with_bias_takes_the_bias_last():
+    rng = np.random.RandomState(5)
+    values = _rnn_inputs(rng)
+    xv, hv, wv, bv = (var(v) for v in values)
+    y, hn = F.rnn(xv, hv, wv, None, bv, num_layers=1)
+    F.sink(y, hn).forward()
+    ref_y, ref_hn = _elman(*values)
+    np.testing.assert_allclose(y.d, ref_y, rtol=1e-5, atol=1e-6)
+    dy, dhn = var(rng.randn(*y.shape)), var(rng.randn(*hn.shape))
+    grads = registry["RNN"]([dy, dhn], [xv, hv, wv, bv], [v.shape for v in values],
+                            [y, hn], [y.shape, hn.shape], **y.parent.info.args)
+    assert len(grads) == 4
+    F.sink(*grads).forward()
+    refs = jax.vjp(_elman, *values)[1]((dy.d, dhn.d))
+    for got, ref in zip(grads, refs):
+        np.testing.assert_allclose(got.d, ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x, h, w, b: F.rnn(x, h, w, None, b, training=False),
+    lambda x, h, w, b: F.gru(x, h, F.reshape(F.concatenate(w, w, w, axis=1), (1, 3, 3, 5)),
+                             None, F.reshape(F.concatenate(b, b, b, b, axis=2), (1, 1, 4, 3)),
+                             training=False),
+])
+def test_recurrent_backward_in_inference_mode_is_refused(make):
+    values = _rnn_inputs(np.random.RandomState(0))
+    y, _ = make(*(var(v) for v in values))
+    y.forward()
+    with pytest.raises(RuntimeError, match="training only"):
+        y.backward()

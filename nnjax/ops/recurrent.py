@@ -86,7 +86,13 @@ def _maybe_stop(values, training):
     return values if training else tuple(lax.stop_gradient(v) for v in values)
 
 
-@lowering("RNN")
+def _training_only(args):
+    if not args.get("training", True):
+        return "backward is for training only (the function was set up with training=False)"
+    return None
+
+
+@lowering("RNN", backward_error=_training_only)
 def _rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity="tanh",
          dropout=0.0, bidirectional=False, training=True):
     out = _stack_layers(_rnn_cell(nonlinearity), x, (h,), weight_l0, weight, bias,
@@ -94,7 +100,7 @@ def _rnn(x, h, weight_l0, weight=None, bias=None, num_layers=1, nonlinearity="ta
     return _maybe_stop(out, training)
 
 
-@lowering("LSTM")
+@lowering("LSTM", backward_error=_training_only)
 def _lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
           bidirectional=False, training=True):
     out = _stack_layers(_lstm_cell, x, (h, c), weight_l0, weight, bias, num_layers,
@@ -102,7 +108,7 @@ def _lstm(x, h, c, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
     return _maybe_stop(out, training)
 
 
-@lowering("GRU")
+@lowering("GRU", backward_error=_training_only)
 def _gru(x, h, weight_l0, weight=None, bias=None, num_layers=1, dropout=0.0,
          bidirectional=False, training=True):
     out = _stack_layers(_gru_cell, x, (h,), weight_l0, weight, bias, num_layers,
