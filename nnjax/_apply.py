@@ -17,6 +17,7 @@ import dataclasses
 import weakref
 
 import numpy as np
+import jax
 import jax.numpy as jnp
 
 from . import _modes
@@ -238,12 +239,26 @@ def _casting_lower(spec, dtype_name):
     dtype = jnp.dtype(dtype_name)
     cast_from = tuple(jnp.dtype(d) for d in _CAST_FROM[dtype_name])
     lower, rng, state_inputs = spec.lower, spec.rng, spec.state_inputs
+    # XLA's CPU has no half arithmetic: it widens each operation anyway, but sums in
+    # the narrow type. There a reduced-precision function computes in float32 from
+    # inputs rounded to its type and rounds its outputs (half storage, float
+    # arithmetic: the accuracy of NNabla's half kernels, which accumulate in float).
+    widen = dtype != jnp.float32 and jax.default_backend() == "cpu"
 
     def cast_lower(*xs, **kw):
         head, xs = (xs[:1], xs[1:]) if rng else ((), xs)
         stored = [None if x is None else x.dtype for x in xs]
         xs = [x.astype(dtype) if x is not None and x.dtype in cast_from else x for x in xs]
-        out = lower(*head, *xs, **kw)
+        if widen:
+            xs = [x.astype(jnp.float32) if x is not None and x.dtype == dtype else x
+                  for x in xs]
+            out = lower(*head, *xs, **kw)
+            many = isinstance(out, (tuple, list))
+            out = tuple(o.astype(dtype) if o.dtype == jnp.float32 else o
+                        for o in (out if many else (out,)))
+            out = out if many else out[0]
+        else:
+            out = lower(*head, *xs, **kw)
         if all(x is None for x in xs):  # a generator's float output is stored in dtype
             cast = [o.astype(dtype) if o.dtype == jnp.float32 else o
                     for o in (out if isinstance(out, (tuple, list)) else (out,))]

@@ -244,3 +244,18 @@ def test_float16_overflow_is_caught_naturally():
     assert up.scale == 2.0 ** 15
     for p in nn.get_parameters().values():
         assert np.all(np.isfinite(p.d))
+
+
+def test_half_on_cpu_sums_in_float32_and_rounds_once():
+    """A bias gradient is a sum over the batch: under 'half' on the CPU it is the sum of
+    the half-rounded terms, rounded to half once (not a float16 running sum)."""
+    dy = RS.randn(4096).astype(f32) * 4
+    b = nn.Variable.from_numpy_array(np.zeros(1, f32), need_grad=True)
+    with nn.context_scope(get_extension_context("cpu", type_config="half")):
+        y = F.broadcast(b, (4096,))
+    y.forward()
+    assert y.d.dtype == np.float16
+    b.grad.zero()
+    y.backward(dy)
+    ref = np.float16(dy.astype(np.float16).astype(np.float64).sum())
+    assert b.g[0] == ref, (b.g[0], ref)
