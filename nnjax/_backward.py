@@ -35,7 +35,7 @@ def need_grad_slots(plan):
             if o._need_grad is False or not inexact:
                 stop.add(s)
             else:
-                need[s] = any_in
+                need[s] = any_in or o._need_grad is True  # set on the variable itself
     return need, frozenset(stop)
 
 

@@ -100,6 +100,10 @@ class _NarrowedNdArray(NdArray):
     def _dtype(self):
         return self._root._dtype
 
+    @_dtype.setter
+    def _dtype(self, value):
+        pass  # values written into a view take its root's dtype
+
     @property
     def _exposed(self):
         return True  # the root's buffer is shared: programs snapshot it

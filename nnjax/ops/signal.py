@@ -95,26 +95,32 @@ def _stft_forward(x, window_size, stride, fft_size, window_type, center, pad_mod
     return y_r, y_i
 
 
+def _overlap_add_of_squared_window(win, n_frames, stride, length):
+    """NNabla's inverse window: the overlap-add of the squared window over the frames."""
+    inv = np.zeros(length)
+    for start in range(0, n_frames * stride, stride):
+        inv[start:start + win.size] += win * win
+    return inv
+
+
 def _istft_forward(y_r, y_i, window_size, stride, fft_size, window_type, center):
     win = _window(window_type, window_size, fft_size)
-    inv = np.zeros(fft_size)
-    for s in range(0, fft_size, stride):
-        inv += np.roll(win * win, s)
     cos, sin = _dft_mats(fft_size)
     alpha = np.full((fft_size // 2 + 1, 1), 2.0 / fft_size)
     alpha[0] = alpha[-1] = 1.0 / fft_size
-    w_cos = jnp.asarray(alpha * cos * win / inv, y_r.dtype)
-    w_sin = jnp.asarray(alpha * sin * win / inv, y_r.dtype)
+    w_cos = jnp.asarray(alpha * cos * win, y_r.dtype)
+    w_sin = jnp.asarray(alpha * sin * win, y_r.dtype)
     frames = (jnp.einsum("bkf,kt->bft", y_r, w_cos)
               - jnp.einsum("bkf,kt->bft", y_i, w_sin))
     n_frames = y_r.shape[2]
     length = (n_frames - 1) * stride + fft_size
     idx = np.arange(n_frames)[:, None] * stride + np.arange(fft_size)[None, :]
     x = jnp.zeros((y_r.shape[0], length), y_r.dtype).at[:, idx].add(frames)
-    if center:
+    inv = _overlap_add_of_squared_window(win, n_frames, stride, length)
+    if center:  # the padding is cut off; only the kept samples are divided
         half = fft_size // 2
-        x = x[:, half:length - half]
-    return x
+        return x[:, half:length - half] / jnp.asarray(inv[half:length - half], y_r.dtype)
+    return x / jnp.asarray(inv, y_r.dtype)
 
 
 def _frames_for(length, stride, fft_size, center):
@@ -198,7 +204,8 @@ def stft(x, window_size, stride, fft_size, window_type='hanning', center=True,
 
 def istft(y_r, y_i, window_size, stride, fft_size, window_type='hanning', center=True,
           pad_mode='reflect', as_stft_backward=False):
-    """Inverse STFT by windowed overlap-add (inverse window: sum of shifted squared windows).
+    """Inverse STFT by windowed overlap-add, divided by the overlap-add of the squared
+    window (NOLA: it must be nonzero on every sample kept).
 
     ``pad_mode`` only matters with ``as_stft_backward`` (the adjoint of STFT).
     """
@@ -213,5 +220,18 @@ def istft(y_r, y_i, window_size, stride, fft_size, window_type='hanning', center
     if y_r.shape[1] != fft_size // 2 + 1:
         raise ValueError(f"{fname}: y_r has {y_r.shape[1]} frequency bins, expected "
                          f"fft_size // 2 + 1 = {fft_size // 2 + 1}")
+    if not as_stft_backward:  # the division by the inverse window needs it nonzero
+        n_frames = y_r.shape[2]
+        length = (n_frames - 1) * args["stride"] + fft_size
+        win = _window(args["window_type"], window_size, fft_size)
+        inv = _overlap_add_of_squared_window(win, n_frames, args["stride"], length)
+        kept = inv[fft_size // 2:length - fft_size // 2] if args["center"] else inv
+        bad = np.flatnonzero(kept < 1e-11)
+        if bad.size:
+            i = int(bad[0]) + (fft_size // 2 if args["center"] else 0)
+            raise ValueError(f"{fname}: NOLA(Nonzero Overlap Add) condition is not met: "
+                             f"the overlap-added squared {args['window_type']} window is "
+                             f"{inv[i]} at sample {i} (window_size={window_size}, "
+                             f"stride={stride}, fft_size={fft_size})")
     args["as_stft_backward"] = bool(as_stft_backward)
     return call("ISTFT", [y_r, y_i], args)
