@@ -223,8 +223,11 @@ def _reduced_precision(spec, meta):
     dtype = _COMPUTE_DTYPES.get(get_current_context().type_config)
     # a generator (linspace, rand, constant) stores its output in a reduced type
     no_inputs = dtype != "float32" and all(m is None for m in meta)
+    # on the CPU a function of inputs already in the reduced type computes in float32 too
+    widened = _widens(dtype)
     if dtype is None or not (no_inputs or any(
-            m is not None and np.dtype(m[1]).name in _CAST_FROM[dtype] for m in meta)):
+            m is not None and (np.dtype(m[1]).name in _CAST_FROM[dtype]
+                               or widened and np.dtype(m[1]).name == dtype) for m in meta)):
         return spec
     key = (spec.type_name, spec.lower, dtype)
     wrapped = _reduced_specs.get(key)
@@ -235,6 +238,21 @@ def _reduced_precision(spec, meta):
     return wrapped
 
 
+def _widens(dtype_name):
+    """Whether functions of the reduced type ``dtype_name`` compute in float32 here."""
+    return dtype_name in ("float16", "bfloat16") and jax.default_backend() == "cpu"
+
+
+_storage_dtypes = []  # (while tracing) the type a float32-computed function stores
+
+
+def round_to_storage(x):
+    """Inside a reduced-precision function computed in float32: ``x`` rounded to the
+    stored type, where the separate functions a fused one stands for (conv, BN, add)
+    would each store their result."""
+    return x.astype(_storage_dtypes[-1]).astype(x.dtype) if _storage_dtypes else x
+
+
 def _casting_lower(spec, dtype_name):
     dtype = jnp.dtype(dtype_name)
     cast_from = tuple(jnp.dtype(d) for d in _CAST_FROM[dtype_name])
@@ -243,7 +261,7 @@ def _casting_lower(spec, dtype_name):
     # the narrow type. There a reduced-precision function computes in float32 from
     # inputs rounded to its type and rounds its outputs (half storage, float
     # arithmetic: the accuracy of NNabla's half kernels, which accumulate in float).
-    widen = dtype != jnp.float32 and jax.default_backend() == "cpu"
+    widen = _widens(dtype_name)
 
     def cast_lower(*xs, **kw):
         head, xs = (xs[:1], xs[1:]) if rng else ((), xs)
@@ -252,9 +270,13 @@ def _casting_lower(spec, dtype_name):
         if widen:
             xs = [x.astype(jnp.float32) if x is not None and x.dtype == dtype else x
                   for x in xs]
-            out = lower(*head, *xs, **kw)
+            _storage_dtypes.append(dtype)
+            try:
+                out = lower(*head, *xs, **kw)
+            finally:
+                _storage_dtypes.pop()
             many = isinstance(out, (tuple, list))
-            out = tuple(o.astype(dtype) if o.dtype == jnp.float32 else o
+            out = tuple(o.astype(dtype) if o is not None and o.dtype == jnp.float32 else o
                         for o in (out if many else (out,)))
             out = out if many else out[0]
         else:

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .._apply import apply_function
+from .._apply import apply_function, round_to_storage  # noqa: F401  (re-exported)
 from .._registry import lowering  # noqa: F401  (re-exported for the op modules)
 
 

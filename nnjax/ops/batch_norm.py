@@ -11,7 +11,7 @@ from jax import lax
 from .._apply import apply_function
 from .._registry import variant_spec
 from .._variable import Variable
-from ._common import as_axes, call, int_shape, lowering, prod
+from ._common import as_axes, call, int_shape, lowering, prod, round_to_storage
 
 
 # ---------------------------------------------------------------- helpers
@@ -141,8 +141,9 @@ def _fused_bn_full(x, beta, gamma, mean, variance, z=None, axes=(1,), decay_rate
     """relu(batch_normalization(x) + z), batch mean, batch var, running mean, running var."""
     h, m, v, nm, nv = _bn_core(x, beta, gamma, mean, variance, axes, decay_rate, eps,
                                batch_stat)
+    h = round_to_storage(h)
     if z is not None:
-        h = h + z
+        h = round_to_storage(h + z)
     return jnp.where(h > 0, h, jnp.zeros_like(h)), m, v, nm, nv
 
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._variable import Variable
-from ._common import as_list, call, check_base_axis, int_shape, lowering, prod
+from ._common import as_list, call, check_base_axis, int_shape, lowering, prod, round_to_storage
 from .batch_norm import _bn_core
 
 
@@ -221,14 +221,16 @@ def _fused_convolution(x, weight, bias=None, beta=None, gamma=None, mean=None, v
     n = weight.ndim - 2
     x, pad = _fused_pad_input(x, pad if pad is not None else [0] * n, n, base_axis,
                               channel_last, pad_mode, constant_value)
-    h = _conv_core(x, weight, bias, base_axis, pad, stride, dilation, group, channel_last)
+    h = round_to_storage(_conv_core(x, weight, bias, base_axis, pad, stride, dilation, group,
+                                    channel_last))
     new_mean, new_var = mean, variance
     if mean is not None and variance is not None:
         axis = h.ndim - 1 if channel_last else base_axis
         h, _, _, new_mean, new_var = _bn_core(h, beta, gamma, mean, variance, [axis],
                                               decay_rate, eps, batch_stat)
+        h = round_to_storage(h)
     if z is not None:
-        h = h + z
+        h = round_to_storage(h + z)
     return _apply_nonlinearity(h, nonlinearity, list(nonlinearity_args)), new_mean, new_var
 
 
