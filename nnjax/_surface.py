@@ -37,8 +37,6 @@ REASONS = {
 # the names still count as missing).
 PENDING = {
     "nnabla.autolog": "needs the `mlflow` package (on PyPI, heavy dependency tree); not yet",
-    "nnabla.mlflow_save_load_model": "needs the `mlflow` package (on PyPI, heavy dependency "
-                                     "tree); not yet",
     "nnabla.lms": "swaps arrays between GPU and host memory around each function; XLA "
                   "places memory itself and offers no such hook; not yet",
     "nnabla._array": "wrapper of NNabla's C++ `Array` (one device copy of a SyncedArray); "
