@@ -12,12 +12,13 @@ import jax
 # Tiered compilation. A program seen for the first time is compiled with XLA's
 # cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run);
 # a program on more than SMALL_PROGRAM_BYTES that has run TIER_UP_HITS more
-# times is compiled again with full optimization. The first tier (LLVM level 0)
+# times in a row (no other program compiled in between: a loop) is compiled
+# again with full optimization. The first tier (LLVM level 0)
 # forms no fused multiply-adds, so every first-tier program rounds each
 # operation as NNabla's CPU kernels do (a fused backward equals separate ones
 # bit for bit); the full tier may differ from it in the last bit. Training
 # steps start fully optimized. NNJAX_TIERED_COMPILE=0 turns the first tier off.
-TIER_UP_HITS = 6
+TIER_UP_HITS = 32
 # A small program (a test case, a numerical gradient's loop) stays in the first
 # tier: the second would gain it microseconds per run, and switching tiers in
 # the middle of a finite-difference loop changes its last bits, which
@@ -30,6 +31,11 @@ FAST_COMPILE_OPTIONS = {
     "xla_backend_optimization_level": 0,
 }
 MAX_SHARED_EXECUTABLES = 1024
+# Programs set up so far. A program tiers up only after hits with none set up in
+# between: a loop. A test file that meets the same graph again among many new ones
+# keeps it in the first tier, so results it compares across cases (a backward with
+# and without accumulation) come from programs of one tier and round alike.
+_setups = 0
 
 # First-tier executables by program text: queues that differ only in what the
 # lowering erases (identity steps, sinks, the order ops were queued in) share one.
@@ -40,12 +46,16 @@ class Program:
     """A compiled queue: ``run(values, operands)``. ``fast`` while it runs the
     cheaply compiled first tier; ``tier_up`` swaps in the optimized one."""
 
-    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable")
+    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
+                 "_setups_seen")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
+        global _setups
+        _setups += 1
         self._pure = pure
         self.fast = fast
         self.hits = 0
+        self._setups_seen = _setups
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
         self._executable = None
@@ -74,12 +84,18 @@ class Program:
         except TypeError:
             # an array changed shape under a cached queue layout (reset_shape):
             # lower for the new shapes, as jax.jit would retrace
+            global _setups
+            _setups += 1
+            self._setups_seen = _setups
             return self._first_run(values, operands)
 
     def due_for_tier_up(self):
         """Count a cache hit; true when this first-tier program should be optimized now."""
         if not self.fast:
             return False
+        if self._setups_seen != _setups:  # other programs were set up since: not a loop
+            self._setups_seen = _setups
+            self.hits = 0
         self.hits += 1
         return self.hits >= self.tier_up_hits
 

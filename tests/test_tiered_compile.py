@@ -171,3 +171,19 @@ def test_tiering_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("NNJAX_TIERED_COMPILE", "1")
     import jax
     assert _program.tiered() == (jax.default_backend() == "cpu")
+
+
+def test_a_graph_met_again_among_new_ones_stays_in_the_first_tier():
+    """Hits count towards a tier-up only in a row: a program run again after other
+    programs were set up (a test file meeting the same graph in later cases) keeps its
+    first-tier executable, so its results round as before."""
+    rng = np.random.RandomState(3)
+    xs = rng.randn(256, 300).astype(np.float32)  # above SMALL_PROGRAM_BYTES
+    x = nn.Variable.from_numpy_array(xs)
+    y = F.tanh(x) * 2.0
+    tier_ups = nn.compile_stats().tier_ups
+    for k in range(2 * _program.TIER_UP_HITS):
+        y.forward()
+        F.sin(nn.Variable.from_numpy_array(np.full((k + 2,), 0.5, np.float32))).forward()
+    assert nn.compile_stats().tier_ups == tier_ups
+    np.testing.assert_allclose(y.d, 2 * np.tanh(xs), rtol=1e-6)
