@@ -31,11 +31,6 @@ KNOWN_REASONS = {
         "second of scipy's approx_fprime loop, rounds differently from the others in the first "
         "compile tier (-14.679 against -14.648, atol 0.03); passes with NNJAX_TIERED_COMPILE=0; "
         "not analysed further",
-    "function/test_cumprod.py":
-        "1 large case in the run at 625a90d: the backward with and without accumulation came "
-        "from programs of different compile tiers (the same graph met 6 times across test "
-        "cases tiered up); fixed in the next commit (tier-up only after 32 runs in a row): "
-        "the 240 large cases re-run pass",
     "function/test_stft.py":
         "2 double-backward cases (rectangular window, fft_size 32, center=False): float32 finite "
         "differences of the backward function's outputs are 0.058 from the analytic values "
