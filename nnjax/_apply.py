@@ -271,20 +271,17 @@ def _casting_lower(spec, dtype_name):
             xs = [x.astype(jnp.float32) if x is not None and x.dtype == dtype else x
                   for x in xs]
             _storage_dtypes.append(dtype)
-            try:
-                out = lower(*head, *xs, **kw)
-            finally:
+        try:
+            out = lower(*head, *xs, **kw)
+        finally:
+            if widen:
                 _storage_dtypes.pop()
+        # computed in float32 (widened, or a generator's float output): stored in dtype
+        if widen or all(x is None for x in xs):
             many = isinstance(out, (tuple, list))
             out = tuple(o.astype(dtype) if o is not None and o.dtype == jnp.float32 else o
                         for o in (out if many else (out,)))
             out = out if many else out[0]
-        else:
-            out = lower(*head, *xs, **kw)
-        if all(x is None for x in xs):  # a generator's float output is stored in dtype
-            cast = [o.astype(dtype) if o.dtype == jnp.float32 else o
-                    for o in (out if isinstance(out, (tuple, list)) else (out,))]
-            return tuple(cast) if isinstance(out, (tuple, list)) else cast[0]
         if not state_inputs:
             return out
         out = list(out)
