@@ -10,7 +10,7 @@ dtypes), so calling it many times compiles once.
 """
 import numpy as np
 
-from ._backward import function_backward_op
+from ._backward import run_function_backward
 from ._forward import function_op
 from ._plan import bump_graph, infer_outputs, single_function_plan
 from ._queue import run_now
@@ -209,7 +209,7 @@ class Function:
         prior = self._state_before if self.spec.prior_state_grad else ()
         now = self._read_state(inputs) if prior else ()
         self._write_state(prior)
-        run_now(function_backward_op(self, targets, frozenset(), step, inputs, outputs))
+        run_function_backward(self, targets, step, inputs, outputs)
         self._write_state(now)
 
     def setup_recompute(self, inputs, outputs):

@@ -12,7 +12,7 @@ always sees NNabla's eager semantics. Arithmetic operators are installed by
 ``nnjax._operators`` (they build graph nodes, a layer above this one).
 """
 import numpy as np
-import jax.numpy as jnp
+import jax
 
 from ._queue import flush
 
@@ -24,6 +24,13 @@ def _as_shape(shape):
         return (int(shape),)
     return tuple(int(s) for s in shape)
 
+
+
+def device_full(shape, fill, dtype):
+    """A device array of one value. Made on the host and copied over: jnp.full
+    would compile an XLA program for every new shape (tens of ms on a CPU),
+    which a graph run once (a test case, a notebook cell) pays for each buffer."""
+    return jax.device_put(np.full(shape, fill, dtype))
 
 class NdArray:
     """A multi-dimensional array, as ``nnabla.NdArray``.
@@ -183,7 +190,7 @@ class NdArray:
         dtype = {8: np.dtype(np.float32) if self._dtype.kind == "f" else
                  np.dtype(np.int32) if self._dtype.kind == "i" else np.dtype(np.uint32)
                  }.get(self._dtype.itemsize, self._dtype) if self._dtype.itemsize == 8 else self._dtype
-        self._head = jnp.full(self._shape, fill, dtype)
+        self._head = device_full(self._shape, fill, dtype)
         self._fill = None
         return self._head
 

@@ -10,7 +10,9 @@ This module sees Variables and Functions only through their attributes
 (``_parent``, ``_inputs``, ``outputs``, ``spec``, ``info``); it imports no
 higher layer.
 """
+import functools
 import itertools
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -237,15 +239,44 @@ def call_lowering(spec, args, python_function, rng_key, values):
         result = (python_function._lower(*values, rng_keys=rng_key) if spec.rng
                   else python_function._lower(*values))
     elif spec.rng:
-        result = spec.lower(rng_key, *values, **args)
+        result = _traced_once(spec, args)(rng_key, *values)
     else:
-        result = spec.lower(*values, **args)
+        result = _traced_once(spec, args)(*values)
     if not isinstance(result, (tuple, list)):
         result = (result,)
     n_state = len(spec.state_inputs)
     if not n_state:
         return tuple(result), ()
     return tuple(result[:len(result) - n_state]), tuple(result[len(result) - n_state:])
+
+
+# A lowering per (type, args) as a jitted function: JAX traces it once per input
+# types and reuses the trace (and its derivatives' traces) in every program that
+# calls it (a test's forward, backward and finite-difference programs, a
+# notebook's cells), instead of running the Python lowering again in each.
+MAX_TRACED_LOWERINGS = 4096
+_traced = OrderedDict()
+
+
+def _traced_once(spec, args):
+    key = (spec, _typed(args))
+    fn = _traced.get(key)
+    if fn is None:
+        fn = jax.jit(functools.partial(spec.lower, **args), inline=True)
+        if len(_traced) >= MAX_TRACED_LOWERINGS:
+            _traced.popitem(last=False)
+        _traced[key] = fn
+    return fn
+
+
+def _typed(value):
+    """``freeze`` that keeps 1, 1.0 and True apart (a lowering may make dtypes from them)."""
+    if isinstance(value, dict):
+        return tuple((k, _typed(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(_typed(v) for v in value)
+    frozen = freeze(value)
+    return (type(value).__name__, frozen)
 
 
 def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=None):

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _modes
 from ._queue import Op, Template, enqueue, flush, run_now
-from ._ndarray import NdArray
+from ._ndarray import NdArray, device_full
 
 T_MAX = np.iinfo(np.int32).max - 1
 """The largest step count: ``t`` stops advancing there (it is stored as int32)."""
@@ -37,7 +37,7 @@ class Slot:
 
 
 def _device_zeros(shape, dtype=np.float32):
-    return NdArray._from_device(jnp.zeros(shape, dtype), np.dtype(dtype))
+    return NdArray._from_device(device_full(shape, 0, dtype), np.dtype(dtype))
 
 
 def new_slot(param, state_names):

@@ -78,6 +78,44 @@ def test_need_grad_false_input_is_left_alone(rng):
     np.testing.assert_array_equal(w.g, 7.0)
 
 
+def test_backward_asked_input_by_input_compiles_once(rng):
+    # NNabla's function tests drive backward once per input and accumulation
+    # setting: one program computes every input's grad, the call writes or adds
+    x, w, b = var(rng.randn(3, 4)), var(rng.randn(4, 2)), var(rng.randn(2))
+    y = F.affine(x, w, b)
+    f = y.parent
+    dy = rng.randn(3, 2).astype(np.float32)
+    y.forward()
+    y.g = dy
+    grads = {"x": dy @ w.d.T, "w": x.d.T @ dy, "b": dy.sum(0)}
+    compiles = nn.compile_stats().compiles
+    for k, v in enumerate((x, w, b)):
+        name = "xwb"[k]
+        before = rng.randn(*v.shape).astype(np.float32)
+        v.g = before
+        f.backward([x, w, b], [y], [j != k for j in range(3)])  # this one overwritten
+        np.testing.assert_allclose(v.g, grads[name], rtol=1e-5, atol=1e-6)
+        v.g = before
+        f.backward([x, w, b], [y])  # every one added to
+        np.testing.assert_allclose(v.g, before + grads[name], rtol=1e-5, atol=1e-5)
+    v = w
+    v.need_grad = False
+    v.g = 5.0
+    f.backward([x, w, b], [y])
+    np.testing.assert_array_equal(w.g, 5.0)  # no grad asked: untouched
+    assert nn.compile_stats().compiles - compiles <= 1
+
+
+def test_backward_of_an_input_given_twice_sums_its_parts(rng):
+    x = var(rng.randn(3, 3))
+    y = F.mul2(x, x)
+    y.forward()
+    y.g = 1.0
+    x.g = 1.0
+    y.parent.backward([x, x], [y])
+    np.testing.assert_allclose(x.g, 1.0 + 2 * x.d, rtol=1e-6)
+
+
 def test_constructor_records_itself_and_computes(rng):
     f = Fn.Affine(nn.Context(), base_axis=1)
     assert f.info.args == {"base_axis": 1} and f.name == "Affine"

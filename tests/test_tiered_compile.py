@@ -187,3 +187,53 @@ def test_a_graph_met_again_among_new_ones_stays_in_the_first_tier():
         F.sin(nn.Variable.from_numpy_array(np.full((k + 2,), 0.5, np.float32))).forward()
     assert nn.compile_stats().tier_ups == tier_ups
     np.testing.assert_allclose(y.d, 2 * np.tanh(xs), rtol=1e-6)
+
+
+def _backend_compiles(run):
+    """How many XLA compiles ``run()`` caused (JAX's own compile events)."""
+    import jax.monitoring
+    seen = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            seen.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    return len(seen)
+
+
+def test_a_graph_run_once_compiles_one_program():
+    # its pending fills (fresh grads, filled inputs) become arrays without a
+    # program of their own: a new shape would compile one per fill
+    def run():
+        x = nn.Variable((3, 17), need_grad=True)
+        x.data.fill(2.0)
+        y = F.sum(F.tanh(x))
+        y.forward()
+        y.backward()
+        np.testing.assert_allclose(x.g, np.full((3, 17), 1 - np.tanh(2.0) ** 2), rtol=1e-6)
+    assert _backend_compiles(run) == 1
+
+
+def test_a_lowering_is_traced_once_for_every_program_calling_it():
+    import dataclasses
+    import jax
+    from nnjax._plan import call_lowering
+    from nnjax._registry import get_spec
+    calls = []
+
+    def softsign(x):
+        calls.append(x.shape)
+        return x / (1 + jnp.abs(x))
+
+    spec = dataclasses.replace(get_spec("SoftSign"), lower=softsign)
+    forward = jax.jit(lambda x: call_lowering(spec, {}, None, None, [x])[0][0])
+    backward = jax.jit(jax.grad(lambda x: call_lowering(spec, {}, None, None, [x])[0][0].sum()))
+    x = np.linspace(-2, 2, 6, dtype=np.float32)
+    np.testing.assert_allclose(forward(x), x / (1 + np.abs(x)), rtol=1e-6)
+    np.testing.assert_allclose(backward(x), 1 / (1 + np.abs(x)) ** 2, rtol=1e-6)
+    assert calls == [(6,)]
