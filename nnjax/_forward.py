@@ -15,7 +15,8 @@ from . import random as _random
 from ._ndarray import NdArray
 from ._buffer_needs import backward_reads, keeps_inputs
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
-from ._queue import Op, Template, cached_template, enqueue, flush, run_now
+from ._program import runs_by_function
+from ._queue import Op, Template, cached_template, enqueue, flush, run_now, stats, trained_buffers
 from ._records import Record
 
 
@@ -218,6 +219,10 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
             freed = freed_after_forward(plan.functions, outputs, clear_buffer)
         _forward_by_function(plan, function_pre_hook, function_post_hook, observers, freed)
         return
+    if runs_by_function(plan.cache, ("forward-runs", tuple(map(id, outputs))), stats.updates,
+                        lambda: reads_trained(plan)):
+        _forward_by_function(plan, None, None)
+        return
     observed = plan.observed_data
     mkey = ("materialize", tuple(map(id, outputs)), len(observed))
     materialize = plan.cache.get(mkey)
@@ -234,6 +239,11 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
                  or id(v._buffers.data) in root_arrays
                  or getattr(v._buffers.data, "_root", None) is not None))
     enqueue(forward_op(plan, materialize))
+
+
+def reads_trained(plan):
+    """Whether the graph reads a parameter that a solver updates."""
+    return any(r._buffers in trained_buffers for r in plan.roots)
 
 
 def _function_needs_grad(fn):

@@ -10,7 +10,7 @@ dtypes), so calling it many times compiles once.
 """
 import numpy as np
 
-from ._backward import run_function_backward
+from ._function_backward import run_function_backward
 from ._forward import function_op
 from ._plan import bump_graph, infer_outputs, single_function_plan
 from ._queue import run_now

@@ -13,6 +13,7 @@ Arrays are handled through their attributes only (``_queued``, ``_lazy``,
 sits below ``_ndarray``, which imports ``flush`` from here.
 """
 import itertools
+import weakref
 import time
 import warnings
 from collections import OrderedDict
@@ -45,6 +46,7 @@ class CompileStats:
         self.compile_seconds = 0.0
         self.executions = 0
         self.recomputes = 0
+        self.updates = 0  # solver update ops queued
         self.last_ops = ()
         self._recent_misses = []
 
@@ -60,6 +62,9 @@ class CompileStats:
 
 
 stats = CompileStats()
+# the buffers of Variables a solver updates (weak): a graph reading one is trained
+# and is fused from its first run (nnjax/_program.py, runs_by_function)
+trained_buffers = weakref.WeakSet()
 _programs = OrderedDict()
 _layouts = OrderedDict()
 _structures = {}
@@ -151,6 +156,8 @@ def enqueue(op):
         elif len(_queue) >= MAX_QUEUE:
             flush()
     _queue_kinds.add(kind)
+    if kind == "update":
+        stats.updates += 1
     for a in op.template.reads:
         lazy = a._lazy
         if lazy is not None and lazy[0].pending:

@@ -30,6 +30,7 @@ import numpy as np
 from . import _solver_files as files
 from . import _solver_rules as rules
 from . import _solver_step as step
+from ._queue import trained_buffers
 from ._solver_files import SolverState
 from ._variable import Variable
 
@@ -144,6 +145,7 @@ class Solver:
             if not isinstance(v, Variable):
                 raise TypeError(f"{self.name}.set_parameters: {k!r} is not a Variable "
                                 f"({type(v).__name__})")
+        trained_buffers.update(v._buffers for _, v in items)
         if reset:
             self._slots.clear()
         elif retain_state:

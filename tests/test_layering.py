@@ -22,6 +22,7 @@ ENGINE_LAYERS = [
     ["nnjax._ndarray"],
     ["nnjax._records"],
     ["nnjax._forward"],
+    ["nnjax._function_backward"],
     ["nnjax._backward"],
     ["nnjax._function"],
     ["nnjax._variable"],

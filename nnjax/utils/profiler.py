@@ -38,7 +38,8 @@ from collections import namedtuple
 import numpy as np
 
 from .. import __version__
-from .._backward import function_backward_op, need_grad_slots
+from .._backward import need_grad_slots
+from .._function_backward import function_backward_op
 from .._forward import function_op
 from .._plan import get_plan, single_function_plan
 from .._queue import run_now

@@ -1,0 +1,126 @@
+"""A graph's first runs go function by function (nnjax/_program.py
+``runs_by_function``): small programs per (type, args, shapes) shared between
+graphs; the graph is fused once it repeats, or at once in a training loop."""
+import numpy as np
+import pytest
+
+import nnabla as nn
+import nnabla.functions as F
+import nnabla.parametric_functions as PF
+import nnabla.solvers as S
+from nnjax import _program
+
+
+def _var(values, need_grad=True):
+    v = nn.Variable.from_numpy_array(np.asarray(values, np.float32))
+    v.need_grad = need_grad
+    return v
+
+
+def test_graphs_sharing_functions_share_their_programs():
+    rng = np.random.RandomState(0)
+    xs = rng.randn(5, 7).astype(np.float32)
+
+    def run(build, values):
+        x = _var(values)
+        y = build(x)
+        y.forward()
+        y.backward()
+        return x, y
+
+    x, y = run(lambda x: F.sum(F.tanh(x)), xs)
+    np.testing.assert_allclose(y.d, np.tanh(xs.astype(np.float64)).sum(), rtol=1e-5)
+    np.testing.assert_allclose(x.g, 1 - np.tanh(xs.astype(np.float64)) ** 2, atol=1e-6)
+    run(lambda x: F.sum(F.identity(x)), xs)
+    compiles = nn.compile_stats().compiles
+    # a new graph of functions already met with these shapes: nothing to compile
+    # (the fused program of this graph alone would be)
+    x, y = run(lambda x: F.sum(F.tanh(F.identity(x))), xs + 1)
+    assert nn.compile_stats().compiles == compiles
+    np.testing.assert_allclose(y.d, np.tanh(xs + 1.0).sum(), rtol=1e-5)
+    np.testing.assert_allclose(x.g, 1 - np.tanh(xs + 1.0) ** 2, atol=1e-6)
+
+
+def test_a_repeating_graph_is_fused_and_gives_the_same_values():
+    rng = np.random.RandomState(1)
+    xs = rng.randn(4, 6).astype(np.float32)
+    x = _var(xs)
+    y = F.sum(F.exp(F.sin(x)) * 2.0)
+    results = []
+    for _ in range(_program.BY_FUNCTION_RUNS + 3):
+        y.forward()
+        x.grad.zero()
+        y.backward()
+        results.append((float(y.d), x.g.copy()))
+    assert nn.compile_stats().last_ops == ("forward", "backward")  # one fused program
+    first, last = results[0], results[-1]
+    # the fused first-tier program rounds as the function-by-function programs do
+    assert first[0] == last[0]
+    np.testing.assert_array_equal(first[1], last[1])
+    np.testing.assert_allclose(first[1], 2 * np.exp(np.sin(xs)) * np.cos(xs), rtol=1e-5)
+
+
+def test_a_training_loop_fuses_from_its_second_step():
+    rng = np.random.RandomState(2)
+    xs = rng.randn(8, 3).astype(np.float32)
+    ts = rng.randn(8, 2).astype(np.float32)
+    nn.clear_parameters()
+    x, t = _var(xs, False), _var(ts, False)
+    loss = F.mean(F.squared_error(PF.affine(x, 2, name="fc"), t))
+    solver = S.Sgd(0.1)
+    solver.set_parameters(nn.get_parameters())
+    w0 = nn.get_parameters()["fc/affine/W"].d.copy()
+    b0 = nn.get_parameters()["fc/affine/b"].d.copy()
+    for _ in range(3):
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    float(loss.d)
+    compiles = nn.compile_stats().compiles
+    for _ in range(5):
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    float(loss.d)
+    assert nn.compile_stats().compiles == compiles  # steady state: the one fused step
+    # the same 8 steps in numpy
+    w, b = w0.astype(np.float64), b0.astype(np.float64)
+    for _ in range(8):
+        err = xs @ w + b - ts
+        gy = 2 * err / err.size
+        w, b = w - 0.1 * xs.T @ gy, b - 0.1 * gy.sum(0)
+    np.testing.assert_allclose(nn.get_parameters()["fc/affine/W"].d, w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(nn.get_parameters()["fc/affine/b"].d, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_sink_without_input_grads_seeds_from_them_function_by_function(hooked):
+    rng = np.random.RandomState(3)
+    xs, seed = rng.randn(3, 4).astype(np.float32), rng.randn(3, 4).astype(np.float32)
+    x = _var(xs)
+    h = F.tanh(x)
+    h.forward()
+    h.g = seed
+    sink = F.sink(h, one_input_grad=False)
+    sink.forward()
+    seen = []
+    sink.backward(function_pre_hook=(lambda f: seen.append(f.info.type_name)) if hooked else None)
+    np.testing.assert_allclose(x.g, seed * (1 - np.tanh(xs.astype(np.float64)) ** 2), atol=1e-6)
+    assert seen == (["Sink", "Tanh"] if hooked else [])
+
+
+def test_an_output_off_the_backward_path_gives_no_grad():
+    rng = np.random.RandomState(4)
+    xs = rng.randn(2, 6).astype(np.float32)
+    x = _var(xs)
+    first, second = F.split(F.reshape(x, (2, 2, 3)), axis=1)
+    y = F.sum(first * 3.0)
+    y.forward()
+    second.g = 100.0  # a stale grad on the output nobody back-propagates from
+    x.grad.zero()
+    y.backward()
+    expected = np.zeros((2, 2, 3), np.float32)
+    expected[:, 0] = 3.0
+    np.testing.assert_array_equal(x.g, expected.reshape(2, 6))
