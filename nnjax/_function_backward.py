@@ -119,13 +119,11 @@ def run_function_backward(fn, targets, step, inputs=None, outputs=None, stop=fro
     dests = [own[i]._buffers.data if i in to_data else own[i]._buffers.grad
              for i, _ in targets]
     marker = (step.type_name, step.args)
-    if (fn.python_function is not None or marker in _ASKED_INPUTS_ONLY
-            or len(set(map(id, dests))) < len(dests)):
-        run_now(function_backward_op(fn, targets, stop, step, inputs, outputs))
-        return
     every = tuple(i for i, v in enumerate(own) if v is not None and step.ins[i] != INACTIVE
                   and (i in to_data or np.issubdtype(v.data.dtype, np.inexact)))
-    if any(i not in every for i, _ in targets):  # an integer leaf asking for a grad
+    if (fn.python_function is not None or marker in _ASKED_INPUTS_ONLY
+            or len(set(map(id, dests))) < len(dests)
+            or any(i not in every for i, _ in targets)):  # (an integer leaf's grad)
         run_now(function_backward_op(fn, targets, stop, step, inputs, outputs))
         return
     grads = [NdArray(own[i].shape, own[i].data.dtype) for i in every]
