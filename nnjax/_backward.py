@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from . import _modes
 from ._buffer_needs import keeps_inputs
-from ._forward import function_op, prior_state_arrays, reads_trained, rng_operands
+from ._forward import function_op, prior_state_arrays, reads_trained, rng_operands, root_bytes
 from ._function_backward import check_backward_allowed, run_function_backward
 from ._ndarray import NdArray
 from ._plan import INACTIVE, get_plan, group_by_buffer, jax_dtype, run_steps, step_callables
@@ -210,7 +210,7 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
                               observers, clear_buffer)
         return
     if runs_by_function(plan.cache, ("backward-runs", id(output)), stats.updates,
-                        lambda: reads_trained(plan)):
+                        lambda: reads_trained(plan), lambda: root_bytes(plan)):
         _backward_by_function(plan, output, grad, None, None)
         return
     seed_key, seed_reads, seed_operands = _seed_spec(output, grad)

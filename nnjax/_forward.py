@@ -220,7 +220,7 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
         _forward_by_function(plan, function_pre_hook, function_post_hook, observers, freed)
         return
     if runs_by_function(plan.cache, ("forward-runs", tuple(map(id, outputs))), stats.updates,
-                        lambda: reads_trained(plan)):
+                        lambda: reads_trained(plan), lambda: root_bytes(plan)):
         _forward_by_function(plan, None, None)
         return
     observed = plan.observed_data
@@ -244,6 +244,11 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
 def reads_trained(plan):
     """Whether the graph reads a parameter that a solver updates."""
     return any(r._buffers in trained_buffers for r in plan.roots)
+
+
+def root_bytes(plan):
+    """The size of the graph's inputs."""
+    return sum(r._buffers.data.size * r._buffers.data._dtype.itemsize for r in plan.roots)
 
 
 def _function_needs_grad(fn):

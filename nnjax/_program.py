@@ -135,32 +135,37 @@ def tier_up_hits(kinds, nbytes):
 
 # A graph's first runs go function by function: each function is a small
 # program cached by (type, args, input shapes) and shared by every graph that
-# has it (a test's forward, its clear-buffer variant, its finite-difference
-# loop, the function object's own calls), where a fused program would be
-# compiled for that graph alone. The graph is fused into one program once it
-# has run BY_FUNCTION_RUNS times (its compile pays for itself: both the compile
-# and the unfused calls grow with the number of functions), or at once when a
-# solver updated parameters since its last run, or it reads parameters a solver
-# updates (a training step: fused from its first step, so that a run resumed from
-# a checkpoint computes its first step as the uninterrupted run does).
+# has it (a test's forward, its clear-buffer variant, the function object's own
+# calls, the next test case with the same shapes), where a fused program would be
+# compiled for that graph alone. A graph on more than SMALL_PROGRAM_BYTES of
+# inputs is fused into one program once it has run BY_FUNCTION_RUNS times (its
+# compile pays for itself: both the compile and the unfused calls grow with the
+# number of functions); a smaller one stays unfused, as small programs stay in
+# the first tier (a finite-difference loop must not change programs midway: the
+# fused program may round an operation differently, which the difference
+# quotient magnifies). A graph is fused at once when a solver updated parameters
+# since its last run, or when it reads parameters a solver updates (a training
+# step: fused from its first step, so that a run resumed from a checkpoint
+# computes its first step as the uninterrupted run does).
 BY_FUNCTION_RUNS = 32
 
 
-def runs_by_function(cache, key, updates, trained):
+def runs_by_function(cache, key, updates, trained, nbytes):
     """Count a run of ``key`` (a graph's forward or backward) in ``cache``;
     true while it should run function by function. ``updates``: how many
     solver updates were queued so far; ``trained()``: whether the graph reads
-    parameters a solver updates."""
+    parameters a solver updates; ``nbytes()``: the size of its inputs."""
     seen = cache.get(key)
     if seen is None:
-        seen = cache[key] = (0, updates) if by_function() else (None, updates)
-    runs, last_updates = seen
+        seen = cache[key] = ((0, updates, nbytes() < SMALL_PROGRAM_BYTES) if by_function()
+                             else (None, updates, False))
+    runs, last_updates, small = seen
     if runs is None:
         return False
-    if runs >= BY_FUNCTION_RUNS or last_updates != updates or trained():
-        cache[key] = None, updates  # fused from now on
+    if (runs >= BY_FUNCTION_RUNS and not small) or last_updates != updates or trained():
+        cache[key] = None, updates, small  # fused from now on
         return False
-    cache[key] = runs + 1, updates
+    cache[key] = runs + 1, updates, small
     return True
 
 

@@ -13,10 +13,9 @@ import nnabla.functions as F
 import nnabla.parametric_functions as PF
 import nnabla.solvers as S
 from nnabla.ext_utils import get_extension_context
-from nnjax import _program
 
 # these checks are about what joins a fused step: graphs are fused from their first run
-_program.BY_FUNCTION_RUNS = 0
+os.environ["NNJAX_FIRST_RUNS_BY_FUNCTION"] = "0"
 
 comm = C.MultiProcessCommunicator(get_extension_context("cpu"))
 comm.init()

@@ -43,7 +43,7 @@ def test_graphs_sharing_functions_share_their_programs():
 
 def test_a_repeating_graph_is_fused_and_gives_the_same_values():
     rng = np.random.RandomState(1)
-    xs = rng.randn(4, 6).astype(np.float32)
+    xs = rng.randn(256, 300).astype(np.float32)  # above SMALL_PROGRAM_BYTES
     x = _var(xs)
     y = F.sum(F.exp(F.sin(x)) * 2.0)
     results = []
@@ -57,7 +57,32 @@ def test_a_repeating_graph_is_fused_and_gives_the_same_values():
     # the fused first-tier program rounds as the function-by-function programs do
     assert first[0] == last[0]
     np.testing.assert_array_equal(first[1], last[1])
-    np.testing.assert_allclose(first[1], 2 * np.exp(np.sin(xs)) * np.cos(xs), rtol=1e-5)
+    np.testing.assert_allclose(first[1], 2 * np.exp(np.sin(xs)) * np.cos(xs), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_a_small_graph_in_a_loop_stays_function_by_function():
+    # a finite-difference loop over a small graph keeps one way of computing it
+    rng = np.random.RandomState(5)
+    xs = rng.rand(16).astype(np.float32) + 1.0
+    x = _var(xs, need_grad=False)
+    f = F.sum(F.exp(x) * 3.0)
+    eps = 1e-2
+    estimates = []
+    for i in range(_program.BY_FUNCTION_RUNS + 8):
+        k = i % 16
+        bumped = xs.copy()
+        bumped[k] += eps
+        x.d = bumped
+        f.forward()
+        up = float(f.d)
+        bumped[k] -= 2 * eps
+        x.d = bumped
+        f.forward()
+        estimates.append((k, (up - float(f.d)) / (2 * eps)))
+        assert nn.compile_stats().last_ops == ("function",)  # never the fused "forward"
+    for k, estimate in estimates:
+        np.testing.assert_allclose(estimate, 3 * np.exp(xs[k]), rtol=1e-3)
 
 
 def test_a_training_loop_fuses_from_its_second_step():

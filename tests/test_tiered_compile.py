@@ -52,7 +52,7 @@ def test_training_loop_compiles_once_optimized():
 
 
 def test_identical_programs_share_one_executable(monkeypatch):
-    monkeypatch.setattr(_program, "BY_FUNCTION_RUNS", 0)  # fused from the first run
+    monkeypatch.setenv("NNJAX_FIRST_RUNS_BY_FUNCTION", "0")  # fused from the first run
     values = np.arange(6, dtype=np.float32).reshape(2, 3)
     x = nn.Variable.from_numpy_array(values)
     y = F.mul_scalar(x, 2.0)
@@ -118,7 +118,7 @@ def test_tier_up_swaps_in_the_optimized_program():
 
 
 def test_forward_backward_loop_tiers_up_once(monkeypatch):
-    monkeypatch.setattr(_program, "BY_FUNCTION_RUNS", 0)  # fused from the first run
+    monkeypatch.setenv("NNJAX_FIRST_RUNS_BY_FUNCTION", "0")  # fused from the first run
     rng = np.random.RandomState(1)
     xs = rng.randn(256, 300).astype(np.float32)  # above SMALL_PROGRAM_BYTES
     x = nn.Variable.from_numpy_array(xs, need_grad=True)
