@@ -22,10 +22,17 @@ KNOWN_REASONS = {
         "timeout at 300 s (about 40 min under load); run whole on the fix branch: 141 passed, "
         "20 skipped by NNabla",
     "function/test_fused_convolution.py":
-        "5 float cases (tanh/sigmoid, batch_stat=False): the fused backward is 2e-6 from the "
-        "separate functions' against atol 1e-6 in the first compile tier (pass with "
-        "NNJAX_TIERED_COMPILE=0; also before this round); the file ran into the 2700 s limit "
-        "after 712 of its 720 CPU tests (3.6 s a test: float, half and re-setup passes)",
+        "11 float cases at 242009b (all 720 ran, 685 s; the run before reached 712 of them in "
+        "2700 s and failed 5): 6 forward checks at atol 0 and 5 backward checks compare "
+        "FusedConvolution with NNabla's reference built from separate functions, which now "
+        "runs function by function (a graph's first runs); XLA's CPU reductions (the batch "
+        "statistics) can round differently in separate programs than inside the fused one; "
+        "not analysed case by case",
+    "function/test_istft.py":
+        "6-7 double-backward cases (rectangular window, fft 16): 3 of 320 finite differences "
+        "are one float32 step of the summed output (0.061) from the analytic values against "
+        "the test's atol 0.06; the graph runs function by function (a small graph), and a "
+        "case checked with NNJAX_FIRST_RUNS_BY_FUNCTION=0 passes",
     "function/test_embed.py":
         "1 double-backward case (shape_w2-shape_x1): one forward-difference evaluation, the "
         "second of scipy's approx_fprime loop, rounds differently from the others in the first "
