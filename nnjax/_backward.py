@@ -41,11 +41,15 @@ def need_grad_slots(plan):
     return need, frozenset(stop)
 
 
+def _seeds_itself(fn):
+    """NNabla's Sink(one_input_grad=False): each input's own grad is its seed."""
+    return fn._info.type_name == "Sink" and not fn._info.args.get("one_input_grad", True)
+
+
 def _seed_spec(output, grad):
     """(kind, extra read arrays, operands) describing the backward seed."""
     parent = output._parent
-    if parent.info.type_name == "Sink" and not parent.info.args.get("one_input_grad", True):
-        # NNabla's Sink(one_input_grad=False): each input's own grad is its seed
+    if _seeds_itself(parent):
         return ("sink",), [v._buffers.grad for v in parent.inputs], ()
     if grad is None:
         return ("read",), [output._buffers.grad], ()
@@ -209,8 +213,8 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
         _backward_by_function(plan, output, grad, function_pre_hook, function_post_hook,
                               observers, clear_buffer)
         return
-    if runs_by_function(plan.cache, ("backward-runs", id(output)), stats.updates,
-                        lambda: reads_trained(plan), lambda: root_bytes(plan)):
+    if runs_by_function(plan, ("backward-runs", id(output)), stats.updates, reads_trained,
+                        root_bytes):
         _backward_by_function(plan, output, grad, None, None)
         return
     seed_key, seed_reads, seed_operands = _seed_spec(output, grad)
@@ -300,10 +304,8 @@ def _run_backward_steps(plan, output, need, stop, pre_hook, post_hook, observers
         if pre_hook is not None:
             pre_hook(fn)
         targets = []
-        seeds_itself = (fn.info.type_name == "Sink"
-                        and not fn.info.args.get("one_input_grad", True))
-        if seeds_itself:
-            # NNabla's Sink(one_input_grad=False): its inputs' own grads are the seeds
+        seeds_itself = _seeds_itself(fn)
+        if seeds_itself:  # its inputs' grads are already there: later parts add to them
             written.update(id(v) for v in fn._inputs if v is not None)
         for i, v in enumerate(() if seeds_itself else fn._inputs):
             if v is None or step.ins[i] == INACTIVE or not (need[step.ins[i]]

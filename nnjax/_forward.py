@@ -219,12 +219,13 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
             freed = freed_after_forward(plan.functions, outputs, clear_buffer)
         _forward_by_function(plan, function_pre_hook, function_post_hook, observers, freed)
         return
-    if runs_by_function(plan.cache, ("forward-runs", tuple(map(id, outputs))), stats.updates,
-                        lambda: reads_trained(plan), lambda: root_bytes(plan)):
+    output_ids = tuple(map(id, outputs))
+    if runs_by_function(plan, ("forward-runs", output_ids), stats.updates, reads_trained,
+                        root_bytes):
         _forward_by_function(plan, None, None)
         return
     observed = plan.observed_data
-    mkey = ("materialize", tuple(map(id, outputs)), len(observed))
+    mkey = ("materialize", output_ids, len(observed))
     materialize = plan.cache.get(mkey)
     if materialize is None:
         root_ids = {id(r) for r in plan.roots}

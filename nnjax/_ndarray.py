@@ -25,12 +25,12 @@ def _as_shape(shape):
     return tuple(int(s) for s in shape)
 
 
-
 def device_full(shape, fill, dtype):
     """A device array of one value. Made on the host and copied over: jnp.full
     would compile an XLA program for every new shape (tens of ms on a CPU),
     which a graph run once (a test case, a notebook cell) pays for each buffer."""
     return jax.device_put(np.full(shape, fill, dtype))
+
 
 class NdArray:
     """A multi-dimensional array, as ``nnabla.NdArray``.

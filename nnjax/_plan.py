@@ -69,7 +69,9 @@ def functions_in_order(outputs):
 
 
 def freeze(value):
-    """A hashable form of function args (lists become tuples, arrays bytes)."""
+    """A hashable form of function args (lists become tuples, arrays bytes).
+    Scalars keep their type: 1, 1.0 and True hash alike, but a lowering may
+    make different dtypes from them."""
     if isinstance(value, dict):
         return tuple((k, freeze(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -77,9 +79,11 @@ def freeze(value):
     if isinstance(value, np.ndarray):
         return ("ndarray", value.shape, str(value.dtype), value.tobytes())
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, float) and value != value:
         return "nan"
+    if isinstance(value, (bool, int, float)):
+        return type(value).__name__, value
     if callable(value) or hasattr(value, "__dict__"):
         return ("object", id(value))
     return value
@@ -259,7 +263,7 @@ _traced = OrderedDict()
 
 
 def _traced_once(spec, args):
-    key = (spec, _typed(args))
+    key = (spec, freeze(args))
     fn = _traced.get(key)
     if fn is None:
         fn = jax.jit(functools.partial(spec.lower, **args), inline=True)
@@ -267,16 +271,6 @@ def _traced_once(spec, args):
             _traced.popitem(last=False)
         _traced[key] = fn
     return fn
-
-
-def _typed(value):
-    """``freeze`` that keeps 1, 1.0 and True apart (a lowering may make dtypes from them)."""
-    if isinstance(value, dict):
-        return tuple((k, _typed(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__,) + tuple(_typed(v) for v in value)
-    frozen = freeze(value)
-    return (type(value).__name__, frozen)
 
 
 def run_steps(steps, callables, env, rng_keys=None, stop=frozenset(), perturb=None):

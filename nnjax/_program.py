@@ -150,19 +150,21 @@ def tier_up_hits(kinds, nbytes):
 BY_FUNCTION_RUNS = 32
 
 
-def runs_by_function(cache, key, updates, trained, nbytes):
-    """Count a run of ``key`` (a graph's forward or backward) in ``cache``;
+def runs_by_function(plan, key, updates, trained, nbytes):
+    """Count a run of ``key`` (a graph's forward or backward) in ``plan.cache``;
     true while it should run function by function. ``updates``: how many
-    solver updates were queued so far; ``trained()``: whether the graph reads
-    parameters a solver updates; ``nbytes()``: the size of its inputs."""
+    solver updates were queued so far; ``trained(plan)``: whether the graph
+    reads parameters a solver updates; ``nbytes(plan)``: the size of its inputs."""
+    cache = plan.cache
     seen = cache.get(key)
     if seen is None:
-        seen = cache[key] = ((0, updates, nbytes() < SMALL_PROGRAM_BYTES) if by_function()
+        seen = cache[key] = ((0, updates, nbytes(plan) < SMALL_PROGRAM_BYTES) if by_function()
                              else (None, updates, False))
     runs, last_updates, small = seen
     if runs is None:
         return False
-    if (runs >= BY_FUNCTION_RUNS and not small) or last_updates != updates or trained():
+    if ((runs >= BY_FUNCTION_RUNS and not small) or last_updates != updates
+            or trained(plan)):
         cache[key] = None, updates, small  # fused from now on
         return False
     cache[key] = runs + 1, updates, small

@@ -55,6 +55,26 @@ def numeric_grad(f, inputs, index, seeds, eps=1e-3, direction=None):
     return grad
 
 
+def central_differences(x, f, xs, indices, eps, after_each=None):
+    """(f(xs + eps e_k) - f(xs - eps e_k)) / 2 eps for each k of ``indices``,
+    computed through the graph ``f`` of the Variable ``x`` (``after_each()``
+    runs after each estimate)."""
+    estimates = []
+    for k in indices:
+        bumped = xs.copy()
+        bumped[k] += eps
+        x.d = bumped
+        f.forward()
+        up = float(f.d)
+        bumped[k] -= 2 * eps
+        x.d = bumped
+        f.forward()
+        estimates.append((up - float(f.d)) / (2 * eps))
+        if after_each is not None:
+            after_each()
+    return np.array(estimates)
+
+
 def run_forward(fn, inputs, need_grad=True):
     """Build ``fn(*variables)`` from numpy ``inputs`` (None stays None); forward;
     return (variables, outputs)."""
