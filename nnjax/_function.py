@@ -40,7 +40,8 @@ class Function:
 
     __slots__ = ("_info", "_inputs", "outputs", "spec", "need_grad", "rank", "rng_source",
                  "rng_key_data", "python_function", "lower_args", "_context",
-                 "_active_input_mask", "_state_before", "setup_shapes", "__weakref__")
+                 "_active_input_mask", "_state_before", "setup_shapes", "_single_plan",
+                 "__weakref__")
 
     def __init__(self, spec, args, inputs, python_function=None, lower_args=None):
         self._info = FunctionInfo(spec.type_name, args)
@@ -61,6 +62,7 @@ class Function:
         # from the values again only when these change (NNabla sets up on reshape only)
         self.setup_shapes = tuple(None if v is None else tuple(v.shape) for v in inputs or ())
         self._state_before = ()  # (variable, data) of in-place state before the last forward
+        self._single_plan = None  # (graph version, wiring ids), its one-function plan
 
     # ------------------------------------------------------------ what NNabla shows
     @property

@@ -174,11 +174,21 @@ def single_function_plan(fn, inputs=None, outputs=None):
     """The plan of one function node, its inputs being the roots. ``inputs``
     (positional, None where absent) and ``outputs``: other Variables to run the
     node's function on (``Function.forward(inputs, outputs)``)."""
+    # kept on the node until the graph changes: a finite-difference loop runs the
+    # same function thousands of times, and its templates are cached on the plan
+    key = (graph_version[0], None if inputs is None else tuple(map(id, inputs)),
+           None if outputs is None else tuple(map(id, outputs)))
+    cached = fn._single_plan
+    if cached is not None and cached[0] == key:
+        return cached[1]
     if inputs is None and outputs is None:
-        return _assemble([fn], fn.outputs)
-    inputs = fn._inputs if inputs is None else inputs
-    outputs = fn.outputs if outputs is None else outputs
-    return _assemble([fn], outputs, wiring=lambda _: (inputs, outputs))
+        plan = _assemble([fn], fn.outputs)
+    else:
+        inputs = fn._inputs if inputs is None else inputs
+        outputs = fn.outputs if outputs is None else outputs
+        plan = _assemble([fn], outputs, wiring=lambda _: (inputs, outputs))
+    fn._single_plan = (key, plan)
+    return plan
 
 
 def get_plan(outputs):

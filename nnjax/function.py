@@ -192,6 +192,7 @@ class ConstructedFunction(Function):
                      "rng_key_data", "python_function", "lower_args"):
             setattr(self, name, getattr(node, name))
         self._info.args = node._info.args
+        self._single_plan = None
         for o in self.outputs:
             o._parent = self
 

@@ -1,5 +1,7 @@
 """Stochastic functions: statistics, seeds, fresh draws per forward, masks reused in
 backward; TopKData / TopKGrad; the random augmentation functions."""
+import math
+
 import numpy as np
 import pytest
 
@@ -168,6 +170,23 @@ def test_random_generators(fn, kw, mean, var, dtype):
     assert y.parent.info.args["seed"] == -1 and y.parent.info.args["shape"] == [200, 100]
 
 
+@pytest.mark.parametrize("fn, kw, cdf", [
+    # closed-form CDFs: Gamma(1, theta) is exponential, Gamma(1/2, 1) is Z^2 / 2,
+    # Beta(1/2, 1/2) is the arcsine law, Beta(a, 1) has CDF x^a
+    (F.rand_gamma, dict(k=1, theta=2), lambda x: 1 - np.exp(-x / 2)),
+    (F.rand_gamma, dict(k=0.5, theta=1), lambda x: np.vectorize(math.erf)(np.sqrt(x))),
+    (F.rand_beta, dict(alpha=0.5, beta=0.5), lambda x: 2 / np.pi * np.arcsin(np.sqrt(x))),
+    (F.rand_beta, dict(alpha=5, beta=1), lambda x: x ** 5)])
+def test_gamma_and_beta_match_their_distributions(fn, kw, cdf):
+    y = fn(shape=(400, 250), **kw)
+    y.forward()
+    d = np.sort(y.d.ravel().astype(np.float64))
+    assert np.all(np.isfinite(d)) and d[0] >= 0
+    empirical = np.arange(1, d.size + 1) / d.size
+    # Kolmogorov-Smirnov distance; 0.006 is far beyond its 1e-6 quantile at n = 1e5
+    assert np.max(np.abs(empirical - cdf(d))) < 0.006
+
+
 def test_random_generator_seed():
     a, b = F.rand(shape=(5,), seed=3), F.rand(shape=(5,), seed=3)
     a.forward()
@@ -209,6 +228,17 @@ def test_random_choice_with_replacement(rng):
         np.testing.assert_allclose(freq, weights, atol=0.03)
     assert F.random_choice(x, w).shape == (2, 1)
     assert y.parent.info.args == dict(shape=[50, 40], replace=True, seed=-1)
+
+
+def test_random_choice_with_replacement_never_draws_zero_weights():
+    # zero weights first, inside and last: the last entry of positive weight bounds every draw
+    x = _var([[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])
+    w = _var([[0, 3, 0, 1, 0], [1, 0, 0, 0, 0]])
+    y = F.random_choice(x, w, shape=(20000,))
+    y.forward()
+    np.testing.assert_array_equal(np.unique(y.d[0]), [1, 3])
+    np.testing.assert_allclose(np.mean(y.d[0] == 1), 0.75, atol=0.015)
+    np.testing.assert_array_equal(np.unique(y.d[1]), [5])
 
 
 def test_random_choice_without_replacement_and_grad(rng):
