@@ -252,11 +252,12 @@ def _materialized(plan, outputs, output_ids):
 def _fused_matches(plan, outputs):
     """Run the fused forward of ``outputs`` once into scratch arrays, from the inputs
     the function-by-function run just read; true if it stored the same bits. Graphs
-    with random functions or state they update (a second run would differ or
-    update twice), a single function (nothing to fuse) and host arrays a user
-    holds are not checked."""
+    with random functions, state they update or Python functions run on the host (a
+    second run would differ, update twice or repeat effects), a single function
+    (nothing to fuse) and host arrays a user holds are not checked."""
     if (len(plan.functions) < 2 or plan.rng_functions
-            or any(fn.spec.state_inputs or fn.spec.prior_state_grad or fn.python_function
+            or any(fn.spec.state_inputs or fn.spec.prior_state_grad
+                   or getattr(fn.python_function, "runs_on_host", False)
                    for fn in plan.functions)):
         return False
     real = forward_template(plan, _materialized(plan, outputs, tuple(map(id, outputs))))

@@ -152,7 +152,7 @@ BY_FUNCTION_RUNS = 32
 # only where that changes no bit: after its CHECKED_FUSION_RUNS-th run the fused
 # program runs once beside it, and the graph is fused from then on if every
 # output it computed is bitwise the same (else it stays function by function).
-CHECKED_FUSION_RUNS = 16
+CHECKED_FUSION_RUNS = 32
 
 
 def runs_by_function(plan, key, updates, trained, nbytes):

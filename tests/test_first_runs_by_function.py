@@ -8,6 +8,7 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 import nnabla.solvers as S
+from nnabla.function import PythonFunction
 from nnjax import _program
 
 from function_check import central_differences
@@ -114,6 +115,44 @@ def test_a_small_graph_in_a_loop_is_fused_where_that_changes_no_bit(monkeypatch)
     # every run, before and after the switch, has the bits of the unfused graph
     assert checked.tobytes() == unfused.tobytes()
     np.testing.assert_allclose(checked, inputs.var(axis=2), rtol=1e-5)
+
+
+class _CountingSquare(PythonFunction):
+    """x * x on the host, counting its forwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.forwards = 0
+
+    @property
+    def name(self):
+        return "CountingSquare"
+
+    def min_outputs(self):
+        return 1
+
+    def setup_impl(self, inputs, outputs):
+        outputs[0].reset_shape(inputs[0].shape, True)
+
+    def forward_impl(self, inputs, outputs):
+        self.forwards += 1
+        outputs[0].d = inputs[0].d * inputs[0].d
+
+    def backward_impl(self, inputs, outputs, propagate_down, accum):
+        pass
+
+
+def test_a_loop_over_a_python_function_runs_it_once_a_forward():
+    # the fusion check would run the graph a second time: not with host functions
+    square = _CountingSquare()
+    x = _var(np.ones(3), need_grad=False)
+    y = F.add_scalar(square(x), 1.0)
+    runs = _program.CHECKED_FUSION_RUNS + 4
+    for k in range(runs):
+        x.d = np.full(3, k, np.float32)
+        y.forward()
+        np.testing.assert_allclose(y.d, k * k + 1.0)
+    assert square.forwards == runs
 
 
 def test_a_training_loop_fuses_from_its_second_step():
