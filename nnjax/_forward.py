@@ -15,7 +15,7 @@ from . import random as _random
 from ._ndarray import NdArray
 from ._buffer_needs import backward_reads, keeps_inputs
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
-from ._program import fusion_check_due, runs_by_function, settle_fusion
+from ._program import runs_by_function
 from ._queue import Op, Template, cached_template, enqueue, flush, run_now, stats, trained_buffers
 from ._records import Record
 
@@ -220,17 +220,10 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
         _forward_by_function(plan, function_pre_hook, function_post_hook, observers, freed)
         return
     output_ids = tuple(map(id, outputs))
-    runs_key = ("forward-runs", output_ids)
-    if runs_by_function(plan, runs_key, stats.updates, reads_trained, root_bytes):
+    if runs_by_function(plan, ("forward-runs", output_ids), stats.updates, reads_trained,
+                        root_bytes):
         _forward_by_function(plan, None, None)
-        if fusion_check_due(plan, runs_key):
-            settle_fusion(plan, runs_key, _fused_matches(plan, outputs))
         return
-    enqueue(forward_op(plan, _materialized(plan, outputs, output_ids)))
-
-
-def _materialized(plan, outputs, output_ids):
-    """The slots a fused forward of ``outputs`` stores (the rest stay lazy)."""
     observed = plan.observed_data
     mkey = ("materialize", output_ids, len(observed))
     materialize = plan.cache.get(mkey)
@@ -246,29 +239,7 @@ def _materialized(plan, outputs, output_ids):
             and (id(v) in wanted or v._persistent or s in observed
                  or id(v._buffers.data) in root_arrays
                  or getattr(v._buffers.data, "_root", None) is not None))
-    return materialize
-
-
-def _fused_matches(plan, outputs):
-    """Run the fused forward of ``outputs`` once into scratch arrays, from the inputs
-    the function-by-function run just read; true if it stored the same bits. Graphs
-    with random functions, state they update or Python functions run on the host (a
-    second run would differ, update twice or repeat effects), a single function
-    (nothing to fuse) and host arrays a user holds are not checked."""
-    if (len(plan.functions) < 2 or plan.rng_functions
-            or any(fn.spec.state_inputs or fn.spec.prior_state_grad
-                   or getattr(fn.python_function, "runs_on_host", False)
-                   for fn in plan.functions)):
-        return False
-    real = forward_template(plan, _materialized(plan, outputs, tuple(map(id, outputs))))
-    if any(a._exposed or a._lazy is not None or a._head is None for a in real.writes):
-        return False
-    scratch = [NdArray(tuple(a.shape), a.dtype) for a in real.writes]
-    # same key and slot structure as ``real``: the program compiled here is the one
-    # the fused runs use
-    run_now(Op(template=Template(real.key, real.reads, scratch, real.build, "forward")))
-    return all(np.asarray(a._head).tobytes() == np.asarray(b._head).tobytes()
-               for a, b in zip(real.writes, scratch))
+    enqueue(forward_op(plan, materialize))
 
 
 def reads_trained(plan):

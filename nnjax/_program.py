@@ -148,11 +148,6 @@ def tier_up_hits(kinds, nbytes):
 # step: fused from its first step, so that a run resumed from a checkpoint
 # computes its first step as the uninterrupted run does).
 BY_FUNCTION_RUNS = 32
-# A small graph's forward that keeps running (a finite-difference loop) is fused
-# only where that changes no bit: after its CHECKED_FUSION_RUNS-th run the fused
-# program runs once beside it, and the graph is fused from then on if every
-# output it computed is bitwise the same (else it stays function by function).
-CHECKED_FUSION_RUNS = 32
 
 
 def runs_by_function(plan, key, updates, trained, nbytes):
@@ -174,19 +169,6 @@ def runs_by_function(plan, key, updates, trained, nbytes):
         return False
     cache[key] = runs + 1, updates, small
     return True
-
-
-def fusion_check_due(plan, key):
-    """Whether the small graph ``key`` counts (in ``plan.cache``) just ran by function
-    for the CHECKED_FUSION_RUNS-th time."""
-    seen = plan.cache.get(key)
-    return seen is not None and seen[2] and seen[0] == CHECKED_FUSION_RUNS
-
-
-def settle_fusion(plan, key, fuse):
-    """After the check: fused from the next run on, or function by function for good."""
-    runs, updates, small = plan.cache[key]
-    plan.cache[key] = (None, updates, small) if fuse else (runs + 1, updates, small)
 
 
 def by_function():

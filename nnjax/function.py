@@ -78,8 +78,6 @@ class PythonFunction(JaxFunction):
     """Base class of functions written in Python (numpy) by the user: a JaxFunction
     whose lowering calls ``forward_impl``/``backward_impl`` on the host."""
 
-    runs_on_host = True  # its forward may have effects: never run twice for a check
-
     def __init__(self, ctx=None):
         super().__init__()
         self.ctx = ctx

@@ -8,7 +8,6 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 import nnabla.solvers as S
-from nnabla.function import PythonFunction
 from nnjax import _program
 
 from function_check import central_differences
@@ -64,95 +63,19 @@ def test_a_repeating_graph_is_fused_and_gives_the_same_values():
                                atol=1e-6)
 
 
-def test_a_small_graph_whose_fused_program_rounds_differently_stays_function_by_function(
-        monkeypatch):
-    # XLA folds x * 3.1 * 0.7 into one multiply when the two are fused: other bits.
-    # A finite-difference loop over the graph keeps one way of computing it.
+def test_a_small_graph_in_a_loop_stays_function_by_function():
+    # a finite-difference loop over a small graph keeps one way of computing it
     rng = np.random.RandomState(5)
     xs = rng.rand(16).astype(np.float32) + 1.0
-    indices = [i % 16 for i in range(_program.CHECKED_FUSION_RUNS + 8)]
+    x = _var(xs, need_grad=False)
+    f = F.sum(F.exp(x) * 3.0)
+    indices = [i % 16 for i in range(_program.BY_FUNCTION_RUNS + 8)]
 
-    def estimates():
-        x = _var(xs, need_grad=False)
-        f = F.sum(F.mul_scalar(F.mul_scalar(F.exp(x), 3.1), 0.7))
-        found = central_differences(x, f, xs, indices, 1e-2)
-        f.forward()
-        return found, nn.compile_stats().last_ops
+    def never_fused():
+        assert nn.compile_stats().last_ops == ("function",)  # not the fused "forward"
 
-    checked, last_ops = estimates()
-    assert last_ops == ("function",)  # not the fused "forward"
-    monkeypatch.setattr(_program, "CHECKED_FUSION_RUNS", 10 ** 9)
-    unchecked, _ = estimates()
-    assert checked.tobytes() == unchecked.tobytes()
-    np.testing.assert_allclose(checked, 3.1 * 0.7 * np.exp(xs[indices]), rtol=1e-3)
-
-
-def _loop_values(build, inputs):
-    """f(x) for each row of ``inputs``, through one graph run once per row."""
-    x = _var(inputs[0], need_grad=False)
-    f = build(x)
-    values = []
-    for row in inputs:
-        x.d = row
-        f.forward()
-        values.append(f.d.copy())
-    return np.array(values), nn.compile_stats().last_ops
-
-
-def test_a_small_graph_in_a_loop_is_fused_where_that_changes_no_bit(monkeypatch):
-    rng = np.random.RandomState(6)
-    inputs = rng.rand(_program.CHECKED_FUSION_RUNS + 8, 4, 6).astype(np.float32)
-
-    def build(x):
-        centred = x - F.mean(x, axis=1, keepdims=True)
-        return F.mean(centred ** 2, axis=1)
-
-    checked, last_ops = _loop_values(build, inputs)
-    assert last_ops == ("forward",)  # fused after the check
-    monkeypatch.setattr(_program, "CHECKED_FUSION_RUNS", 10 ** 9)
-    unfused, last_ops = _loop_values(build, inputs)
-    assert last_ops == ("function",)
-    # every run, before and after the switch, has the bits of the unfused graph
-    assert checked.tobytes() == unfused.tobytes()
-    np.testing.assert_allclose(checked, inputs.var(axis=2), rtol=1e-5)
-
-
-class _CountingSquare(PythonFunction):
-    """x * x on the host, counting its forwards."""
-
-    def __init__(self):
-        super().__init__()
-        self.forwards = 0
-
-    @property
-    def name(self):
-        return "CountingSquare"
-
-    def min_outputs(self):
-        return 1
-
-    def setup_impl(self, inputs, outputs):
-        outputs[0].reset_shape(inputs[0].shape, True)
-
-    def forward_impl(self, inputs, outputs):
-        self.forwards += 1
-        outputs[0].d = inputs[0].d * inputs[0].d
-
-    def backward_impl(self, inputs, outputs, propagate_down, accum):
-        pass
-
-
-def test_a_loop_over_a_python_function_runs_it_once_a_forward():
-    # the fusion check would run the graph a second time: not with host functions
-    square = _CountingSquare()
-    x = _var(np.ones(3), need_grad=False)
-    y = F.add_scalar(square(x), 1.0)
-    runs = _program.CHECKED_FUSION_RUNS + 4
-    for k in range(runs):
-        x.d = np.full(3, k, np.float32)
-        y.forward()
-        np.testing.assert_allclose(y.d, k * k + 1.0)
-    assert square.forwards == runs
+    estimates = central_differences(x, f, xs, indices, 1e-2, never_fused)
+    np.testing.assert_allclose(estimates, 3 * np.exp(xs[indices]), rtol=1e-3)
 
 
 def test_a_training_loop_fuses_from_its_second_step():
