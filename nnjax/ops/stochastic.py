@@ -198,10 +198,10 @@ def _random_choice(key, x, w, shape=(), replace=True, seed=-1):
     batch = x.shape[:-1]
     xf = x.reshape((-1, n))
     wf = lax.stop_gradient(w).reshape((-1, n)).astype(jnp.float32)
-    logits = jnp.where(wf > 0, jnp.log(jnp.where(wf > 0, wf, 1.0)), -jnp.inf)
     if replace:
         idx = _inverse_cdf_draws(key, wf, m)
-    else:
+    else:  # Gumbel top-k: m distinct entries, each with probability in proportion to w
+        logits = jnp.where(wf > 0, jnp.log(jnp.where(wf > 0, wf, 1.0)), -jnp.inf)
         perturbed = logits + jax.random.gumbel(key, logits.shape)
         _, idx = lax.top_k(perturbed, m)
     idx = lax.stop_gradient(idx)
