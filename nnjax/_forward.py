@@ -210,6 +210,13 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
     plan = get_plan(outputs)
     if not plan.functions:
         return
+    if (function_pre_hook is None and function_post_hook is None
+            and not _modes.function_hooks_active()):
+        replay = plan.cache.get(("replay-forward", id(outputs[0]) if len(outputs) == 1
+                                 else tuple(map(id, outputs))))
+        if replay is not None and replay.observed == len(plan.observed_data):
+            enqueue(replay.op())
+            return
     observers = _modes.function_observers()
     function_pre_hook, function_post_hook = _modes.with_global_hooks(function_pre_hook,
                                                                      function_post_hook)
@@ -239,7 +246,35 @@ def forward(outputs, clear_buffer=False, function_pre_hook=None, function_post_h
             and (id(v) in wanted or v._persistent or s in observed
                  or id(v._buffers.data) in root_arrays
                  or getattr(v._buffers.data, "_root", None) is not None))
-    enqueue(forward_op(plan, materialize))
+    op = forward_op(plan, materialize)
+    if op.template.reusable:
+        # fused for good (runs_by_function said so): the next call replays this one
+        replay_key = output_ids[0] if len(output_ids) == 1 else output_ids
+        plan.cache[("replay-forward", replay_key)] = ForwardReplay(
+            plan, materialize, op.template, len(observed))
+    enqueue(op)
+
+
+class ForwardReplay:
+    """What a repeated fused forward of the same outputs needs: the cached
+    template and the arrays it leaves out. Valid while the plan is (the graph
+    is unchanged) and no further intermediate was observed."""
+
+    __slots__ = ("plan", "template", "left_out", "observed")
+
+    def __init__(self, plan, materialize, template, observed):
+        self.plan = plan
+        self.template = template
+        self.left_out = plan.cache[("left-out", materialize)]
+        self.observed = observed
+
+    def op(self):
+        plan = self.plan
+        operands = (draw_rng_keys(plan.rng_functions),) if plan.rng_functions else ()
+        record = Record(plan, operands, _rebuild_forward)
+        for array, s in self.left_out:
+            array._lazy = (record, s)
+        return Op(template=self.template, operands=operands, record=record)
 
 
 def reads_trained(plan):

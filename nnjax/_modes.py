@@ -108,6 +108,17 @@ def _chain(own, registered):
     return chained
 
 
+def function_hooks_active():
+    """Whether a global function hook or a function observer is registered."""
+    return bool(_function_observers or _global_hooks["function_pre"]
+                or _global_hooks["function_post"])
+
+
+def solver_hooks_active():
+    """Whether a global solver hook is registered."""
+    return bool(_global_hooks["solver_pre"] or _global_hooks["solver_post"])
+
+
 def with_global_hooks(pre, post, kind="function"):
     """(pre, post) hooks: the given ones followed by the registered global ones."""
     return (_chain(pre, _global_hooks[kind + "_pre"]),

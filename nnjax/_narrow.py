@@ -63,6 +63,7 @@ class _NarrowedNdArray(NdArray):
         self._lazy = None
         self._children = None
         self._dtype_unset = False
+        self._keep_out = True  # (its values live in the root's buffer)
 
     def _buffer(self):
         return self._root._host_buffer()[self._rows[0]:self._rows[1]]

@@ -41,7 +41,7 @@ class NdArray:
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
                  "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "_children",
-                 "_dtype_unset", "__weakref__")
+                 "_dtype_unset", "_keep_out", "__weakref__")
 
     def __init__(self, *shape, dtype=None):
         if len(shape) == 2 and isinstance(shape[0], (tuple, list)):
@@ -66,6 +66,7 @@ class NdArray:
         self._lazy = None
         self._exposed = False    # a numpy head the user may hold (and write) a view of
         self._children = None    # weak references to the views made by narrow()
+        self._keep_out = False   # read once after a step left it out: always return it
 
     # ------------------------------------------------------------ factories
     @staticmethod
@@ -318,7 +319,14 @@ class NdArray:
 
     def zero(self):
         """Fill with zeros (lazily)."""
-        self.fill(0)
+        if self._queued or self._children is not None or type(self) is not NdArray:
+            self.fill(0)
+        else:  # fill(0) inlined: every zero_grad zeroes every gradient
+            self._head = None
+            self._fill = 0
+            self._modification_count = 1
+            self._dtype_unset = self._exposed = False
+            self._lazy = None
         self._zeroed = True
         self._zero_fill = True
 

@@ -47,7 +47,7 @@ class Program:
     cheaply compiled first tier; ``tier_up`` swaps in the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
-                 "_setups_seen")
+                 "_setups_seen", "written")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         global _setups
@@ -59,6 +59,7 @@ class Program:
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
         self._executable = None
+        self.written = ()  # the slots whose values ``run`` returns (set by the queue)
         self.run = self._first_run if fast else jax.jit(pure)
 
     def _first_run(self, values, operands):

@@ -15,16 +15,13 @@ sits below ``_ndarray``, which imports ``flush`` from here.
 import itertools
 import weakref
 import time
-import warnings
 from collections import OrderedDict
-from typing import NamedTuple
 
 import numpy as np
 import jax
-import jax.numpy as jnp
 
-from ._plan import jax_dtype
-from ._program import Program, starts_optimized, tier_up_hits
+from ._assemble import (ConstFill, compile_layout, const_shapes, make_layout, note_miss,
+                        slot_arrays)
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
@@ -67,7 +64,6 @@ stats = CompileStats()
 trained_buffers = weakref.WeakSet()
 _programs = OrderedDict()
 _layouts = OrderedDict()
-_structures = {}
 _queue = []
 _queue_kinds = set()
 _queued_arrays = []
@@ -83,9 +79,10 @@ class Template:
     cached too, which keeps the per-step Python cost small.
     """
 
-    __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable")
+    __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable", "optional")
 
-    def __init__(self, key, reads, writes, build, kind="function", reusable=False):
+    def __init__(self, key, reads, writes, build, kind="function", reusable=False,
+                 optional=()):
         self.key = key
         self.reads = list(reads)
         self.writes = list(writes)
@@ -93,6 +90,9 @@ class Template:
         self.kind = kind
         self.tid = next(_template_ids)
         self.reusable = reusable
+        # positions in ``writes`` a training step may leave out of its results
+        # until somebody reads them (leaf gradients): see ``_left_out``
+        self.optional = tuple(optional)
 
 
 class Op:
@@ -107,9 +107,9 @@ class Op:
     __slots__ = ("template", "operands", "record")
 
     def __init__(self, key=None, reads=(), writes=(), build=None, operands=(), kind="function",
-                 template=None, record=None):
+                 template=None, record=None, optional=()):
         if template is None:
-            template = _interned_template(key, reads, writes, build, kind)
+            template = _interned_template(key, reads, writes, build, kind, optional)
         self.template = template
         self.operands = tuple(operands)
         self.record = record
@@ -118,16 +118,16 @@ class Op:
 _interned = OrderedDict()
 
 
-def _interned_template(key, reads, writes, build, kind):
+def _interned_template(key, reads, writes, build, kind, optional=()):
     """Solver-style ops (kind 'update': long-lived parameter and state arrays)
     are rebuilt by their owners every step; reuse one template per distinct
     (key, arrays) so the flush layout is cached. Other ad-hoc ops are not kept."""
     if kind != "update":
-        return Template(key, reads, writes, build, kind)
-    ikey = (key, tuple(map(id, reads)), tuple(map(id, writes)))
+        return Template(key, reads, writes, build, kind, optional=optional)
+    ikey = (key, tuple(map(id, reads)), tuple(map(id, writes)), tuple(optional))
     t = _interned.get(ikey)
     if t is None:
-        t = Template(key, reads, writes, build, kind, reusable=True)
+        t = Template(key, reads, writes, build, kind, reusable=True, optional=optional)
         if len(_interned) >= MAX_INTERNED:
             _interned.popitem(last=False)
         _interned[ikey] = t
@@ -185,82 +185,41 @@ def run_now(op):
 
 
 # ---------------------------------------------------------------- flush
-class ConstFill(NamedTuple):
-    """An input signature entry: the array is a pending zero fill (folded as a constant)."""
-    fill: object
-    dtype: object
-
-
-class OpSignature(NamedTuple):
-    """One op's part of a program's structure."""
-    key: object
-    read_slots: tuple
-    write_slots: tuple
-    read_shapes: tuple
-    operand_meta: tuple
-
-
-class Layout(NamedTuple):
-    """Where the arrays of a queue of ops sit in one program."""
-    sources: tuple       # slot -> (op index, is_write, position)
-    input_slots: tuple   # slots passed in (first reads)
-    written: tuple       # slots handed back
-    structure_id: int
-    op_sigs: tuple       # OpSignature per op
-
-
-def _make_layout(ops):
-    """Assign a slot to every distinct array of the queued ops."""
-    slot_of = {}
-    sources = []
-    input_slots = []
-    written = []
-    written_set = set()
-    op_sigs = []
-
-    def slot(array, source):
-        s = slot_of.get(id(array))
-        if s is None:
-            s = slot_of[id(array)] = len(sources)
-            sources.append(source)
-            if not source[1]:  # first seen as a read: a program input
-                input_slots.append(s)
-        return s
-
-    for i, op in enumerate(ops):
-        t = op.template
-        rs = [slot(a, (i, 0, j)) for j, a in enumerate(t.reads)]
-        ws = [slot(a, (i, 1, j)) for j, a in enumerate(t.writes)]
-        for s in ws:
-            if s not in written_set:
-                written_set.add(s)
-                written.append(s)
-        shapes = tuple(tuple(a.shape) for a in t.reads)
-        op_sigs.append(OpSignature(
-            t.key, tuple(rs), tuple(ws), shapes,
-            tuple((np.shape(x), np.asarray(x).dtype.str) for x in op.operands)))
-    structure = (tuple(op_sigs), tuple(written))
-    sid = _structures.get(structure)
-    if sid is None:
-        sid = len(_structures)
-        _structures[structure] = sid
-    return Layout(tuple(sources), tuple(input_slots), tuple(written), sid, tuple(op_sigs))
+# The arrays of the last few cached layouts (a training loop, or a train/eval pair,
+# flushes the same queues over and over); kept apart from the layouts, which may
+# outlive the arrays' graphs.
+_recent_arrays = OrderedDict()
+MAX_RECENT_ARRAYS = 4
 
 
 def _layout_of(ops):
-    """The layout of ``ops``, cached when every template is reusable."""
-    if not all(op.template.reusable for op in ops):
-        return _make_layout(ops)
-    lkey = tuple(op.template.tid for op in ops)
+    """(layout, the NdArray of each slot) of ``ops``; the layout is cached when
+    every template is reusable."""
+    reusable = True
+    for op in ops:
+        if not op.template.reusable:
+            reusable = False
+            break
+    if not reusable:
+        layout = make_layout(ops)
+        return layout, slot_arrays(ops, layout)
+    lkey = tuple([op.template.tid for op in ops])
+    recent = _recent_arrays.get(lkey)
+    if recent is not None:
+        return recent
     layout = _layouts.get(lkey)
     if layout is not None:
         _layouts.move_to_end(lkey)
-        return layout
-    layout = _make_layout(ops)
-    if len(_layouts) >= MAX_CACHED_LAYOUTS:
-        _layouts.popitem(last=False)
-    _layouts[lkey] = layout
-    return layout
+    else:
+        layout = make_layout(ops)
+        if len(_layouts) >= MAX_CACHED_LAYOUTS:
+            _layouts.popitem(last=False)
+        _layouts[lkey] = layout
+    recent = (layout, slot_arrays(ops, layout))
+    if len(_recent_arrays) >= MAX_RECENT_ARRAYS:
+        _recent_arrays.popitem(last=False)
+    _recent_arrays[lkey] = recent
+    return recent
 
 
 def _input_values(arrays, input_slots):
@@ -296,20 +255,23 @@ def flush():
         a._queued = False
     _queued_arrays.clear()
 
-    layout = _layout_of(ops)
-    templates = [op.template for op in ops]
-    arrays = [templates[i].writes[j] if rw else templates[i].reads[j]
-              for i, rw, j in layout.sources]
+    layout, arrays = _layout_of(ops)
     values, input_sig = _input_values(arrays, layout.input_slots)
-    key = (layout.structure_id, input_sig)
+    left_out = _left_out(layout, arrays, input_sig)
+    key = (layout.structure_id, input_sig, left_out)
     operands = [op.operands for op in ops]
 
-    if any(op.record is not None for op in ops):
-        _take_snapshots(ops, layout, arrays, values, input_sig)
+    kept = None
+    if left_out or any(op.record is not None for op in ops):
+        kept = _take_snapshots(ops, layout, arrays, values, input_sig)
 
     program = _programs.get(key)
     if program is None:
-        program = _compile(ops, layout, arrays, input_sig, values)
+        written = layout.written
+        if left_out:
+            written = tuple(s for s in written if s not in left_out)
+        program = compile_layout([op.template for op in ops], layout, const_shapes(arrays, layout),
+                           input_sig, written, values)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
@@ -318,7 +280,8 @@ def flush():
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
         stats.shared += program.shared
-        _note_miss(layout.structure_id, input_sig, layout.op_sigs)
+        note_miss((layout.structure_id, left_out), input_sig, layout.op_sigs,
+                  stats._recent_misses)
     else:
         _programs.move_to_end(key)
         stats.hits += 1
@@ -330,39 +293,33 @@ def flush():
         else:
             outs = program.run(values, operands)
     stats.executions += 1
-    stats.last_ops = tuple(t.kind for t in templates)
-    for s, v in zip(layout.written, outs):
-        arrays[s]._set_value(v)
+    stats.last_ops = layout.kinds
+    if left_out:
+        _store_results(arrays, program.written, outs)
+        _leave_out(StepRecord([op.template for op in ops], layout, const_shapes(arrays, layout),
+                              input_sig, kept, operands, left_out), arrays, left_out)
+    else:
+        _store_results(arrays, layout.written, outs)
     for op in ops:
         if op.record is not None:
             op.record.pending = False
 
 
-def _compile(ops, layout, arrays, input_sig, values):
-    fns = [op.template.build() for op in ops]
-    value_slots = [s for s, sig in zip(layout.input_slots, input_sig)
-                   if not isinstance(sig, ConstFill)]
-    consts = [(s, arrays[s].shape, jax_dtype(sig.dtype), sig.fill)
-              for s, sig in zip(layout.input_slots, input_sig) if isinstance(sig, ConstFill)]
-    plan = [(fn, sig.read_slots, sig.write_slots) for fn, sig in zip(fns, layout.op_sigs)]
-    written = layout.written
+def _store_results(arrays, written, outs):
+    """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
+    for s, value in zip(written, outs):
+        a = arrays[s]
+        if a._dtype == _F64 and value.dtype == _F32:
+            a._dtype = _F32  # as NNabla: a function writing float32 makes it the head's dtype
+        a._head = value
+        a._fill = None
+        a._modification_count += 1
+        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
+        a._lazy = None
 
-    def program(values, operands):
-        env = {}
-        for s, v in zip(value_slots, values):
-            env[s] = v
-        for s, shape, dtype, fill in consts:
-            env[s] = jnp.full(shape, fill, dtype)
-        for (fn, rs, ws), op_operands in zip(plan, operands):
-            outs = fn([env[s] for s in rs], op_operands)
-            for s, v in zip(ws, outs):
-                env[s] = v
-        return [env[s] for s in written]
 
-    nbytes = sum(getattr(v, "nbytes", 0) for v in values)
-    kinds = {op.template.kind for op in ops}
-    return Program(program, fast=not starts_optimized(kinds, nbytes),
-                   tier_up_hits=tier_up_hits(kinds, nbytes))
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 
 
 def _take_snapshots(ops, layout, arrays, values, input_sig):
@@ -381,51 +338,84 @@ def _take_snapshots(ops, layout, arrays, values, input_sig):
     for op, sig in zip(ops, layout.op_sigs):
         if op.record is not None:
             op.record.snapshot = (shared, sig.read_slots)
+    return kept
 
 
-_miss_by_structure = {}
+# ---------------------------------------------------------------- left-out results
+# A training step (a program with a solver update) leaves out of its results the
+# written arrays that every writer marks optional (the leaves' gradients, which the
+# update consumes inside the program) and that were zeroed for this step (a
+# gradient that accumulates over steps is read by the next one) until somebody
+# reads one: the array then holds a StepRecord, and reading it runs the step's ops
+# again on the values the step read, returning those arrays; from then on they
+# are returned (``_keep_out``).
+_process_count = []
 
 
-def _note_miss(sid, input_sig, op_sigs):
-    """Warn when a program keeps recompiling, naming the cause."""
-    seen = _miss_by_structure.get(sid)
-    if seen is None:
-        _miss_by_structure[sid] = [1, input_sig]
-        types = tuple(_structure(sig.key) for sig in op_sigs)
-        recent = stats._recent_misses
-        recent.append(hash(types))
-        if len(recent) > 64:
-            del recent[0]
-        if recent.count(hash(types)) == 32:
-            warnings.warn("nnjax: graphs of the same function types compiled 32 times with "
-                          "different shapes or args; keep shapes and args fixed between "
-                          "iterations to reuse compiled programs", RuntimeWarning, stacklevel=3)
-        return
-    seen[0] += 1
-    if seen[0] == 4:
-        changed = [i for i, (a, b) in enumerate(zip(seen[1], input_sig)) if a != b]
-        detail = "; ".join(f"input {i}: {_sig_text(seen[1][i])} -> {_sig_text(input_sig[i])}"
-                           for i in changed[:3])
-        warnings.warn("nnjax: the same step compiled 4 times because its inputs' dtypes or "
-                      f"constant fills change ({detail}); keep them fixed (e.g. write "
-                      "arrays with .d = values of one dtype, avoid varying scalar fills)",
-                      RuntimeWarning, stacklevel=3)
-    seen[1] = input_sig
+def _left_out(layout, arrays, input_sig):
+    """The optional written slots to leave out of this flush's results."""
+    if not layout.optional:
+        return ()
+    if not _process_count:
+        # a recompute would run a step's collectives again, alone: one process only
+        _process_count.append(jax.process_count())
+    if _process_count[0] != 1:
+        return ()
+    return tuple(s for s, k in layout.optional
+                 if (k < 0 or type(input_sig[k]) is ConstFill) and not arrays[s]._keep_out)
 
 
-def _sig_text(sig):
-    return f"fill {sig.fill} {np.dtype(sig.dtype).name}" if isinstance(sig, ConstFill) else str(sig)
+def _leave_out(record, arrays, left_out):
+    """Mark the left-out arrays as written, their values held by ``record``."""
+    for s in left_out:
+        a = arrays[s]
+        a._modification_count += 1
+        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
+        a._lazy = (record, s)
+    record.arrays = [(s, weakref.ref(arrays[s])) for s in left_out]
 
 
-def _structure(key):
-    """An op key without shapes and args: the function types it runs."""
-    if not isinstance(key, tuple) or not key:
-        return key
-    if key[0] in ("forward", "backward") and isinstance(key[1], tuple):
-        return (key[0],) + tuple(step[0] for step in key[1])
-    if key[0] in ("backward_function", "update"):
-        return key[:2]
-    return key[0]
+class StepRecord:
+    """A flushed step's ops and the values it read: computes its left-out results."""
+
+    __slots__ = ("templates", "layout", "shapes", "input_sig", "values", "operands",
+                 "left_out", "arrays", "pending")
+
+    def __init__(self, templates, layout, shapes, input_sig, values, operands, left_out):
+        self.templates = templates
+        self.layout = layout
+        self.shapes = shapes
+        self.input_sig = input_sig
+        self.values = values
+        self.operands = operands
+        self.left_out = left_out
+        self.arrays = ()
+        self.pending = False
+
+    def resolve(self, slot, array):
+        """Compute every left-out array still waiting on this record (reading one
+        usually means the others are read too); keep them in later results."""
+        stats.recomputes += 1
+        key = (self.layout.structure_id, self.input_sig, ("recompute", self.left_out))
+        program = _programs.get(key)
+        if program is None:
+            program = compile_layout(self.templates, self.layout, self.shapes, self.input_sig,
+                               self.left_out, self.values)
+            if len(_programs) >= MAX_CACHED_PROGRAMS:
+                _programs.popitem(last=False)
+            _programs[key] = program
+            stats.compiles += 1
+        outs = program.run(self.values, self.operands)
+        for (s, ref), value in zip(self.arrays, outs):
+            a = array if s == slot else ref()
+            if a is None or (a is not array and (a._lazy is None or a._lazy[0] is not self)):
+                continue
+            a._lazy = None
+            a._keep_out = True
+            if a._dtype == _F64 and value.dtype == _F32:
+                a._dtype = _F32
+            a._head = value
+            a._fill = None
 
 
 def compile_count():

@@ -43,7 +43,7 @@ def _device_zeros(shape, dtype=np.float32):
 def new_slot(param, state_names):
     """A Slot for ``param`` with zero float32 states (param's shape) and ``t = 0``."""
     states = OrderedDict((n, _device_zeros(param.shape)) for n in state_names)
-    return Slot(param, states, _device_zeros((), np.int32))
+    return Slot(param, states, NdArray((), np.int32))  # t = 0, a fill (see _advance_counts)
 
 
 def _per_parameter(active, make_op, pre_hook, post_hook):
@@ -67,14 +67,15 @@ def update(active, rule, key, hyper_operand, templates, pre_hook=None, post_hook
     argument, so changing one never recompiles; templates: the solver's dict
     caching one template per set of active parameters.
     """
-    pre_hook, post_hook = _modes.with_global_hooks(pre_hook, post_hook, "solver")
+    if pre_hook is not None or post_hook is not None or _modes.solver_hooks_active():
+        pre_hook, post_hook = _modes.with_global_hooks(pre_hook, post_hook, "solver")
     if not active:
         return
 
     def make_op(items):
         hyper_names, hyper = hyper_operand()
         template = _update_template(items, rule, key, hyper_names, templates)
-        return Op(template=template, operands=(hyper,))
+        return Op(template=template, operands=(hyper, _advance_counts(items)))
     if pre_hook is None and post_hook is None:
         enqueue(make_op(active))
     else:
@@ -92,13 +93,35 @@ def _update_template(active, rule, key, hyper_names, templates):
     return template
 
 
+def _advance_counts(active):
+    """Advance each active slot's step count ``t`` (up to T_MAX) on the host and
+    return the new counts as an int32 operand. The counts never enter the
+    program as arrays: a scalar each way per parameter would cost more to move
+    than the addition does, so each ``t`` is held as a fill of its new value."""
+    counts = []
+    for _, s in active:
+        t = s.t
+        if t._head is None and t._lazy is None and not t._queued and t._children is None:
+            now = int(t._fill or 0)
+            now += now < T_MAX
+            t._fill = now  # (the inlined NdArray.fill: the loop's hot path)
+            t._modification_count += 1
+            t._zeroed = t._zero_fill = t._exposed = False
+        else:
+            now = int(np.asarray(t.get_data("r")))
+            now += now < T_MAX
+            t.fill(now)
+        counts.append(now)
+    return np.array(counts, np.int32)
+
+
 def _new_update_template(active, rule, key, hyper_names):
     names = rule.state_names
     reads, writes = [], []
     for _, s in active:
-        reads += [s.param._buffers.data, s.param._buffers.grad, s.t]
+        reads += [s.param._buffers.data, s.param._buffers.grad]
         reads += [s.states[n] for n in names]
-        writes += [s.param._buffers.data, s.t] + [s.states[n] for n in names]
+        writes += [s.param._buffers.data] + [s.states[n] for n in names]
     tkey = ("update",) + tuple(key) + (hyper_names, names, len(active))
 
     def build():
@@ -107,18 +130,18 @@ def _new_update_template(active, rule, key, hyper_names):
 
 
 def _update_program(rule_update, names, hyper_names):
-    """The traced update: per parameter, advance ``t`` and apply the rule."""
-    per = 3 + len(names)
+    """The traced update: per parameter, apply the rule at its (advanced) step count."""
+    per = 2 + len(names)
 
     def run(values, operands):
         h = {n: operands[0][i] for i, n in enumerate(hyper_names)}
+        counts = operands[1]
         out = []
         for i in range(len(values) // per):
-            p, g, t = values[i * per:i * per + 3]
-            st = dict(zip(names, values[i * per + 3:(i + 1) * per]))
-            t = jnp.where(t < T_MAX, t + 1, t)
-            new_p, new_st = rule_update(p, g.astype(p.dtype), st, t, h)
-            out += [new_p.astype(p.dtype), t]
+            p, g = values[i * per:i * per + 2]
+            st = dict(zip(names, values[i * per + 2:(i + 1) * per]))
+            new_p, new_st = rule_update(p, g.astype(p.dtype), st, counts[i], h)
+            out += [new_p.astype(p.dtype)]
             out += [new_st[n].astype(st[n].dtype) for n in names]
         return out
     return run
@@ -182,7 +205,8 @@ def _grad_op(tag, fn, scalar, with_param, active):
                         for p, g in zip(values[0::step], values[1::step])]
             return [fn(g, c.astype(g.dtype), None) for g in values]
         return run
-    return Op(key, reads, writes, build, (np.float32(scalar),), kind="update")
+    return Op(key, reads, writes, build, (np.float32(scalar),), kind="update",
+              optional=range(len(writes)))
 
 
 # ---------------------------------------------------------------- checks

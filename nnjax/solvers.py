@@ -101,6 +101,7 @@ class Solver:
         self._wd_rate = self._fused_default
         self._slots = OrderedDict()
         self._update_templates = {}
+        self._last_hyper = None
 
     def __repr__(self):
         args = ", ".join(f"{k}={v}" for k, v in self.info.items())
@@ -190,12 +191,17 @@ class Solver:
 
     def _hyper_operand(self):
         """(names, float32 values) of the hyperparameters the rule reads (``wd`` if fused)."""
+        values = tuple(self._hyper.values())
+        if self._fused_default is not None:
+            values += (self._wd_rate,)
+        last = self._last_hyper
+        if last is not None and last[0] == values:
+            return last[1], last[2]  # (a program argument: the same array serves again)
         names = tuple(self._hyper)
-        values = [self._hyper[n] for n in names]
         if self._fused_default is not None:
             names += ("wd",)
-            values.append(self._wd_rate)
-        return names, np.array(values, np.float32)
+        self._last_hyper = (values, names, np.array(values, np.float32))
+        return self._last_hyper[1], self._last_hyper[2]
 
     def update(self, update_pre_hook=None, update_post_hook=None):
         """Update every parameter whose gradient was written since ``zero_grad``.

@@ -214,3 +214,115 @@ def test_forward_only_runs_only_the_forward():
     solver.update()
     nn.synchronize()
     assert nn.compile_stats().last_ops == ("forward", "backward", "update")
+
+
+def _reference_grads(params, xd, td):
+    """dLoss/dparams of the _mlp network, by hand (softmax cross entropy, mean)."""
+    hd, yd = _reference_forward(params, xd)
+    p = np.exp(yd - yd.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    dy = (p - np.eye(3)[td[:, 0].astype(int)]) / len(yd)
+    dh = dy @ params["l2/affine/W"].T * (1 - hd ** 2)
+    return {"l1/affine/W": xd.T @ dh, "l1/affine/b": dh.sum(0),
+            "l2/affine/W": hd.T @ dy, "l2/affine/b": dy.sum(0)}
+
+
+def test_training_step_leaves_grads_out_until_read():
+    x, t, h, y, loss = _mlp()
+    solver = S.Sgd(0.1)
+    params = nn.get_parameters()
+    solver.set_parameters(params)
+
+    def step(i):
+        x.d, t.d = _data(i)
+        before = {k: v.d.copy() for k, v in params.items()}
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+        nn.synchronize()
+        return before
+
+    for i in range(3):
+        step(i)
+    assert all(v.grad._lazy is not None for v in params.values())  # not returned
+    before = step(3)
+    recomputes = nn.compile_stats().recomputes
+    ref = _reference_grads(before, x.d, t.d)
+    for k, v in params.items():  # read after the update: this step's gradient
+        np.testing.assert_allclose(v.g, ref[k], rtol=1e-4, atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(v.d, before[k] - 0.1 * ref[k], rtol=1e-4, atol=1e-6)
+    assert nn.compile_stats().recomputes == recomputes + 1  # all four in one recompute
+    # read once: later steps hand them back
+    for i in range(4, 6):
+        before = step(i)
+        assert all(v.grad._lazy is None for v in params.values())
+    ref = _reference_grads(before, x.d, t.d)
+    for k, v in params.items():
+        np.testing.assert_allclose(v.g, ref[k], rtol=1e-4, atol=1e-6, err_msg=k)
+    assert nn.compile_stats().recomputes == recomputes + 1
+
+
+def test_left_out_grad_accumulates_when_zero_grad_is_skipped():
+    x, t, h, y, loss = _mlp()
+    solver = S.Sgd(0.0)  # the parameters stay: each backward adds the same gradient
+    params = nn.get_parameters()
+    solver.set_parameters(params)
+    x.d, t.d = _data(0)
+    before = {k: v.d.copy() for k, v in params.items()}
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
+    loss.forward()
+    loss.backward()  # no zero_grad: the left-out grad is computed, then added to
+    solver.update()
+    ref = _reference_grads(before, x.d, t.d)
+    for k, v in params.items():
+        np.testing.assert_allclose(v.g, 2 * ref[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_step_count_advances_on_the_host():
+    x, t, h, y, loss = _mlp()
+    solver = S.Adam(1e-2)
+    params = nn.get_parameters()
+    solver.set_parameters(params)
+    w = params["l1/affine/W"]
+    for i in range(3):
+        x.d, t.d = _data(i)
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    assert {s.t for s in solver.get_states().values()} == {3}
+    # a state written back with a large t: Adam's bias correction reads it
+    states = solver.get_states()
+    big = 10 ** 6
+    for s in states.values():
+        s.t = big
+    solver.set_states(states)
+    m0 = states["l1/affine/W"].pstate["mean"].d.copy()
+    v0 = states["l1/affine/W"].pstate["var"].d.copy()
+    w0 = w.d.copy()
+    x.d, t.d = _data(5)
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
+    g = w.g.copy()
+    m = 0.9 * m0 + 0.1 * g
+    v = 0.999 * v0 + 0.001 * g * g
+    tt = big + 1
+    lr_t = 1e-2 * np.sqrt(1 - 0.999 ** tt) / (1 - 0.9 ** tt)
+    np.testing.assert_allclose(w.d, w0 - lr_t * m / (np.sqrt(v) + 1e-8), rtol=1e-5, atol=1e-7)
+    assert solver.get_states()["l1/affine/W"].t == tt
+    # the count stops at the largest int32 step
+    from nnjax._solver_step import T_MAX
+    for s in states.values():
+        s.t = T_MAX
+    solver.set_states(states)
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
+    assert solver.get_states()["l1/affine/W"].t == T_MAX

@@ -18,6 +18,7 @@ ENGINE_LAYERS = [
     ["nnjax._registry"],
     ["nnjax._plan"],
     ["nnjax._program"],
+    ["nnjax._assemble"],
     ["nnjax._queue"],
     ["nnjax._ndarray"],
     ["nnjax._records"],
