@@ -98,9 +98,11 @@ def slot_arrays(ops, layout):
             for i, rw, j in layout.sources]
 
 
-def const_shapes(arrays, layout):
-    """{input slot: shape}: what a program needs of its arrays besides the values."""
-    return {s: arrays[s].shape for s in layout.input_slots}
+def const_shapes(arrays, layout, input_sig):
+    """{input slot: shape} of the inputs passed as constant fills: what a program
+    needs of its arrays besides the values."""
+    return {s: arrays[s].shape for s, sig in zip(layout.input_slots, input_sig)
+            if type(sig) is ConstFill}
 
 
 def compile_layout(templates, layout, shapes, input_sig, written, values):

@@ -265,13 +265,14 @@ def flush():
     if left_out or any(op.record is not None for op in ops):
         kept = _take_snapshots(ops, layout, arrays, values, input_sig)
 
+    templates = [op.template for op in ops]
     program = _programs.get(key)
     if program is None:
         written = layout.written
         if left_out:
             written = tuple(s for s in written if s not in left_out)
-        program = compile_layout([op.template for op in ops], layout, const_shapes(arrays, layout),
-                           input_sig, written, values)
+        program = compile_layout(templates, layout, const_shapes(arrays, layout, input_sig),
+                                 input_sig, written, values)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
@@ -296,8 +297,9 @@ def flush():
     stats.last_ops = layout.kinds
     if left_out:
         _store_results(arrays, program.written, outs)
-        _leave_out(StepRecord([op.template for op in ops], layout, const_shapes(arrays, layout),
-                              input_sig, kept, operands, left_out), arrays, left_out)
+        record = StepRecord(templates, layout, const_shapes(arrays, layout, input_sig),
+                            input_sig, kept, operands, left_out)
+        _leave_out(record, arrays, left_out)
     else:
         _store_results(arrays, layout.written, outs)
     for op in ops:
