@@ -45,6 +45,8 @@ class Layout(NamedTuple):
     kinds: tuple         # each op's template kind
     optional: tuple      # (slot, its input position or -1): written slots every writer
                          # marks optional (see nnjax._queue.left_out)
+    donors: tuple        # (slot, its input position): inputs the program writes and only
+                         # solver updates read (solver states: see nnjax._queue._donated)
 
 
 def make_layout(ops):
@@ -56,6 +58,7 @@ def make_layout(ops):
     written_set = set()
     op_sigs = []
     required = set()  # slots some op writes as a result it must hand back
+    read_elsewhere = set()  # slots some op other than a solver update reads
 
     def slot(array, source):
         s = slot_of.get(id(array))
@@ -71,6 +74,8 @@ def make_layout(ops):
         rs = [slot(a, (i, 0, j)) for j, a in enumerate(t.reads)]
         ws = [slot(a, (i, 1, j)) for j, a in enumerate(t.writes)]
         required.update(s for j, s in enumerate(ws) if j not in t.optional)
+        if not (isinstance(t.key, tuple) and t.key and t.key[0] == "update"):
+            read_elsewhere.update(rs)
         for s in ws:
             if s not in written_set:
                 written_set.add(s)
@@ -88,8 +93,10 @@ def make_layout(ops):
     position = {s: k for k, s in enumerate(input_slots)}
     optional = (tuple((s, position.get(s, -1)) for s in written if s not in required)
                 if "update" in kinds else ())
+    donors = tuple((s, position[s]) for s in written
+                   if s in position and s not in read_elsewhere)
     return Layout(tuple(sources), tuple(input_slots), tuple(written), sid, tuple(op_sigs),
-                  kinds, optional)
+                  kinds, optional, donors)
 
 
 def slot_arrays(ops, layout):
@@ -105,19 +112,20 @@ def const_shapes(arrays, layout, input_sig):
             if type(sig) is ConstFill}
 
 
-def compile_layout(templates, layout, shapes, input_sig, written, values):
+def compile_layout(templates, layout, shapes, input_sig, written, values, donated=()):
     """A Program running ``templates`` (laid out by ``layout``) and returning the
     values of the ``written`` slots; ``shapes``: {input slot: shape} (for
-    inputs passed as constant fills)."""
+    inputs passed as constant fills); ``donated``: the input slots passed in
+    the program's second (donated) argument, the others come in the first."""
     fns = [t.build() for t in templates]
     value_slots = [s for s, sig in zip(layout.input_slots, input_sig)
-                   if not isinstance(sig, ConstFill)]
+                   if not isinstance(sig, ConstFill) and s not in donated]
     consts = [(s, shapes[s], jax_dtype(sig.dtype), sig.fill)
               for s, sig in zip(layout.input_slots, input_sig) if isinstance(sig, ConstFill)]
     plan = [(fn, sig.read_slots, sig.write_slots) for fn, sig in zip(fns, layout.op_sigs)]
 
-    def program(values, operands):
-        env = {}
+    def program(values, donated_values, operands):
+        env = dict(zip(donated, donated_values))
         for s, v in zip(value_slots, values):
             env[s] = v
         for s, shape, dtype, fill in consts:

@@ -232,6 +232,7 @@ class NdArray:
             elif writable:
                 head = np.array(head, copy=True)
             if not writable:
+                self._exposed = True  # (the view may share the device buffer: never donate it)
                 return head
         elif head.dtype != self._dtype:
             head = head.astype(self._dtype)

@@ -43,8 +43,10 @@ _executables = OrderedDict()
 
 
 class Program:
-    """A compiled queue: ``run(values, operands)``. ``fast`` while it runs the
-    cheaply compiled first tier; ``tier_up`` swaps in the optimized one."""
+    """A compiled queue: ``run(values, donated, operands)`` (the arrays of
+    ``donated`` are given to the program: their buffers hold its results).
+    ``fast`` while it runs the cheaply compiled first tier; ``tier_up`` swaps in
+    the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
                  "_setups_seen", "written")
@@ -60,10 +62,10 @@ class Program:
         self.shared = False  # its first tier reuses an identical program's executable
         self._executable = None
         self.written = ()  # the slots whose values ``run`` returns (set by the queue)
-        self.run = self._first_run if fast else jax.jit(pure)
+        self.run = self._first_run if fast else jax.jit(pure, donate_argnums=1)
 
-    def _first_run(self, values, operands):
-        lowered = jax.jit(self._pure).lower(values, operands)
+    def _first_run(self, values, donated, operands):
+        lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
         if executable is None:
@@ -77,18 +79,18 @@ class Program:
             _executables.move_to_end(key)
         self._executable = executable
         self.run = self._run_first_tier
-        return executable(values, operands)
+        return executable(values, donated, operands)
 
-    def _run_first_tier(self, values, operands):
+    def _run_first_tier(self, values, donated, operands):
         try:
-            return self._executable(values, operands)
+            return self._executable(values, donated, operands)
         except TypeError:
             # an array changed shape under a cached queue layout (reset_shape):
             # lower for the new shapes, as jax.jit would retrace
             global _setups
             _setups += 1
             self._setups_seen = _setups
-            return self._first_run(values, operands)
+            return self._first_run(values, donated, operands)
 
     def due_for_tier_up(self):
         """Count a cache hit; true when this first-tier program should be optimized now."""
@@ -100,10 +102,10 @@ class Program:
         self.hits += 1
         return self.hits >= self.tier_up_hits
 
-    def tier_up(self, values, operands):
-        self.run = jax.jit(self._pure)
+    def tier_up(self, values, donated, operands):
+        self.run = jax.jit(self._pure, donate_argnums=1)
         self.fast = False
-        return self.run(values, operands)
+        return self.run(values, donated, operands)
 
 
 def _sharing_key(lowered):

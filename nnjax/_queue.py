@@ -13,15 +13,16 @@ Arrays are handled through their attributes only (``_queued``, ``_lazy``,
 sits below ``_ndarray``, which imports ``flush`` from here.
 """
 import itertools
-import weakref
 import time
+import weakref
 from collections import OrderedDict
 
 import numpy as np
-import jax
 
 from ._assemble import (ConstFill, compile_layout, const_shapes, make_layout, note_miss,
                         slot_arrays)
+from ._step_results import (F32, F64, Donated, StepRecord, donated_inputs, leave_out,
+                            left_out_slots)
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
@@ -257,13 +258,17 @@ def flush():
 
     layout, arrays = _layout_of(ops)
     values, input_sig = _input_values(arrays, layout.input_slots)
-    left_out = _left_out(layout, arrays, input_sig)
-    key = (layout.structure_id, input_sig, left_out)
+    left_out = left_out_slots(layout, arrays, input_sig)
+    donated, donated_values = donated_inputs(layout, arrays, values, input_sig)
+    key = (layout.structure_id, input_sig, left_out, donated)
     operands = [op.operands for op in ops]
 
     kept = None
     if left_out or any(op.record is not None for op in ops):
-        kept = _take_snapshots(ops, layout, arrays, values, input_sig)
+        kept = _take_snapshots(ops, layout, arrays, values, input_sig, donated)
+    if donated:
+        given = {id(v) for v in donated_values}
+        values = [v for v in values if id(v) not in given]
 
     templates = [op.template for op in ops]
     program = _programs.get(key)
@@ -272,12 +277,12 @@ def flush():
         if left_out:
             written = tuple(s for s in written if s not in left_out)
         program = compile_layout(templates, layout, const_shapes(arrays, layout, input_sig),
-                                 input_sig, written, values)
+                                 input_sig, written, values + donated_values, donated)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
         start = time.perf_counter()
-        outs = program.run(values, operands)
+        outs = program.run(values, donated_values, operands)
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
         stats.shared += program.shared
@@ -288,18 +293,18 @@ def flush():
         stats.hits += 1
         if program.due_for_tier_up():
             start = time.perf_counter()
-            outs = program.tier_up(values, operands)
+            outs = program.tier_up(values, donated_values, operands)
             stats.compile_seconds += time.perf_counter() - start
             stats.tier_ups += 1
         else:
-            outs = program.run(values, operands)
+            outs = program.run(values, donated_values, operands)
     stats.executions += 1
     stats.last_ops = layout.kinds
     if left_out:
         _store_results(arrays, program.written, outs)
         record = StepRecord(templates, layout, const_shapes(arrays, layout, input_sig),
-                            input_sig, kept, operands, left_out)
-        _leave_out(record, arrays, left_out)
+                            input_sig, kept, operands, left_out, _recompute_program)
+        leave_out(record, arrays, left_out)
     else:
         _store_results(arrays, layout.written, outs)
     for op in ops:
@@ -311,8 +316,8 @@ def _store_results(arrays, written, outs):
     """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
     for s, value in zip(written, outs):
         a = arrays[s]
-        if a._dtype == _F64 and value.dtype == _F32:
-            a._dtype = _F32  # as NNabla: a function writing float32 makes it the head's dtype
+        if a._dtype == F64 and value.dtype == F32:
+            a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype
         a._head = value
         a._fill = None
         a._modification_count += 1
@@ -320,20 +325,33 @@ def _store_results(arrays, written, outs):
         a._lazy = None
 
 
-_F64 = np.dtype(np.float64)
-_F32 = np.dtype(np.float32)
+def _recompute_program(key, compile_it):
+    """The program cached under ``key``, compiled by ``compile_it()`` the first time
+    (a StepRecord's recompute)."""
+    stats.recomputes += 1
+    program = _programs.get(key)
+    if program is None:
+        program = compile_it()
+        if len(_programs) >= MAX_CACHED_PROGRAMS:
+            _programs.popitem(last=False)
+        _programs[key] = program
+        stats.compiles += 1
+    return program
 
 
-def _take_snapshots(ops, layout, arrays, values, input_sig):
+def _take_snapshots(ops, layout, arrays, values, input_sig, donated=()):
     """Point each op's Record at this flush's input values (the values its
     reads had). Host arrays a user holds a view of are copied; the rest are
-    immutable (jax arrays) or owned by nnjax, so keeping references suffices."""
+    immutable (jax arrays) or owned by nnjax, so keeping references suffices.
+    A donated value (no record reads it) is kept as its shape and dtype."""
     kept = list(values)
     k = 0
     for s, sig in zip(layout.input_slots, input_sig):
         if isinstance(sig, ConstFill):
             continue
-        if arrays[s]._exposed and isinstance(kept[k], np.ndarray):
+        if s in donated:
+            kept[k] = Donated(kept[k].shape, kept[k].dtype)
+        elif arrays[s]._exposed and isinstance(kept[k], np.ndarray):
             kept[k] = np.array(kept[k])
         k += 1
     shared = (layout.input_slots, input_sig, kept)
@@ -341,83 +359,6 @@ def _take_snapshots(ops, layout, arrays, values, input_sig):
         if op.record is not None:
             op.record.snapshot = (shared, sig.read_slots)
     return kept
-
-
-# ---------------------------------------------------------------- left-out results
-# A training step (a program with a solver update) leaves out of its results the
-# written arrays that every writer marks optional (the leaves' gradients, which the
-# update consumes inside the program) and that were zeroed for this step (a
-# gradient that accumulates over steps is read by the next one) until somebody
-# reads one: the array then holds a StepRecord, and reading it runs the step's ops
-# again on the values the step read, returning those arrays; from then on they
-# are returned (``_keep_out``).
-_process_count = []
-
-
-def _left_out(layout, arrays, input_sig):
-    """The optional written slots to leave out of this flush's results."""
-    if not layout.optional:
-        return ()
-    if not _process_count:
-        # a recompute would run a step's collectives again, alone: one process only
-        _process_count.append(jax.process_count())
-    if _process_count[0] != 1:
-        return ()
-    return tuple(s for s, k in layout.optional
-                 if (k < 0 or type(input_sig[k]) is ConstFill) and not arrays[s]._keep_out)
-
-
-def _leave_out(record, arrays, left_out):
-    """Mark the left-out arrays as written, their values held by ``record``."""
-    for s in left_out:
-        a = arrays[s]
-        a._modification_count += 1
-        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
-        a._lazy = (record, s)
-    record.arrays = [(s, weakref.ref(arrays[s])) for s in left_out]
-
-
-class StepRecord:
-    """A flushed step's ops and the values it read: computes its left-out results."""
-
-    __slots__ = ("templates", "layout", "shapes", "input_sig", "values", "operands",
-                 "left_out", "arrays", "pending")
-
-    def __init__(self, templates, layout, shapes, input_sig, values, operands, left_out):
-        self.templates = templates
-        self.layout = layout
-        self.shapes = shapes
-        self.input_sig = input_sig
-        self.values = values
-        self.operands = operands
-        self.left_out = left_out
-        self.arrays = ()
-        self.pending = False
-
-    def resolve(self, slot, array):
-        """Compute every left-out array still waiting on this record (reading one
-        usually means the others are read too); keep them in later results."""
-        stats.recomputes += 1
-        key = (self.layout.structure_id, self.input_sig, ("recompute", self.left_out))
-        program = _programs.get(key)
-        if program is None:
-            program = compile_layout(self.templates, self.layout, self.shapes, self.input_sig,
-                               self.left_out, self.values)
-            if len(_programs) >= MAX_CACHED_PROGRAMS:
-                _programs.popitem(last=False)
-            _programs[key] = program
-            stats.compiles += 1
-        outs = program.run(self.values, self.operands)
-        for (s, ref), value in zip(self.arrays, outs):
-            a = array if s == slot else ref()
-            if a is None or (a is not array and (a._lazy is None or a._lazy[0] is not self)):
-                continue
-            a._lazy = None
-            a._keep_out = True
-            if a._dtype == _F64 and value.dtype == _F32:
-                a._dtype = _F32
-            a._head = value
-            a._fill = None
 
 
 def compile_count():

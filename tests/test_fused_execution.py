@@ -326,3 +326,50 @@ def test_step_count_advances_on_the_host():
     loss.backward()
     solver.update()
     assert solver.get_states()["l1/affine/W"].t == T_MAX
+
+
+def _adam_run(n_steps, hold_view=False):
+    nn.clear_parameters()
+    nn.seed(3)
+    x, t, h, y, loss = _mlp()
+    solver = S.Adam(1e-2)
+    solver.set_parameters(nn.get_parameters())
+    views = []
+    for i in range(n_steps):
+        x.d, t.d = _data(i)
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+        if hold_view:  # a read-only view of a state, held across later steps
+            m = solver.get_states()["l1/affine/W"].pstate["mean"]
+            views.append((m.data.get_data("r"), m.data.get_data("r").copy()))
+    params = {k: v.d.copy() for k, v in nn.get_parameters().items()}
+    return params, float(loss.d), views, solver
+
+
+def test_solver_states_are_donated_and_results_unchanged(monkeypatch):
+    from nnjax import _queue
+    counts = []
+    real = _queue.donated_inputs
+
+    def spy(*args):
+        slots, values = real(*args)
+        counts.append(len(slots))
+        return slots, values
+    monkeypatch.setattr(_queue, "donated_inputs", spy)
+    donated, loss_d, _, _ = _adam_run(5)
+    assert counts[-1] == 8  # Adam's two states of each of the four parameters
+    monkeypatch.setenv("NNJAX_DONATE", "0")
+    counts.clear()
+    kept, loss_k, _, _ = _adam_run(5)
+    assert set(counts) == {0}
+    for k in donated:
+        np.testing.assert_array_equal(donated[k], kept[k], err_msg=k)
+    assert loss_d == loss_k
+
+
+def test_donation_skips_buffers_somebody_holds():
+    _, _, views, _ = _adam_run(4, hold_view=True)
+    for view, copy in views:  # every view still shows the values it was taken with
+        np.testing.assert_array_equal(view, copy)

@@ -19,6 +19,7 @@ ENGINE_LAYERS = [
     ["nnjax._plan"],
     ["nnjax._program"],
     ["nnjax._assemble"],
+    ["nnjax._step_results"],
     ["nnjax._queue"],
     ["nnjax._ndarray"],
     ["nnjax._records"],

@@ -1,0 +1,137 @@
+"""What a training step hands back and what it gives away.
+
+A flushed program returns only the written arrays somebody may read: the
+leaves' gradients a training step consumes are left out (``left_out_slots``)
+and computed by a ``StepRecord`` when read. Its solver states are donated
+(``donated_inputs``): their buffers hold the new values. Arrays are seen
+through their attributes only; the queue hands down how to find a program.
+"""
+import os
+import sys
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+import jax
+
+from ._assemble import ConstFill, compile_layout
+
+F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+
+
+# ---------------------------------------------------------------- donation
+# Inputs that the program writes and that only solver updates read (solver states)
+# are donated: their buffers hold the new values, as in a hand-written step with
+# ``donate_argnums``. Only a buffer nobody else holds is given: a device array that
+# no other Python object refers to and of which no numpy view was handed out.
+class Donated(NamedTuple):
+    """A snapshot entry for a donated input (no record reads it)."""
+    shape: tuple
+    dtype: object
+
+
+# references to a head while _donated looks at it: the NdArray, the values list,
+# the loop variable and getrefcount's argument
+_SOLE_OWNER_REFS = 4
+
+
+def donated_inputs(layout, arrays, values, input_sig):
+    """(slots, values) of the inputs this flush donates to the program."""
+    if not layout.donors or not _donation():
+        return (), []
+    position = {}
+    k = 0
+    for s, sig in zip(layout.input_slots, input_sig):
+        if type(sig) is not ConstFill:
+            position[s] = k
+            k += 1
+    slots, donated_values = [], []
+    for s, _ in layout.donors:
+        k = position.get(s)
+        if k is None:
+            continue
+        head = values[k]
+        if (isinstance(head, jax.Array) and not arrays[s]._exposed
+                and sys.getrefcount(head) == _SOLE_OWNER_REFS):
+            slots.append(s)
+            donated_values.append(head)
+    return tuple(slots), donated_values
+
+
+def _donation():
+    return os.environ.get("NNJAX_DONATE", "1") != "0"
+
+
+# ---------------------------------------------------------------- left-out results
+# A training step (a program with a solver update) leaves out of its results the
+# written arrays that every writer marks optional (the leaves' gradients, which the
+# update consumes inside the program) and that were zeroed for this step (a
+# gradient that accumulates over steps is read by the next one) until somebody
+# reads one: the array then holds a StepRecord, and reading it runs the step's ops
+# again on the values the step read, returning those arrays; from then on they
+# are returned (``_keep_out``).
+_process_count = []
+
+
+def left_out_slots(layout, arrays, input_sig):
+    """The optional written slots to leave out of this flush's results."""
+    if not layout.optional:
+        return ()
+    if not _process_count:
+        # a recompute would run a step's collectives again, alone: one process only
+        _process_count.append(jax.process_count())
+    if _process_count[0] != 1:
+        return ()
+    return tuple(s for s, k in layout.optional
+                 if (k < 0 or type(input_sig[k]) is ConstFill) and not arrays[s]._keep_out)
+
+
+def leave_out(record, arrays, left_out):
+    """Mark the left-out arrays as written, their values held by ``record``."""
+    for s in left_out:
+        a = arrays[s]
+        a._modification_count += 1
+        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
+        a._lazy = (record, s)
+    record.arrays = [(s, weakref.ref(arrays[s])) for s in left_out]
+
+
+class StepRecord:
+    """A flushed step's ops and the values it read: computes its left-out results."""
+
+    __slots__ = ("templates", "layout", "shapes", "input_sig", "values", "operands",
+                 "left_out", "arrays", "pending", "program_for")
+
+    def __init__(self, templates, layout, shapes, input_sig, values, operands, left_out,
+                 program_for):
+        self.program_for = program_for  # (key, compile) -> the cached or new Program
+        self.templates = templates
+        self.layout = layout
+        self.shapes = shapes
+        self.input_sig = input_sig
+        self.values = values
+        self.operands = operands
+        self.left_out = left_out
+        self.arrays = ()
+        self.pending = False
+
+    def resolve(self, slot, array):
+        """Compute every left-out array still waiting on this record (reading one
+        usually means the others are read too); keep them in later results."""
+        key = (self.layout.structure_id, self.input_sig, ("recompute", self.left_out))
+        program = self.program_for(key, lambda: compile_layout(
+            self.templates, self.layout, self.shapes, self.input_sig, self.left_out,
+            self.values))
+        values = [np.zeros(v.shape, v.dtype) if type(v) is Donated else v for v in self.values]
+        outs = program.run(values, [], self.operands)
+        for (s, ref), value in zip(self.arrays, outs):
+            a = array if s == slot else ref()
+            if a is None or (a is not array and (a._lazy is None or a._lazy[0] is not self)):
+                continue
+            a._lazy = None
+            a._keep_out = True
+            if a._dtype == F64 and value.dtype == F32:
+                a._dtype = F32
+            a._head = value
+            a._fill = None
