@@ -31,7 +31,7 @@ class Donated(NamedTuple):
     dtype: object
 
 
-# references to a head while _donated looks at it: the NdArray, the values list,
+# references to a head while donated_inputs looks at it: the NdArray, the values list,
 # the loop variable and getrefcount's argument
 _SOLE_OWNER_REFS = 4
 
@@ -52,10 +52,15 @@ def donated_inputs(layout, arrays, values, input_sig):
         if k is None:
             continue
         head = values[k]
-        if (isinstance(head, jax.Array) and not arrays[s]._exposed
-                and sys.getrefcount(head) == _SOLE_OWNER_REFS):
-            slots.append(s)
-            donated_values.append(head)
+        if isinstance(head, np.ndarray):
+            # a host value goes over as a copy anyway: donating that copy keeps the
+            # program the same from the first step on
+            head = values[k] = jax.device_put(head)
+        elif not (isinstance(head, jax.Array) and not arrays[s]._exposed
+                  and sys.getrefcount(head) == _SOLE_OWNER_REFS):
+            continue
+        slots.append(s)
+        donated_values.append(head)
     return tuple(slots), donated_values
 
 

@@ -76,19 +76,19 @@ def test_identical_programs_share_one_executable(monkeypatch):
 def test_programs_keeping_different_arguments_are_not_confused():
     a = np.arange(3, dtype=np.float32)
     b = np.arange(3, dtype=np.float32) + 100
-    first = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
-    second = _program.Program(lambda vals, ops: [vals[1] * 2], fast=True)
-    np.testing.assert_array_equal(first.run([a, b], ()), [a * 2])
-    np.testing.assert_array_equal(second.run([a, b], ()), [b * 2])
+    first = _program.Program(lambda vals, donated, ops: [vals[0] * 2], fast=True)
+    second = _program.Program(lambda vals, donated, ops: [vals[1] * 2], fast=True)
+    np.testing.assert_array_equal(first.run([a, b], [], ()), [a * 2])
+    np.testing.assert_array_equal(second.run([a, b], [], ()), [b * 2])
 
 
 def test_unused_arguments_of_other_shapes_are_not_confused():
     a, b = np.ones((2, 3), np.float32), np.ones((3, 2), np.float32)
-    first = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
-    second = _program.Program(lambda vals, ops: [vals[0] * 2], fast=True)
-    np.testing.assert_array_equal(first.run([a, b], ())[0], a * 2)
+    first = _program.Program(lambda vals, donated, ops: [vals[0] * 2], fast=True)
+    second = _program.Program(lambda vals, donated, ops: [vals[0] * 2], fast=True)
+    np.testing.assert_array_equal(first.run([a, b], [], ())[0], a * 2)
     # same text (the second argument is unused), but the unused argument's shape differs
-    np.testing.assert_array_equal(second.run([a, b.T], ())[0], a * 2)
+    np.testing.assert_array_equal(second.run([a, b.T], [], ())[0], a * 2)
 
 
 def test_callbacks_are_never_shared():
@@ -96,7 +96,7 @@ def test_callbacks_are_never_shared():
     seen = []
 
     def program_calling(tag):
-        def program(vals, ops):
+        def program(vals, donated, ops):
             jax.debug.callback(lambda v: seen.append((tag, float(v[0]))), vals[0])
             return [vals[0] + 1]
         return program
@@ -104,18 +104,18 @@ def test_callbacks_are_never_shared():
     a = np.ones(2, np.float32)
     first = _program.Program(program_calling("first"), fast=True)
     second = _program.Program(program_calling("second"), fast=True)
-    first.run([a], ())
-    second.run([a], ())
+    first.run([a], [], ())
+    second.run([a], [], ())
     jax.effects_barrier()
     assert not second.shared
     assert sorted(seen) == [("first", 1.0), ("second", 1.0)]
 
 
 def test_tier_up_swaps_in_the_optimized_program():
-    p = _program.Program(lambda vals, ops: [jnp.tanh(vals[0]) * ops[0]], fast=True)
+    p = _program.Program(lambda vals, donated, ops: [jnp.tanh(vals[0]) * ops[0]], fast=True)
     a = np.linspace(-2, 2, 5).astype(np.float32)
-    np.testing.assert_allclose(p.run([a], (3.0,))[0], np.tanh(a) * 3, rtol=1e-6)
-    np.testing.assert_allclose(p.tier_up([a], (2.0,))[0], np.tanh(a) * 2, rtol=1e-6)
+    np.testing.assert_allclose(p.run([a], [], (3.0,))[0], np.tanh(a) * 3, rtol=1e-6)
+    np.testing.assert_allclose(p.tier_up([a], [], (2.0,))[0], np.tanh(a) * 2, rtol=1e-6)
     assert not p.fast
 
 
