@@ -7,6 +7,7 @@ returns the written slots, wrapped in a tiered ``Program``. The queue
 (``nnjax._queue``) decides when to flush and which written slots to return.
 Ops and templates are seen through their attributes only.
 """
+import os
 import warnings
 from typing import NamedTuple
 
@@ -94,7 +95,7 @@ def make_layout(ops):
     optional = (tuple((s, position.get(s, -1)) for s in written if s not in required)
                 if "update" in kinds else ())
     donors = tuple((s, position[s]) for s in written
-                   if s in position and s not in read_elsewhere)
+                   if s in position and s not in read_elsewhere) if donation() else ()
     return Layout(tuple(sources), tuple(input_slots), tuple(written), sid, tuple(op_sigs),
                   kinds, optional, donors)
 
@@ -103,6 +104,12 @@ def slot_arrays(ops, layout):
     templates = [op.template for op in ops]
     return [templates[i].writes[j] if rw else templates[i].reads[j]
             for i, rw, j in layout.sources]
+
+
+def donation():
+    """Whether inputs only solver updates read are donated (NNJAX_DONATE=0 turns it
+    off; read when a layout is made)."""
+    return os.environ.get("NNJAX_DONATE", "1") != "0"
 
 
 def const_shapes(arrays, layout, input_sig):

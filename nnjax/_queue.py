@@ -224,9 +224,11 @@ def _layout_of(ops):
 
 
 def _input_values(arrays, input_slots):
-    """The program's input values and their signature (dtype or ConstFill)."""
+    """The program's input values, their signature (dtype or ConstFill) and, per
+    input, its index in the values (-1 for a constant fill)."""
     values = []
     input_sig = []
+    value_index = []
     for s in input_slots:
         a = arrays[s]
         if a._lazy is not None:
@@ -235,14 +237,22 @@ def _input_values(arrays, input_slots):
         if head is None:
             if a._zero_fill:
                 # zeroed by zero_grad/zero() for this step: a constant XLA folds away
-                input_sig.append(ConstFill(0, a._dtype))
+                fill = _zero_fills.get(a._dtype)
+                if fill is None:
+                    fill = _zero_fills[a._dtype] = ConstFill(0, a._dtype)
+                input_sig.append(fill)
+                value_index.append(-1)
                 continue
             # any other pending fill becomes a real array once, so that the first
             # step and the later ones (where it holds results) share one program
             head = a._materialize()
+        value_index.append(len(values))
         values.append(head)
         input_sig.append(head.dtype)
-    return values, tuple(input_sig)
+    return values, tuple(input_sig), value_index
+
+
+_zero_fills = {}
 
 
 def flush():
@@ -257,15 +267,15 @@ def flush():
     _queued_arrays.clear()
 
     layout, arrays = _layout_of(ops)
-    values, input_sig = _input_values(arrays, layout.input_slots)
+    values, input_sig, value_index = _input_values(arrays, layout.input_slots)
     left_out = left_out_slots(layout, arrays, input_sig)
-    donated, donated_values = donated_inputs(layout, arrays, values, input_sig)
+    donated, donated_values = donated_inputs(layout, arrays, values, value_index)
     key = (layout.structure_id, input_sig, left_out, donated)
     operands = [op.operands for op in ops]
 
     kept = None
     if left_out or any(op.record is not None for op in ops):
-        kept = _take_snapshots(ops, layout, arrays, values, input_sig, donated)
+        kept = _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated)
     if donated:
         given = {id(v) for v in donated_values}
         values = [v for v in values if id(v) not in given]
@@ -316,7 +326,7 @@ def _store_results(arrays, written, outs):
     """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
     for s, value in zip(written, outs):
         a = arrays[s]
-        if a._dtype == F64 and value.dtype == F32:
+        if a._dtype is F64 and value.dtype == F32:
             a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype
         a._head = value
         a._fill = None
@@ -339,21 +349,19 @@ def _recompute_program(key, compile_it):
     return program
 
 
-def _take_snapshots(ops, layout, arrays, values, input_sig, donated=()):
+def _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated=()):
     """Point each op's Record at this flush's input values (the values its
     reads had). Host arrays a user holds a view of are copied; the rest are
     immutable (jax arrays) or owned by nnjax, so keeping references suffices.
     A donated value (no record reads it) is kept as its shape and dtype."""
     kept = list(values)
-    k = 0
-    for s, sig in zip(layout.input_slots, input_sig):
-        if isinstance(sig, ConstFill):
+    for s, k, sig in zip(layout.input_slots, value_index, input_sig):
+        if k < 0:
             continue
-        if s in donated:
-            kept[k] = Donated(kept[k].shape, kept[k].dtype)
-        elif arrays[s]._exposed and isinstance(kept[k], np.ndarray):
+        if donated and s in donated:
+            kept[k] = Donated(arrays[s].shape, sig)
+        elif arrays[s]._exposed and type(kept[k]) is np.ndarray:
             kept[k] = np.array(kept[k])
-        k += 1
     shared = (layout.input_slots, input_sig, kept)
     for op, sig in zip(ops, layout.op_sigs):
         if op.record is not None:

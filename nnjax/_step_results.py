@@ -6,7 +6,6 @@ and computed by a ``StepRecord`` when read. Its solver states are donated
 (``donated_inputs``): their buffers hold the new values. Arrays are seen
 through their attributes only; the queue hands down how to find a program.
 """
-import os
 import sys
 import weakref
 from typing import NamedTuple
@@ -36,36 +35,37 @@ class Donated(NamedTuple):
 _SOLE_OWNER_REFS = 4
 
 
-def donated_inputs(layout, arrays, values, input_sig):
-    """(slots, values) of the inputs this flush donates to the program."""
-    if not layout.donors or not _donation():
-        return (), []
-    position = {}
-    k = 0
-    for s, sig in zip(layout.input_slots, input_sig):
-        if type(sig) is not ConstFill:
-            position[s] = k
-            k += 1
+def donated_inputs(layout, arrays, values, value_index):
+    """(slots, values) of the inputs this flush donates to the program (the
+    layout's donors, made only while NNJAX_DONATE is not 0)."""
     slots, donated_values = [], []
-    for s, _ in layout.donors:
-        k = position.get(s)
-        if k is None:
+    for s, k in layout.donors:
+        k = value_index[k]
+        if k < 0:
             continue
         head = values[k]
-        if isinstance(head, np.ndarray):
+        kind = type(head)
+        if kind is np.ndarray:
             # a host value goes over as a copy anyway: donating that copy keeps the
             # program the same from the first step on
             head = values[k] = jax.device_put(head)
-        elif not (isinstance(head, jax.Array) and not arrays[s]._exposed
-                  and sys.getrefcount(head) == _SOLE_OWNER_REFS):
+        elif not ((kind in _device_types or _is_device_array(head))
+                  and not arrays[s]._exposed and sys.getrefcount(head) == _SOLE_OWNER_REFS):
             continue
         slots.append(s)
         donated_values.append(head)
     return tuple(slots), donated_values
 
 
-def _donation():
-    return os.environ.get("NNJAX_DONATE", "1") != "0"
+_device_types = set()
+
+
+def _is_device_array(value):
+    """isinstance(value, jax.Array), remembering the concrete type (the check is slow)."""
+    if isinstance(value, jax.Array):
+        _device_types.add(type(value))
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- left-out results
