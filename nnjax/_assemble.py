@@ -90,7 +90,8 @@ def make_layout(ops):
     if sid is None:
         sid = len(_structures)
         _structures[structure] = sid
-    kinds = tuple(op.template.kind for op in ops)
+    kinds = tuple(k for op in ops
+                  for k in (("forward", "backward") if op.parts else (op.template.kind,)))
     position = {s: k for k, s in enumerate(input_slots)}
     optional = (tuple((s, position.get(s, -1)) for s in written if s not in required)
                 if "update" in kinds else ())

@@ -105,15 +105,29 @@ class Op:
     (step boundaries).
     """
 
-    __slots__ = ("template", "operands", "record")
+    __slots__ = ("template", "operands", "record", "parts")
 
     def __init__(self, key=None, reads=(), writes=(), build=None, operands=(), kind="function",
-                 template=None, record=None, optional=()):
+                 template=None, record=None, optional=(), parts=None):
         if template is None:
             template = _interned_template(key, reads, writes, build, kind, optional)
         self.template = template
         self.operands = tuple(operands)
         self.record = record
+        # an op made of two (a forward and its backward): ((record, first read, end), ...)
+        self.parts = parts
+
+
+def last_queued():
+    """The op queued last (None if the queue is empty)."""
+    return _queue[-1] if _queue else None
+
+
+def replace_last(op):
+    """Put ``op`` in place of the op queued last; ``op`` reads and writes at least
+    the arrays the replaced one did (a forward merged with its backward)."""
+    _queue.pop()
+    enqueue(op)
 
 
 _interned = OrderedDict()
@@ -274,7 +288,7 @@ def flush():
     operands = [op.operands for op in ops]
 
     kept = None
-    if left_out or any(op.record is not None for op in ops):
+    if left_out or any(op.record is not None or op.parts is not None for op in ops):
         kept = _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated)
     if donated:
         given = {id(v) for v in donated_values}
@@ -320,6 +334,9 @@ def flush():
     for op in ops:
         if op.record is not None:
             op.record.pending = False
+        if op.parts is not None:
+            for part, _, _ in op.parts:
+                part.pending = False
 
 
 def _store_results(arrays, written, outs):
@@ -364,7 +381,10 @@ def _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated
             kept[k] = np.array(kept[k])
     shared = (layout.input_slots, input_sig, kept)
     for op, sig in zip(ops, layout.op_sigs):
-        if op.record is not None:
+        if op.parts is not None:
+            for part, start, end in op.parts:
+                part.snapshot = (shared, sig.read_slots[start:end])
+        elif op.record is not None:
             op.record.snapshot = (shared, sig.read_slots)
     return kept
 

@@ -373,3 +373,56 @@ def test_donation_skips_buffers_somebody_holds():
     _, _, views, _ = _adam_run(4, hold_view=True)
     for view, copy in views:  # every view still shows the values it was taken with
         np.testing.assert_array_equal(view, copy)
+
+
+def _conv_bn_train(n_steps, hooked, read_after=False):
+    nn.clear_parameters()
+    nn.seed(11)
+    rng = np.random.RandomState(5)
+    x = nn.Variable((8, 2, 6, 6))
+    t = nn.Variable((8, 1))
+    with nn.parameter_scope("c1"):
+        h = PF.convolution(x, 4, (3, 3))
+        h = PF.batch_normalization(h)
+    h = F.dropout(F.relu(h), 0.25)
+    with nn.parameter_scope("f2"):
+        y = PF.affine(h, 3)
+    loss = F.mean(F.softmax_cross_entropy(y, t))
+    solver = S.Momentum(0.1, 0.9)
+    solver.set_parameters(nn.get_parameters())
+    hook = (lambda f: None) if hooked else None
+    seen = []
+    for i in range(n_steps):
+        x.d = rng.randn(8, 2, 6, 6)
+        t.d = rng.randint(0, 3, (8, 1))
+        loss.forward(function_pre_hook=hook)
+        solver.zero_grad()
+        loss.backward(function_pre_hook=hook)
+        solver.update()
+        if read_after:  # this step's values, read after the update
+            seen.append((h.d.copy(), nn.get_parameters()["c1/conv/W"].g.copy()))
+    state = {k: v.d.copy() for k, v in nn.get_parameters(grad_only=False).items()}
+    return state, float(loss.d), seen
+
+
+def test_forward_and_backward_join_in_one_op(monkeypatch):
+    from nnjax import _backward
+    merged = []
+    real = _backward._merged_op
+
+    def spy(*args):
+        op = real(*args)
+        merged.append(op is not None)
+        return op
+    monkeypatch.setattr(_backward, "_merged_op", spy)
+    fused, loss_f, seen_f = _conv_bn_train(4, hooked=False, read_after=True)
+    assert merged and all(merged[1:])  # every fused step after the first
+    assert nn.compile_stats().last_ops == ("forward", "backward", "update")
+    ref, loss_r, seen_r = _conv_bn_train(4, hooked=True, read_after=True)
+    assert fused.keys() == ref.keys()
+    for k in fused:  # parameters and the running statistics the forward updated
+        np.testing.assert_allclose(fused[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    np.testing.assert_allclose(loss_f, loss_r, rtol=1e-5)
+    for (hf, gf), (hr, gr) in zip(seen_f, seen_r):  # dropout masks and grads agree
+        np.testing.assert_allclose(hf, hr, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gf, gr, rtol=1e-4, atol=1e-6)
