@@ -408,13 +408,13 @@ def _conv_bn_train(n_steps, hooked, read_after=False):
 def test_forward_and_backward_join_in_one_op(monkeypatch):
     from nnjax import _backward
     merged = []
-    real = _backward._merged_op
+    real = _backward.merged_op
 
     def spy(*args):
         op = real(*args)
         merged.append(op is not None)
         return op
-    monkeypatch.setattr(_backward, "_merged_op", spy)
+    monkeypatch.setattr(_backward, "merged_op", spy)
     fused, loss_f, seen_f = _conv_bn_train(4, hooked=False, read_after=True)
     assert merged and all(merged[1:])  # every fused step after the first
     assert nn.compile_stats().last_ops == ("forward", "backward", "update")

@@ -25,6 +25,7 @@ ENGINE_LAYERS = [
     ["nnjax._records"],
     ["nnjax._forward"],
     ["nnjax._function_backward"],
+    ["nnjax._joined_step"],
     ["nnjax._backward"],
     ["nnjax._function"],
     ["nnjax._variable"],
