@@ -211,8 +211,7 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
         return
     plan = get_plan([output])
     if (function_pre_hook is None and function_post_hook is None
-            and not _modes.function_hooks_active()
-            and (grad is None or type(grad) in (int, float))):
+            and not _modes.function_hooks_active() and _replayable_seed(grad)):
         replay = plan.cache.get(("replay-backward", id(output), grad))
         if replay is not None and replay.observed == len(plan.observed_grad):
             _enqueue_backward(plan, replay.info, replay.op())
@@ -249,13 +248,18 @@ def backward(output, grad=1, clear_buffer=False, function_pre_hook=None,
             plan.cache[ikey] = chosen
     inter, left_out = chosen
     template = backward_template(plan, info, inter, cache=cacheable)
-    if cacheable and template.reusable and not seed_operands and (
-            grad is None or type(grad) in (int, float)) and not plan.cache["has-prior-state"]:
+    if (cacheable and template.reusable and _replayable_seed(grad)
+            and not plan.cache["has-prior-state"]):
         # fused for good: the next identical call replays this one
         plan.cache[("replay-backward", id(output), grad)] = BackwardReplay(
             plan, info, template, left_out, len(observed))
     operands = rng_operands(plan.rng_functions, fresh=False) + seed_operands
     _enqueue_backward(plan, info, _backward_op(plan, info, template, left_out, operands))
+
+
+def _replayable_seed(grad):
+    """A seed a replayed backward can key on: its own grad (None) or a Python number."""
+    return grad is None or type(grad) in (int, float)
 
 
 def _enqueue_backward(plan, info, op):
