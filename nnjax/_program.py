@@ -3,22 +3,28 @@
 A program seen for the first time is compiled with XLA's cheap settings; one
 that keeps running is compiled again with full optimization.
 """
+import math
 import os
 import sys
+import time
 from collections import OrderedDict
 
 import jax
 
 # Tiered compilation. A program seen for the first time is compiled with XLA's
-# cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run);
-# a program on more than SMALL_PROGRAM_BYTES that has run TIER_UP_HITS more
-# times in a row (no other program compiled in between: a loop) is compiled
-# again with full optimization. The first tier (LLVM level 0)
+# cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run).
+# A program on more than SMALL_PROGRAM_BYTES that runs in a loop (no other
+# program compiled in between) is compiled again with full optimization once
+# its first-tier runs have cost as much time as that compile would (ski rental:
+# a loop that ends early never pays more than twice the best choice). From
+# TIER_UP_HITS runs in a row on, one run is timed, and the compile is estimated
+# as FULL_COMPILE_FACTOR times the first tier's. The first tier (LLVM level 0)
 # forms no fused multiply-adds, so every first-tier program rounds each
 # operation as NNabla's CPU kernels do (a fused backward equals separate ones
 # bit for bit); the full tier may differ from it in the last bit. Training
 # steps start fully optimized. NNJAX_TIERED_COMPILE=0 turns the first tier off.
 TIER_UP_HITS = 32
+FULL_COMPILE_FACTOR = 5.0
 # A small program (a test case, a numerical gradient's loop) stays in the first
 # tier: the second would gain it microseconds per run, and switching tiers in
 # the middle of a finite-difference loop changes its last bits, which
@@ -49,7 +55,7 @@ class Program:
     the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
-                 "_setups_seen", "written")
+                 "_setups_seen", "written", "build_seconds", "run_seconds")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         global _setups
@@ -61,10 +67,13 @@ class Program:
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
         self._executable = None
+        self.build_seconds = 0.0  # lowering and compiling the first tier
+        self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
         self.written = ()  # the slots whose values ``run`` returns (set by the queue)
         self.run = self._first_run if fast else jax.jit(pure, donate_argnums=1)
 
     def _first_run(self, values, donated, operands):
+        start = time.perf_counter()
         lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
@@ -77,6 +86,7 @@ class Program:
         else:
             self.shared = True
             _executables.move_to_end(key)
+        self.build_seconds = time.perf_counter() - start
         self._executable = executable
         self.run = self._run_first_tier
         return executable(values, donated, operands)
@@ -93,7 +103,7 @@ class Program:
             return self._first_run(values, donated, operands)
 
     def due_for_tier_up(self):
-        """Count a cache hit; true when this first-tier program should be optimized now."""
+        """Count a cache hit; true when ``tier_up`` should see this run."""
         if not self.fast:
             return False
         if self._setups_seen != _setups:  # other programs were set up since: not a loop
@@ -103,9 +113,26 @@ class Program:
         return self.hits >= self.tier_up_hits
 
     def tier_up(self, values, donated, operands):
+        """Run once more: the first time, the first tier's run is timed and the
+        number of runs in a row that pay for the full compile is set; once
+        due again, with the optimized program (``fast`` turns false)."""
+        if self.run_seconds is None:
+            jax.block_until_ready((values, donated))  # inputs other programs still compute
+            start = time.perf_counter()
+            outs = jax.block_until_ready(self.run(values, donated, operands))
+            self.run_seconds = time.perf_counter() - start
+            self.tier_up_hits = max(self.hits + 1, runs_paying_for_compile(
+                self.build_seconds, self.run_seconds))
+            return outs
         self.run = jax.jit(self._pure, donate_argnums=1)
         self.fast = False
         return self.run(values, donated, operands)
+
+
+def runs_paying_for_compile(first_tier_build_seconds, run_seconds):
+    """How many first-tier runs cost as much time as the full-tier compile."""
+    full_compile = FULL_COMPILE_FACTOR * first_tier_build_seconds
+    return min(NEVER, math.ceil(full_compile / max(run_seconds, 1e-9)))
 
 
 def _sharing_key(lowered):

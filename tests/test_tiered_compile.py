@@ -111,16 +111,29 @@ def test_callbacks_are_never_shared():
     assert sorted(seen) == [("first", 1.0), ("second", 1.0)]
 
 
-def test_tier_up_swaps_in_the_optimized_program():
+def test_tier_up_times_a_run_then_swaps_in_the_optimized_program():
     p = _program.Program(lambda vals, donated, ops: [jnp.tanh(vals[0]) * ops[0]], fast=True)
     a = np.linspace(-2, 2, 5).astype(np.float32)
     np.testing.assert_allclose(p.run([a], [], (3.0,))[0], np.tanh(a) * 3, rtol=1e-6)
+    assert p.build_seconds > 0 and p.run_seconds is None
     np.testing.assert_allclose(p.tier_up([a], [], (2.0,))[0], np.tanh(a) * 2, rtol=1e-6)
+    assert p.fast and p.run_seconds > 0  # the first call times a first-tier run
+    assert p.tier_up_hits == _program.runs_paying_for_compile(p.build_seconds, p.run_seconds)
+    np.testing.assert_allclose(p.tier_up([a], [], (0.5,))[0], np.tanh(a) * 0.5, rtol=1e-6)
     assert not p.fast
+
+
+def test_runs_paying_for_the_full_compile():
+    # the full compile is estimated at FULL_COMPILE_FACTOR first-tier builds
+    factor = _program.FULL_COMPILE_FACTOR
+    assert _program.runs_paying_for_compile(0.02, 0.001) == int(np.ceil(factor * 20))
+    assert _program.runs_paying_for_compile(0.02, 1.0) == 1
+    assert _program.runs_paying_for_compile(0.02, 0.0) == int(np.ceil(factor * 0.02 / 1e-9))
 
 
 def test_forward_backward_loop_tiers_up_once(monkeypatch):
     monkeypatch.setenv("NNJAX_FIRST_RUNS_BY_FUNCTION", "0")  # fused from the first run
+    monkeypatch.setattr(_program, "FULL_COMPILE_FACTOR", 0.0)  # the timed run pays at once
     rng = np.random.RandomState(1)
     xs = rng.randn(256, 300).astype(np.float32)  # above SMALL_PROGRAM_BYTES
     x = nn.Variable.from_numpy_array(xs, need_grad=True)
@@ -133,6 +146,21 @@ def test_forward_backward_loop_tiers_up_once(monkeypatch):
     np.testing.assert_allclose(x.g, 2 * np.tanh(xs) * (1 - np.tanh(xs) ** 2), rtol=1e-4,
                                atol=1e-6)
     assert nn.compile_stats().tier_ups - tier_ups == 1
+
+
+def test_loop_of_cheap_runs_stays_in_the_first_tier(monkeypatch):
+    """Runs that cost far less than the full compile never pay for it."""
+    monkeypatch.setenv("NNJAX_FIRST_RUNS_BY_FUNCTION", "0")
+    monkeypatch.setattr(_program, "FULL_COMPILE_FACTOR", 1e6)
+    rng = np.random.RandomState(4)
+    xs = rng.randn(256, 300).astype(np.float32)  # above SMALL_PROGRAM_BYTES
+    x = nn.Variable.from_numpy_array(xs)
+    y = F.tanh(x) * 3.0
+    tier_ups = nn.compile_stats().tier_ups
+    for _ in range(_program.TIER_UP_HITS + 8):
+        y.forward()
+    assert nn.compile_stats().tier_ups == tier_ups
+    np.testing.assert_allclose(y.d, 3 * np.tanh(xs), rtol=1e-6)
 
 
 def test_small_finite_difference_loop_stays_in_one_tier():
