@@ -11,6 +11,8 @@ from collections import OrderedDict
 
 import jax
 
+from . import _compile_cache as compile_cache
+
 # Tiered compilation. A program seen for the first time is compiled with XLA's
 # cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run).
 # A program on more than SMALL_PROGRAM_BYTES that runs in a loop (no other
@@ -55,7 +57,7 @@ class Program:
     the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
-                 "_setups_seen", "written", "build_seconds", "run_seconds")
+                 "_setups_seen", "written", "build_seconds", "run_seconds", "from_disk")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         global _setups
@@ -66,6 +68,7 @@ class Program:
         self._setups_seen = _setups
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
+        self.from_disk = False  # its first tier was loaded from the compile cache
         self._executable = None
         self.build_seconds = 0.0  # lowering and compiling the first tier
         self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
@@ -78,7 +81,18 @@ class Program:
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
         if executable is None:
-            executable = lowered.compile(FAST_COMPILE_OPTIONS)
+            stored = compile_cache.entry_name(key, FAST_COMPILE_OPTIONS) if key is not None else None
+            loaded = compile_cache.load(stored, lowered) if stored else None
+            self.from_disk = loaded is not None
+            if loaded is None:
+                compile_start = time.perf_counter()
+                executable = lowered.compile(FAST_COMPILE_OPTIONS)
+                if stored:
+                    compile_cache.store(stored, executable, time.perf_counter() - compile_start)
+            else:
+                # the tier-up rule weighs the compile this load saved
+                executable, compile_seconds = loaded
+                start -= compile_seconds
             if key is not None:
                 if len(_executables) >= MAX_SHARED_EXECUTABLES:
                     _executables.popitem(last=False)

@@ -8,6 +8,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Tests count compiles: programs a previous run left on disk would skip some.
+# The compile cache's own tests point it at a temporary directory.
+os.environ.setdefault("NNJAX_COMPILE_CACHE", "0")
 
 import nnabla as nn  # noqa: E402
 
