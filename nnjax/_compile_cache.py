@@ -1,5 +1,6 @@
-"""First-tier executables kept on disk, so that a test file, a notebook or a
-script run again skips their XLA compiles.
+"""Compiled programs kept on disk, so that a test file, a notebook or a script
+run again skips their XLA compiles (the first tier's and the full one's).
+Programs of a multi-process run are not kept.
 
 One file per program, named by a hash of everything that makes two programs
 interchangeable (the program text and signature, the compile options, the jax
@@ -32,7 +33,7 @@ _unusable = set()  # directories that could not be created or written
 def directory():
     """The cache directory, or None when the cache is off."""
     setting = os.environ.get("NNJAX_COMPILE_CACHE", "")
-    if setting == "0":
+    if setting == "0" or jax.process_count() > 1:
         return None
     if setting:
         path = setting
@@ -44,11 +45,13 @@ def directory():
 
 def entry_name(sharing_key, options):
     """The file name of a program: a hash of its sharing key (see
-    ``_program._sharing_key``), the compile options, the versions and the CPU."""
+    ``_program._sharing_key``), the compile options, the versions, the device
+    kind and the CPU."""
     import jaxlib
     digest = hashlib.sha256()
     for part in (repr(sharing_key), repr(sorted(options.items())), jax.__version__,
-                 jaxlib.__version__, jax.default_backend(), _cpu_signature()):
+                 jaxlib.__version__, jax.default_backend(), jax.devices()[0].device_kind,
+                 _cpu_signature()):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest() + ".xla"

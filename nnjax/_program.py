@@ -73,7 +73,7 @@ class Program:
         self.build_seconds = 0.0  # lowering and compiling the first tier
         self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
         self.written = ()  # the slots whose values ``run`` returns (set by the queue)
-        self.run = self._first_run if fast else jax.jit(pure, donate_argnums=1)
+        self.run = self._first_run if fast else self._first_optimized_run
 
     def _first_run(self, values, donated, operands):
         start = time.perf_counter()
@@ -81,17 +81,9 @@ class Program:
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
         if executable is None:
-            stored = compile_cache.entry_name(key, FAST_COMPILE_OPTIONS) if key is not None else None
-            loaded = compile_cache.load(stored, lowered) if stored else None
-            self.from_disk = loaded is not None
-            if loaded is None:
-                compile_start = time.perf_counter()
-                executable = lowered.compile(FAST_COMPILE_OPTIONS)
-                if stored:
-                    compile_cache.store(stored, executable, time.perf_counter() - compile_start)
-            else:
-                # the tier-up rule weighs the compile this load saved
-                executable, compile_seconds = loaded
+            executable, compile_seconds, self.from_disk = _compile_or_load(
+                lowered, key, FAST_COMPILE_OPTIONS)
+            if self.from_disk:  # the tier-up rule weighs the compile this load saved
                 start -= compile_seconds
             if key is not None:
                 if len(_executables) >= MAX_SHARED_EXECUTABLES:
@@ -102,10 +94,10 @@ class Program:
             _executables.move_to_end(key)
         self.build_seconds = time.perf_counter() - start
         self._executable = executable
-        self.run = self._run_first_tier
+        self.run = self._run_compiled
         return executable(values, donated, operands)
 
-    def _run_first_tier(self, values, donated, operands):
+    def _run_compiled(self, values, donated, operands):
         try:
             return self._executable(values, donated, operands)
         except TypeError:
@@ -114,7 +106,8 @@ class Program:
             global _setups
             _setups += 1
             self._setups_seen = _setups
-            return self._first_run(values, donated, operands)
+            lower_again = self._first_run if self.fast else self._first_optimized_run
+            return lower_again(values, donated, operands)
 
     def due_for_tier_up(self):
         """Count a cache hit; true when ``tier_up`` should see this run."""
@@ -138,9 +131,31 @@ class Program:
             self.tier_up_hits = max(self.hits + 1, runs_paying_for_compile(
                 self.build_seconds, self.run_seconds))
             return outs
-        self.run = jax.jit(self._pure, donate_argnums=1)
         self.fast = False
-        return self.run(values, donated, operands)
+        return self._first_optimized_run(values, donated, operands)
+
+    def _first_optimized_run(self, values, donated, operands):
+        """Compile with full optimization (or load that executable from disk)."""
+        lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
+        executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered), {})
+        self._executable = executable
+        self.run = self._run_compiled
+        return executable(values, donated, operands)
+
+
+def _compile_or_load(lowered, key, options):
+    """``(executable, seconds its compile took, whether it came from disk)``;
+    programs with no sharing key (host callbacks) are always compiled."""
+    stored = compile_cache.entry_name(key, options) if key is not None else None
+    loaded = compile_cache.load(stored, lowered) if stored else None
+    if loaded is not None:
+        return loaded[0], loaded[1], True
+    start = time.perf_counter()
+    executable = lowered.compile(options)
+    seconds = time.perf_counter() - start
+    if stored:
+        compile_cache.store(stored, executable, seconds)
+    return executable, seconds, False
 
 
 def runs_paying_for_compile(first_tier_build_seconds, run_seconds):

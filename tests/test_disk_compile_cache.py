@@ -49,10 +49,43 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def run_script(cache_dir):
+# Three SGD steps of an affine layer (a training step: compiled fully at once).
+TRAINING_SCRIPT = textwrap.dedent("""
+    import json
+    import jax.monitoring
+    import numpy as np
+    import nnabla as nn
+    import nnabla.functions as F
+    import nnabla.parametric_functions as PF
+    import nnabla.solvers as S
+
+    seen = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: seen.append(event)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    rng = np.random.RandomState(0)
+    x = nn.Variable.from_numpy_array(rng.randn(8, 5).astype(np.float32))
+    t = nn.Variable.from_numpy_array(rng.randn(8, 3).astype(np.float32))
+    loss = F.mean(F.squared_error(PF.affine(x, 3, name="fc"), t))
+    params = nn.get_parameters()
+    w0, b0 = params["fc/affine/W"].d.copy(), params["fc/affine/b"].d.copy()
+    solver = S.Sgd(lr=0.5)
+    solver.set_parameters(params)
+    for _ in range(3):
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+    print(json.dumps({"w0": w0.tolist(), "b0": b0.tolist(), "x": x.d.tolist(), "t": t.d.tolist(),
+                      "w": params["fc/affine/W"].d.tolist(), "b": params["fc/affine/b"].d.tolist(),
+                      "xla_compiles": len(seen)}))
+""")
+
+
+def run_script(cache_dir, script=SCRIPT):
     env = dict(os.environ, NNJAX_COMPILE_CACHE=str(cache_dir), JAX_PLATFORMS="cpu",
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -80,6 +113,20 @@ def test_a_second_process_loads_the_programs_instead_of_compiling(tmp_path):
         np.testing.assert_allclose(run["y"], y, rtol=1e-5)
         np.testing.assert_allclose(run["g"], g, rtol=1e-5, atol=1e-6)
     assert second["y"] == first["y"] and second["g"] == first["g"]
+
+
+def test_a_training_step_is_loaded_fully_optimized(tmp_path):
+    first = run_script(tmp_path, TRAINING_SCRIPT)
+    second = run_script(tmp_path, TRAINING_SCRIPT)
+    assert first["xla_compiles"] > 0 and second["xla_compiles"] == 0
+    assert second["w"] == first["w"] and second["b"] == first["b"]  # bit for bit
+    w, b = np.array(first["w0"], np.float64), np.array(first["b0"], np.float64)
+    x, t = np.array(first["x"], np.float64), np.array(first["t"], np.float64)
+    for _ in range(3):  # SGD on the mean squared error, by hand
+        gy = 2 * (x @ w + b - t) / t.size
+        w, b = w - 0.5 * x.T @ gy, b - 0.5 * gy.sum(0)
+    np.testing.assert_allclose(second["w"], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second["b"], b, rtol=1e-5, atol=1e-6)
 
 
 def test_damaged_entries_are_compiled_again_and_replaced(tmp_path):
