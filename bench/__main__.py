@@ -36,6 +36,38 @@ def _timed(step, loss_fn, steps):
     return (time.perf_counter() - t0) / steps
 
 
+WARMUP_LIMIT = 1000
+
+
+def _warm_up(name, step, warmup):
+    """Run ``warmup`` steps; nnjax's go on until enough steps in a row neither
+    compiled nor tiered up a program: more than a graph's function-by-function
+    runs and a program's first-tier runs before its timed one (its tiered
+    compile settles within about a hundred steps; the timed rounds measure the
+    steady state of every side). Returns the number of steps run."""
+    if name != "nnjax":
+        for _ in range(warmup):
+            step()
+        return warmup
+    import nnabla as nn
+    from nnjax import _program
+    warmup = max(warmup, _program.BY_FUNCTION_RUNS + _program.TIER_UP_HITS)
+
+    def settled_state():
+        stats = nn.compile_stats()
+        return stats.compiles, stats.tier_ups
+
+    done = quiet = 0
+    state = settled_state()
+    while quiet < warmup and done < WARMUP_LIMIT:
+        step()
+        done += 1
+        now = settled_state()
+        quiet = quiet + 1 if now == state else 0
+        state = now
+    return done
+
+
 def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=None,
                  record_warmup=False):
     factories = W.IMPLS if factories is None else factories
@@ -49,11 +81,11 @@ def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=
         first = loss()
         compile_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        for _ in range(warmup):
-            step()
+        warmup_steps = _warm_up(name, step, warmup)
         loss()
         built[name] = (step, loss)
-        row["impls"][name] = {"first_step_s": compile_s, "first_loss": first, "times": []}
+        row["impls"][name] = {"first_step_s": compile_s, "first_loss": first, "times": [],
+                              "warmup_steps": warmup_steps}
         if record_warmup:  # (what a tiered compile does after the first step lands here)
             row["impls"][name]["warmup_s"] = time.perf_counter() - t1
     for _ in range(rounds):

@@ -216,14 +216,14 @@ def format_sweeps(rows):
 def run_sweeps(quick, run_workload, same_steps_losses):
     """Run every sweep point (``run_workload``/``same_steps_losses`` from ``bench``'s
     main module, given the implementations here); returns the rows."""
-    # warm-up past nnjax's tier-up (TIER_UP_HITS repeats), so the timed steps are steady
+    # warm-up: nnjax's runs until its programs settle (see bench.__main__._warm_up)
     warmup, rounds, per_round, n_loss = (8, 3, 5, 5) if quick else (12, 7, 20, 20)
     rows = []
     impls = ["nnjax", "jax"]
     for sweep, cls in sweep_points(quick):
         row = run_workload(cls, impls, warmup, rounds, per_round, factories=IMPLS,
                            record_warmup=True)
-        row["warmup_steps"] = warmup
+        row["warmup_steps"] = row["impls"].get("nnjax", {}).get("warmup_steps", warmup)
         row["sweep"] = sweep
         row["losses_after_n"] = same_steps_losses(cls, impls, n_loss, factories=IMPLS)
         row["n_loss_steps"] = n_loss

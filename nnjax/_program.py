@@ -56,7 +56,7 @@ class Program:
     ``fast`` while it runs the cheaply compiled first tier; ``tier_up`` swaps in
     the optimized one."""
 
-    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_executable",
+    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure",
                  "_setups_seen", "written", "build_seconds", "run_seconds", "from_disk")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
@@ -69,7 +69,6 @@ class Program:
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
         self.from_disk = False  # its first tier was loaded from the compile cache
-        self._executable = None
         self.build_seconds = 0.0  # lowering and compiling the first tier
         self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
         self.written = ()  # the slots whose values ``run`` returns (set by the queue)
@@ -93,21 +92,19 @@ class Program:
             self.shared = True
             _executables.move_to_end(key)
         self.build_seconds = time.perf_counter() - start
-        self._executable = executable
-        self.run = self._run_compiled
+        self.run = executable
         return executable(values, donated, operands)
 
-    def _run_compiled(self, values, donated, operands):
-        try:
-            return self._executable(values, donated, operands)
-        except TypeError:
-            # an array changed shape under a cached queue layout (reset_shape):
-            # lower for the new shapes, as jax.jit would retrace
-            global _setups
-            _setups += 1
-            self._setups_seen = _setups
-            lower_again = self._first_run if self.fast else self._first_optimized_run
-            return lower_again(values, donated, operands)
+    def lower_again(self, values, donated, operands):
+        """What a caller runs when ``run`` raised TypeError: an array changed
+        shape under a cached queue layout (reset_shape). Lowers for the new
+        shapes, as jax.jit would retrace. (``run`` is the executable itself,
+        with no wrapper: a training step's call costs no extra Python.)"""
+        global _setups
+        _setups += 1
+        self._setups_seen = _setups
+        first = self._first_run if self.fast else self._first_optimized_run
+        return first(values, donated, operands)
 
     def due_for_tier_up(self):
         """Count a cache hit; true when ``tier_up`` should see this run."""
@@ -138,8 +135,7 @@ class Program:
         """Compile with full optimization (or load that executable from disk)."""
         lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
         executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered), {})
-        self._executable = executable
-        self.run = self._run_compiled
+        self.run = executable
         return executable(values, donated, operands)
 
 

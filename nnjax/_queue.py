@@ -322,7 +322,10 @@ def flush():
                 stats.compile_seconds += time.perf_counter() - start
                 stats.tier_ups += 1
         else:
-            outs = program.run(values, donated_values, operands)
+            try:
+                outs = program.run(values, donated_values, operands)
+            except TypeError:
+                outs = program.lower_again(values, donated_values, operands)
     stats.executions += 1
     stats.last_ops = layout.kinds
     if left_out:

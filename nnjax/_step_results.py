@@ -129,7 +129,10 @@ class StepRecord:
             self.templates, self.layout, self.shapes, self.input_sig, self.left_out,
             self.values))
         values = [np.zeros(v.shape, v.dtype) if type(v) is Donated else v for v in self.values]
-        outs = program.run(values, [], self.operands)
+        try:
+            outs = program.run(values, [], self.operands)
+        except TypeError:  # see Program.lower_again
+            outs = program.lower_again(values, [], self.operands)
         for (s, ref), value in zip(self.arrays, outs):
             a = array if s == slot else ref()
             if a is None or (a is not array and (a._lazy is None or a._lazy[0] is not self)):
