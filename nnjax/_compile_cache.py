@@ -24,9 +24,11 @@ import jax
 
 MAGIC = b"nnjax-xla-2\n"  # then the sha256 of the rest, the compile seconds, the zlib payload
 DEFAULT_LIMIT_MB = 1024
-PRUNE_EVERY = 64  # stores between two size checks
+# The size is checked (a scan of the directory) at a process's first store and
+# then each time it has written this fraction of the limit since the last check.
+CHECK_FRACTION = 0.05
 
-_stores = 0
+_written_since_check = None  # None: no check yet in this process
 _unusable = set()  # directories that could not be created or written
 
 
@@ -85,7 +87,7 @@ def load(name, lowered):
 def store(name, executable, seconds):
     """Write ``executable`` (its compile took ``seconds``) as ``name``, atomically;
     failures only turn the cache off."""
-    global _stores
+    global _written_since_check
     root = directory()
     if root is None:
         return
@@ -96,10 +98,11 @@ def store(name, executable, seconds):
         return
     try:
         os.makedirs(root, mode=0o700, exist_ok=True)
+        packed = _pack(payload, seconds)
         fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-", suffix=".xla")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(_pack(payload, seconds))
+                f.write(packed)
             os.replace(tmp, os.path.join(root, name))
         except BaseException:
             _remove(tmp)
@@ -110,9 +113,12 @@ def store(name, executable, seconds):
                       "compiled programs are not kept on disk (set NNJAX_COMPILE_CACHE)",
                       RuntimeWarning, stacklevel=2)
         return
-    _stores += 1
-    if _stores % PRUNE_EVERY == 0:
-        prune(root, limit_bytes())
+    limit = limit_bytes()
+    if _written_since_check is None or _written_since_check + len(packed) >= CHECK_FRACTION * limit:
+        _written_since_check = 0
+        prune(root, limit)
+    else:
+        _written_since_check += len(packed)
 
 
 def limit_bytes():

@@ -171,6 +171,25 @@ def test_prune_removes_the_least_recently_used_first(tmp_path):
     assert (tmp_path / "notes.txt").exists()
 
 
+def test_stores_keep_the_directory_under_its_limit(tmp_path, monkeypatch):
+    import jax
+    import jax.numpy as jnp
+    monkeypatch.setenv("NNJAX_COMPILE_CACHE", str(tmp_path))
+    monkeypatch.setenv("NNJAX_COMPILE_CACHE_MB", "0.02")  # about 21 KB
+    monkeypatch.setattr(compile_cache, "_written_since_check", None)
+    sizes = []
+    for k in range(12):
+        executable = jax.jit(lambda a, k=k: jnp.tanh(a) * k).lower(
+            np.ones(3, np.float32)).compile()
+        compile_cache.store(f"{k:02d}.xla", executable, 0.01)
+        sizes.append(sum(os.path.getsize(tmp_path / n) for n in entries(tmp_path)))
+    entry = os.path.getsize(tmp_path / entries(tmp_path)[-1])
+    limit = compile_cache.limit_bytes()
+    # checked at the first store and after each 5% of the limit written since
+    assert max(sizes) <= limit + 2 * entry
+    assert "11.xla" in entries(tmp_path) and len(entries(tmp_path)) < 12
+
+
 def test_unwritable_directory_warns_once_and_turns_the_cache_off(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
