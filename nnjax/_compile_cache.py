@@ -15,12 +15,15 @@ NNJAX_COMPILE_CACHE_MB: the size limit (default 1024).
 """
 import hashlib
 import os
+import platform
 import struct
 import tempfile
 import warnings
 import zlib
 
 import jax
+import jaxlib
+from jax.experimental.serialize_executable import deserialize_and_load, serialize
 
 MAGIC = b"nnjax-xla-2\n"  # then the sha256 of the rest, the compile seconds, the zlib payload
 DEFAULT_LIMIT_MB = 1024
@@ -49,7 +52,6 @@ def entry_name(sharing_key, options):
     """The file name of a program: a hash of its sharing key (see
     ``_program._sharing_key``), the compile options, the versions, the device
     kind and the CPU."""
-    import jaxlib
     digest = hashlib.sha256()
     for part in (repr(sharing_key), repr(sorted(options.items())), jax.__version__,
                  jaxlib.__version__, jax.default_backend(), jax.devices()[0].device_kind,
@@ -74,7 +76,6 @@ def load(name, lowered):
     if unpacked is not None:
         seconds, payload = unpacked
         try:
-            from jax.experimental.serialize_executable import deserialize_and_load
             executable = deserialize_and_load(payload, lowered.in_tree, lowered.out_tree)
             os.utime(path)  # recently used: pruned last
             return executable, seconds
@@ -92,7 +93,6 @@ def store(name, executable, seconds):
     if root is None:
         return
     try:
-        from jax.experimental.serialize_executable import serialize
         payload, _, _ = serialize(executable)
     except Exception:  # noqa: BLE001 - programs XLA can't serialize are not kept
         return
@@ -189,7 +189,6 @@ def _cpu_signature():
     a cache directory shared with another machine must not hand its programs over."""
     global _cpu
     if _cpu is None:
-        import platform
         parts = [platform.machine(), platform.processor()]
         try:
             with open("/proc/cpuinfo") as f:

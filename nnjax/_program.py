@@ -18,7 +18,7 @@ from . import _compile_cache as compile_cache
 # A program on more than SMALL_PROGRAM_BYTES that runs in a loop (no other
 # program compiled in between) is compiled again with full optimization once
 # its first-tier runs have cost as much time as that compile would (ski rental:
-# a loop that ends early never pays more than twice the best choice). From
+# a loop that ends early pays about twice the better choice at most). From
 # TIER_UP_HITS runs in a row on, one run is timed, and the compile is estimated
 # as FULL_COMPILE_FACTOR times the first tier's. The first tier (LLVM level 0)
 # forms no fused multiply-adds, so every first-tier program rounds each
@@ -123,7 +123,10 @@ class Program:
         if self.run_seconds is None:
             jax.block_until_ready((values, donated))  # inputs other programs still compute
             start = time.perf_counter()
-            outs = jax.block_until_ready(self.run(values, donated, operands))
+            try:
+                outs = jax.block_until_ready(self.run(values, donated, operands))
+            except TypeError:  # new shapes: nothing to time yet
+                return self.lower_again(values, donated, operands)
             self.run_seconds = time.perf_counter() - start
             self.tier_up_hits = max(self.hits + 1, runs_paying_for_compile(
                 self.build_seconds, self.run_seconds))

@@ -123,6 +123,16 @@ def test_tier_up_times_a_run_then_swaps_in_the_optimized_program():
     assert not p.fast
 
 
+def test_timed_tier_up_run_with_new_shapes_lowers_again():
+    p = _program.Program(lambda vals, donated, ops: [jnp.tanh(vals[0]) * ops[0]], fast=True)
+    a = np.linspace(-2, 2, 5).astype(np.float32)
+    np.testing.assert_allclose(p.run([a], [], (3.0,))[0], np.tanh(a) * 3, rtol=1e-6)
+    b = np.linspace(-1, 1, 7).astype(np.float32)  # reset_shape under a cached layout
+    np.testing.assert_allclose(p.tier_up([b], [], (2.0,))[0], np.tanh(b) * 2, rtol=1e-6)
+    assert p.fast and p.run_seconds is None  # the next due run is timed
+    np.testing.assert_allclose(p.run([b], [], (0.5,))[0], np.tanh(b) * 0.5, rtol=1e-6)
+
+
 def test_runs_paying_for_the_full_compile():
     # the full compile is estimated at FULL_COMPILE_FACTOR first-tier builds
     factor = _program.FULL_COMPILE_FACTOR
