@@ -17,12 +17,10 @@ import time
 import weakref
 from collections import OrderedDict
 
-import numpy as np
-
-from ._assemble import (ConstFill, compile_layout, const_shapes, make_layout, note_miss,
-                        slot_arrays)
-from ._step_results import (F32, F64, Donated, StepRecord, donated_inputs, leave_out,
-                            left_out_slots)
+from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
+from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results,
+                            take_snapshots)
+from ._step_results import StepRecord, donated_inputs, leave_out
 
 MAX_CACHED_PROGRAMS = 512
 MAX_CACHED_LAYOUTS = 512
@@ -208,8 +206,7 @@ MAX_RECENT_ARRAYS = 4
 
 
 def _layout_of(ops):
-    """(layout, the NdArray of each slot) of ``ops``; the layout is cached when
-    every template is reusable."""
+    """The _SlotArrays of ``ops``; its layout is cached when every template is reusable."""
     reusable = True
     for op in ops:
         if not op.template.reusable:
@@ -217,7 +214,7 @@ def _layout_of(ops):
             break
     if not reusable:
         layout = make_layout(ops)
-        return layout, slot_arrays(ops, layout)
+        return SlotArrays(layout, slot_arrays(ops, layout))
     lkey = tuple([op.template.tid for op in ops])
     recent = _recent_arrays.get(lkey)
     if recent is not None:
@@ -230,43 +227,11 @@ def _layout_of(ops):
         if len(_layouts) >= MAX_CACHED_LAYOUTS:
             _layouts.popitem(last=False)
         _layouts[lkey] = layout
-    recent = (layout, slot_arrays(ops, layout))
+    recent = SlotArrays(layout, slot_arrays(ops, layout))
     if len(_recent_arrays) >= MAX_RECENT_ARRAYS:
         _recent_arrays.popitem(last=False)
     _recent_arrays[lkey] = recent
     return recent
-
-
-def _input_values(arrays, input_slots):
-    """The program's input values, their signature (dtype or ConstFill) and, per
-    input, its index in the values (-1 for a constant fill)."""
-    values = []
-    input_sig = []
-    value_index = []
-    for s in input_slots:
-        a = arrays[s]
-        if a._lazy is not None:
-            a._resolve()
-        head = a._head
-        if head is None:
-            if a._zero_fill:
-                # zeroed by zero_grad/zero() for this step: a constant XLA folds away
-                fill = _zero_fills.get(a._dtype)
-                if fill is None:
-                    fill = _zero_fills[a._dtype] = ConstFill(0, a._dtype)
-                input_sig.append(fill)
-                value_index.append(-1)
-                continue
-            # any other pending fill becomes a real array once, so that the first
-            # step and the later ones (where it holds results) share one program
-            head = a._materialize()
-        value_index.append(len(values))
-        values.append(head)
-        input_sig.append(head.dtype)
-    return values, tuple(input_sig), value_index
-
-
-_zero_fills = {}
 
 
 def flush():
@@ -280,16 +245,22 @@ def flush():
         a._queued = False
     _queued_arrays.clear()
 
-    layout, arrays = _layout_of(ops)
-    values, input_sig, value_index = _input_values(arrays, layout.input_slots)
-    left_out = left_out_slots(layout, arrays, input_sig)
-    donated, donated_values = donated_inputs(layout, arrays, values, value_index)
+    slots = _layout_of(ops)
+    layout, arrays = slots.layout, slots.arrays
+    values, input_sig = input_values(slots.inputs)  # (None for each constant fill)
+    facts = input_facts(slots, input_sig)
+    left_out = facts.left_out
+    if len(facts.value_arrays) != len(values):
+        # (one list of the heads at a time: donation counts references)
+        values = [h for h, k in zip(values, facts.value_index) if k >= 0]
+    donated, donated_values = (donated_inputs(layout, arrays, values, facts.value_index)
+                               if layout.donors else ((), []))
     key = (layout.structure_id, input_sig, left_out, donated)
     operands = [op.operands for op in ops]
 
     kept = None
     if left_out or any(op.record is not None or op.parts is not None for op in ops):
-        kept = _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated)
+        kept = take_snapshots(ops, layout, values, facts, donated)
     if donated:
         given = {id(v) for v in donated_values}
         values = [v for v in values if id(v) not in given]
@@ -297,11 +268,9 @@ def flush():
     templates = [op.template for op in ops]
     program = _programs.get(key)
     if program is None:
-        written = layout.written
-        if left_out:
-            written = tuple(s for s in written if s not in left_out)
-        program = compile_layout(templates, layout, const_shapes(arrays, layout, input_sig),
-                                 input_sig, written, values + donated_values, donated)
+        program = compile_layout(templates, layout, facts.shapes, input_sig,
+                                 tuple(s for s in layout.written if s not in left_out),
+                                 values + donated_values, donated)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
@@ -328,32 +297,17 @@ def flush():
                 outs = program.lower_again(values, donated_values, operands)
     stats.executions += 1
     stats.last_ops = layout.kinds
+    store_results(facts.written_arrays, outs)
     if left_out:
-        _store_results(arrays, program.written, outs)
-        record = StepRecord(templates, layout, const_shapes(arrays, layout, input_sig),
-                            input_sig, kept, operands, left_out, _recompute_program)
-        leave_out(record, arrays, left_out)
-    else:
-        _store_results(arrays, layout.written, outs)
+        record = StepRecord(templates, layout, facts.shapes, input_sig, kept, operands,
+                            left_out, _recompute_program)
+        leave_out(record, arrays, left_out, facts.left_out_refs)
     for op in ops:
         if op.record is not None:
             op.record.pending = False
         if op.parts is not None:
             for part, _, _ in op.parts:
                 part.pending = False
-
-
-def _store_results(arrays, written, outs):
-    """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
-    for s, value in zip(written, outs):
-        a = arrays[s]
-        if a._dtype is F64 and value.dtype == F32:
-            a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype
-        a._head = value
-        a._fill = None
-        a._modification_count += 1
-        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
-        a._lazy = None
 
 
 def _recompute_program(key, compile_it):
@@ -368,29 +322,6 @@ def _recompute_program(key, compile_it):
         _programs[key] = program
         stats.compiles += 1
     return program
-
-
-def _take_snapshots(ops, layout, arrays, values, input_sig, value_index, donated=()):
-    """Point each op's Record at this flush's input values (the values its
-    reads had). Host arrays a user holds a view of are copied; the rest are
-    immutable (jax arrays) or owned by nnjax, so keeping references suffices.
-    A donated value (no record reads it) is kept as its shape and dtype."""
-    kept = list(values)
-    for s, k, sig in zip(layout.input_slots, value_index, input_sig):
-        if k < 0:
-            continue
-        if donated and s in donated:
-            kept[k] = Donated(arrays[s].shape, sig)
-        elif arrays[s]._exposed and type(kept[k]) is np.ndarray:
-            kept[k] = np.array(kept[k])
-    shared = (layout.input_slots, input_sig, kept)
-    for op, sig in zip(ops, layout.op_sigs):
-        if op.parts is not None:
-            for part, start, end in op.parts:
-                part.snapshot = (shared, sig.read_slots[start:end])
-        elif op.record is not None:
-            op.record.snapshot = (shared, sig.read_slots)
-    return kept
 
 
 def compile_count():

@@ -9,7 +9,8 @@ step read (its snapshot), so the value is the one that step computed.
 import numpy as np
 
 from ._ndarray import NdArray
-from ._queue import ConstFill, Op, Template, run_now, flush, stats
+from ._assemble import ConstFill
+from ._queue import Op, Template, run_now, flush, stats
 
 
 class Record:

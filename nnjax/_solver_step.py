@@ -84,12 +84,17 @@ def update(active, rule, key, hyper_operand, templates, pre_hook=None, post_hook
 
 def _update_template(active, rule, key, hyper_names, templates):
     """The cached template for these active parameters: the step's flush layout is then cached."""
+    params = [s.param for _, s in active]
+    last = templates.get("last")  # (a training loop updates the same parameters every step)
+    if last is not None and last[0] == active and last[1] is hyper_names and last[2] == params:
+        return last[3]
     ckey = (hyper_names,) + tuple((k, id(s), id(s.param)) for k, s in active)
     template = templates.get(ckey)
     if template is None:
         if len(templates) > _MAX_UPDATE_TEMPLATES:
             templates.clear()
         template = templates[ckey] = _new_update_template(active, rule, key, hyper_names)
+    templates["last"] = (active, hyper_names, params, template)
     return template
 
 

@@ -7,7 +7,6 @@ and computed by a ``StepRecord`` when read. Its solver states are donated
 through their attributes only; the queue hands down how to find a program.
 """
 import sys
-import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -77,6 +76,8 @@ def _is_device_array(value):
 # again on the values the step read, returning those arrays; from then on they
 # are returned (``_keep_out``).
 _process_count = []
+# times an array's ``_keep_out`` was set (the queue's cached left-out slots check it)
+keep_out_changes = 0
 
 
 def left_out_slots(layout, arrays, input_sig):
@@ -92,14 +93,15 @@ def left_out_slots(layout, arrays, input_sig):
                  if (k < 0 or type(input_sig[k]) is ConstFill) and not arrays[s]._keep_out)
 
 
-def leave_out(record, arrays, left_out):
-    """Mark the left-out arrays as written, their values held by ``record``."""
+def leave_out(record, arrays, left_out, refs):
+    """Mark the left-out arrays as written, their values held by ``record``;
+    ``refs``: (slot, weak reference) of each."""
     for s in left_out:
         a = arrays[s]
         a._modification_count += 1
         a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
         a._lazy = (record, s)
-    record.arrays = [(s, weakref.ref(arrays[s])) for s in left_out]
+    record.arrays = refs
 
 
 class StepRecord:
@@ -124,6 +126,7 @@ class StepRecord:
     def resolve(self, slot, array):
         """Compute every left-out array still waiting on this record (reading one
         usually means the others are read too); keep them in later results."""
+        global keep_out_changes
         key = (self.layout.structure_id, self.input_sig, ("recompute", self.left_out))
         program = self.program_for(key, lambda: compile_layout(
             self.templates, self.layout, self.shapes, self.input_sig, self.left_out,
@@ -138,7 +141,9 @@ class StepRecord:
             if a is None or (a is not array and (a._lazy is None or a._lazy[0] is not self)):
                 continue
             a._lazy = None
-            a._keep_out = True
+            if not a._keep_out:
+                keep_out_changes += 1
+                a._keep_out = True
             if a._dtype == F64 and value.dtype == F32:
                 a._dtype = F32
             a._head = value

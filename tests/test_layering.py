@@ -20,6 +20,7 @@ ENGINE_LAYERS = [
     ["nnjax._program"],
     ["nnjax._assemble"],
     ["nnjax._step_results"],
+    ["nnjax._flush_inputs"],
     ["nnjax._queue"],
     ["nnjax._ndarray"],
     ["nnjax._records"],

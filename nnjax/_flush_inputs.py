@@ -1,0 +1,138 @@
+"""What a flush reads and writes: the arrays of a layout's slots, the program's
+input values and their signature, the snapshot records keep, the results stored.
+
+A training loop flushes the same arrays with values of the same kinds every
+step: what follows from the kinds (which inputs are constant fills, which
+results are left out, the arrays results go to) is worked out once
+(``InputFacts``) and reused while the kinds stay the same. Arrays are seen
+through their attributes only.
+"""
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _step_results as step_results
+from ._assemble import ConstFill, const_shapes
+from ._step_results import F32, F64, Donated, left_out_slots
+
+
+class SlotArrays:
+    """The NdArray of each slot of a layout, and what the last flush of these arrays
+    worked out from the kinds of their values (``facts``): a training loop's flushes
+    find the same kinds every step and reuse it."""
+
+    __slots__ = ("layout", "arrays", "inputs", "facts")
+
+    def __init__(self, layout, arrays):
+        self.layout = layout
+        self.arrays = arrays
+        self.inputs = [arrays[s] for s in layout.input_slots]
+        self.facts = None
+
+
+class InputFacts(NamedTuple):
+    """What a flush derives from its input signature (valid while the signature and
+    the arrays' ``_keep_out`` flags are unchanged)."""
+    input_sig: tuple
+    keep_out_changes: int
+    value_index: list      # per input, its index in the values (-1: a constant fill)
+    value_arrays: list     # the arrays passed as values
+    left_out: tuple
+    shapes: dict           # const_shapes
+    left_out_refs: list    # (slot, weak reference) per left-out array
+    written_arrays: list   # the arrays the program's results go to
+
+
+def input_values(inputs):
+    """The program inputs' heads (None for a constant fill) and their signature
+    (dtype or ConstFill)."""
+    if [a._lazy for a in inputs].count(None) != len(inputs):
+        for a in inputs:
+            if a._lazy is not None:
+                a._resolve()
+    heads = [a._head for a in inputs]
+    pending = [i for i, h in enumerate(heads) if h is None]
+    if not pending:
+        return heads, tuple([h.dtype for h in heads])
+    sig = [None if h is None else h.dtype for h in heads]
+    for i in pending:
+        a = inputs[i]
+        if a._zero_fill:
+            # zeroed by zero_grad/zero() for this step: a constant XLA folds away
+            fill = _zero_fills.get(a._dtype)
+            if fill is None:
+                fill = _zero_fills[a._dtype] = ConstFill(0, a._dtype)
+            sig[i] = fill
+        else:
+            # any other pending fill becomes a real array once, so that the first
+            # step and the later ones (where it holds results) share one program
+            heads[i] = a._materialize()
+            sig[i] = heads[i].dtype
+    return heads, tuple(sig)
+
+
+_zero_fills = {}
+
+
+def input_facts(slots, input_sig):
+    """The InputFacts of a flush of ``slots`` (a SlotArrays) with this input signature."""
+    facts = slots.facts
+    if (facts is not None and facts.input_sig == input_sig
+            and facts.keep_out_changes == step_results.keep_out_changes):
+        return facts
+    layout, arrays = slots.layout, slots.arrays
+    value_index, value_arrays = [], []
+    for a, sig in zip(slots.inputs, input_sig):
+        if type(sig) is ConstFill:
+            value_index.append(-1)
+        else:
+            value_index.append(len(value_arrays))
+            value_arrays.append(a)
+    left_out = left_out_slots(layout, arrays, input_sig)
+    written = layout.written
+    if left_out:
+        written = tuple(s for s in written if s not in left_out)
+    facts = slots.facts = InputFacts(
+        input_sig, step_results.keep_out_changes, value_index, value_arrays, left_out,
+        const_shapes(arrays, layout, input_sig),
+        [(s, weakref.ref(arrays[s])) for s in left_out], [arrays[s] for s in written])
+    return facts
+
+
+def store_results(written_arrays, outs):
+    """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
+    for a, value in zip(written_arrays, outs):
+        if a._dtype is F64 and value.dtype == F32:
+            a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype
+        a._head = value
+        a._fill = None
+        a._modification_count += 1
+        a._dtype_unset = a._zeroed = a._zero_fill = a._exposed = False
+        a._lazy = None
+
+
+def take_snapshots(ops, layout, values, facts, donated=()):
+    """Point each op's Record at this flush's input values (the values its
+    reads had). Host arrays a user holds a view of are copied; the rest are
+    immutable (jax arrays) or owned by nnjax, so keeping references suffices.
+    A donated value (no record reads it) is kept as its shape and dtype."""
+    kept = values
+    if donated or [a._exposed for a in facts.value_arrays].count(False) != len(values):
+        kept = list(values)
+        for s, k, sig in zip(layout.input_slots, facts.value_index, facts.input_sig):
+            if k < 0:
+                continue
+            a = facts.value_arrays[k]
+            if donated and s in donated:
+                kept[k] = Donated(a.shape, sig)
+            elif a._exposed and type(kept[k]) is np.ndarray:
+                kept[k] = np.array(kept[k])
+    shared = (layout.input_slots, facts.input_sig, kept)
+    for op, sig in zip(ops, layout.op_sigs):
+        if op.parts is not None:
+            for part, start, end in op.parts:
+                part.snapshot = (shared, sig.read_slots[start:end])
+        elif op.record is not None:
+            op.record.snapshot = (shared, sig.read_slots)
+    return kept
