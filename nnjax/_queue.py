@@ -22,8 +22,8 @@ from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results
                             take_snapshots)
 from ._step_results import StepRecord, donated_inputs, leave_out
 
-MAX_CACHED_PROGRAMS = 512
-MAX_CACHED_LAYOUTS = 512
+MAX_CACHED_PROGRAMS = 1024
+MAX_CACHED_LAYOUTS = 4096  # (small: a network run function by function has one per node)
 MAX_QUEUE = 4096
 MAX_INTERNED = 256
 

@@ -155,8 +155,10 @@ class Variable:
 
     @need_grad.setter
     def need_grad(self, value):
-        self._need_grad = bool(value)
-        _bump_graph()
+        value = bool(value)
+        if self._need_grad is not value:  # (setting the flag it has keeps cached plans)
+            self._need_grad = value
+            _bump_graph()
 
     @property
     def persistent(self):
@@ -164,8 +166,10 @@ class Variable:
 
     @persistent.setter
     def persistent(self, value):
-        self._persistent = bool(value)
-        _bump_graph()
+        value = bool(value)
+        if self._persistent is not value:
+            self._persistent = value
+            _bump_graph()
 
     @property
     def recompute(self):

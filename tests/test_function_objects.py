@@ -245,3 +245,43 @@ def test_info_args_edit_leaves_the_node_unchanged():
     assert list(y.parent.args["kernel"]) == [2, 2]
     y.forward()
     np.testing.assert_array_equal(y.d, np.array([[[[5, 7], [13, 15]]]], np.float32))
+
+
+def test_network_driven_node_by_node_reuses_its_plans_and_layouts(rng, monkeypatch):
+    """A loaded network run as NNabla's legacy loader runs it: each node's
+    ``forward(inputs, outputs)`` in turn, more nodes than the program cache
+    holds, flags set again to the values they have between passes. The second
+    pass builds no plan and no layout, and gives numpy's values."""
+    from nnjax import _assemble, _plan, _queue
+    n_nodes = 600
+    x = nn.Variable((4, 3), need_grad=True)
+    x.d = rng.randn(4, 3)
+    scales = rng.uniform(0.5, 1.5, n_nodes)
+    chain = [x]
+    for k in range(n_nodes):
+        chain.append(F.tanh(chain[-1] * float(scales[k])))
+    nodes = [v.parent for v in chain[1:]]
+
+    def run_pass():
+        x.need_grad = True  # (as the legacy loader does before each pass)
+        for node in nodes:
+            node.forward(node.inputs, node.outputs)
+        return chain[-1].d.copy()
+
+    run_pass()
+    layouts, plans = [], []
+    monkeypatch.setattr(_queue, "make_layout", lambda ops: layouts.append(1) or
+                        _assemble.make_layout(ops))
+    real_assemble = _plan._assemble
+    monkeypatch.setattr(_plan, "_assemble", lambda *a, **k: plans.append(1) or
+                        real_assemble(*a, **k))
+    version = _plan.graph_version[0]
+    got = run_pass()
+    assert _plan.graph_version[0] == version
+    assert not layouts and not plans
+    want = x.d.astype(np.float64)
+    for k in range(n_nodes):
+        want = np.tanh(want * np.float32(scales[k]))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    x.need_grad = False  # a real change still invalidates the cached plans
+    assert _plan.graph_version[0] != version
