@@ -11,6 +11,8 @@ any host access to such an array runs the queued programs first, so the user
 always sees NNabla's eager semantics. Arithmetic operators are installed by
 ``nnjax._operators`` (they build graph nodes, a layer above this one).
 """
+import operator
+
 import numpy as np
 import jax
 
@@ -48,11 +50,14 @@ class NdArray:
             shape, dtype = shape  # NdArray(shape, dtype): nnjax's own calls
         elif len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = shape[0]      # NdArray((2, 3))
-        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool)
-                   for s in shape):
+        try:
+            dims = tuple(map(operator.index, shape))  # (ints and numpy integers)
+        except TypeError:
+            dims = None
+        if dims is None or bool in map(type, shape):
             raise ValueError(f"NdArray: the shape must be ints, given as NdArray(2, 3) or "
                              f"NdArray((2, 3)); got {shape!r}")
-        self._shape = _as_shape(shape)
+        self._shape = dims
         self._dtype = np.dtype(dtype) if dtype is not None else _DEFAULT_DTYPE
         # as NNabla, an array made without a dtype has none until it is first
         # read or written (reading makes it float32)
