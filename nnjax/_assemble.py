@@ -148,7 +148,6 @@ def compile_layout(templates, layout, shapes, input_sig, written, values, donate
     kinds = set(layout.kinds)
     compiled = Program(program, fast=not starts_optimized(kinds, nbytes),
                        tier_up_hits=tier_up_hits(kinds, nbytes))
-    compiled.written = written
     return compiled
 
 

@@ -41,7 +41,8 @@ class InputFacts(NamedTuple):
     left_out: tuple
     shapes: dict           # const_shapes
     left_out_refs: list    # (slot, weak reference) per left-out array
-    written_arrays: list   # the arrays the program's results go to
+    written: tuple         # the slots the program returns
+    written_arrays: list   # their arrays
 
 
 def input_values(inputs):
@@ -96,7 +97,7 @@ def input_facts(slots, input_sig):
     facts = slots.facts = InputFacts(
         input_sig, step_results.keep_out_changes, value_index, value_arrays, left_out,
         const_shapes(arrays, layout, input_sig),
-        [(s, weakref.ref(arrays[s])) for s in left_out], [arrays[s] for s in written])
+        [(s, weakref.ref(arrays[s])) for s in left_out], written, [arrays[s] for s in written])
     return facts
 
 

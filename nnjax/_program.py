@@ -57,7 +57,7 @@ class Program:
     the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure",
-                 "_setups_seen", "written", "build_seconds", "run_seconds", "from_disk")
+                 "_setups_seen", "build_seconds", "run_seconds", "from_disk")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         global _setups
@@ -71,7 +71,6 @@ class Program:
         self.from_disk = False  # its first tier was loaded from the compile cache
         self.build_seconds = 0.0  # lowering and compiling the first tier
         self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
-        self.written = ()  # the slots whose values ``run`` returns (set by the queue)
         self.run = self._first_run if fast else self._first_optimized_run
 
     def _first_run(self, values, donated, operands):

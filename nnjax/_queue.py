@@ -253,8 +253,7 @@ def flush():
     if len(facts.value_arrays) != len(values):
         # (one list of the heads at a time: donation counts references)
         values = [h for h, k in zip(values, facts.value_index) if k >= 0]
-    donated, donated_values = (donated_inputs(layout, arrays, values, facts.value_index)
-                               if layout.donors else ((), []))
+    donated, donated_values = donated_inputs(layout, arrays, values, facts.value_index)
     key = (layout.structure_id, input_sig, left_out, donated)
     operands = [op.operands for op in ops]
 
@@ -268,8 +267,7 @@ def flush():
     templates = [op.template for op in ops]
     program = _programs.get(key)
     if program is None:
-        program = compile_layout(templates, layout, facts.shapes, input_sig,
-                                 tuple(s for s in layout.written if s not in left_out),
+        program = compile_layout(templates, layout, facts.shapes, input_sig, facts.written,
                                  values + donated_values, donated)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
