@@ -85,11 +85,6 @@ def make_layout(ops):
         op_sigs.append(OpSignature(
             t.key, tuple(rs), tuple(ws), shapes,
             tuple((np.shape(x), np.asarray(x).dtype.str) for x in op.operands)))
-    structure = (tuple(op_sigs), tuple(written))
-    sid = _structures.get(structure)
-    if sid is None:
-        sid = len(_structures)
-        _structures[structure] = sid
     kinds = tuple(k for op in ops
                   for k in (("forward", "backward") if op.parts else (op.template.kind,)))
     position = {s: k for k, s in enumerate(input_slots)}
@@ -97,6 +92,19 @@ def make_layout(ops):
                 if "update" in kinds else ())
     donors = tuple((s, position[s]) for s in written
                    if s in position and s not in read_elsewhere) if donation() else ()
+    if donors:
+        # the donors' results first, in the donors' order: jax gives each result the
+        # first unused donated buffer of its shape and dtype, so each state is updated
+        # in its own buffer (a parameter written before its states would take the
+        # first state's buffer, and XLA would copy every state)
+        donor_slots = [s for s, _ in donors]
+        donor_set = set(donor_slots)
+        written = donor_slots + [s for s in written if s not in donor_set]
+    structure = (tuple(op_sigs), tuple(written))
+    sid = _structures.get(structure)
+    if sid is None:
+        sid = len(_structures)
+        _structures[structure] = sid
     return Layout(tuple(sources), tuple(input_slots), tuple(written), sid, tuple(op_sigs),
                   kinds, optional, donors)
 

@@ -369,6 +369,32 @@ def test_solver_states_are_donated_and_results_unchanged(monkeypatch):
     assert loss_d == loss_k
 
 
+def test_each_donated_state_is_updated_in_its_own_buffer():
+    # jax hands each result the first unused donated buffer of its shape: the step
+    # returns the states' new values before the parameters', so every state stays in
+    # its buffer (a parameter written first took its mean's buffer, and XLA copied
+    # every state of the step)
+    nn.clear_parameters()
+    nn.seed(3)
+    x, t, h, y, loss = _mlp()
+    solver = S.Adam(1e-2)
+    solver.set_parameters(nn.get_parameters())
+    buffers = None
+    for i in range(5):
+        x.d, t.d = _data(i)
+        loss.forward()
+        solver.zero_grad()
+        loss.backward()
+        solver.update()
+        nn.synchronize()
+        now = {(name, k): a._head.unsafe_buffer_pointer()
+               for name, slot in solver._slots.items() for k, a in slot.states.items()}
+        if i >= 2:  # (the first steps start from fills and run unfused)
+            assert now == buffers
+        buffers = now
+    assert len(buffers) == 8
+
+
 def test_donation_skips_buffers_somebody_holds():
     _, _, views, _ = _adam_run(4, hold_view=True)
     for view, copy in views:  # every view still shows the values it was taken with
