@@ -53,7 +53,7 @@ def states_of_slots(slots):
             v = Variable(arr.shape)
             v.data = arr
             pstate[n] = v
-        out[k] = SolverState(pstate, int(np.asarray(s.t.get_data("r"))))
+        out[k] = SolverState(pstate, s.t)
     return out
 
 
@@ -121,7 +121,7 @@ def write_checked_states(checked):
     for slot, values, t in checked:
         for n, arr in values.items():
             slot.states[n].data = arr
-        slot.t.data = np.asarray(min(t, T_MAX), np.int32)
+        slot.t = min(t, T_MAX)
 
 
 # ---------------------------------------------------------------- h5

@@ -1,8 +1,9 @@
 """Solver ops on the execution queue: update, gradient operations, inf/NaN checks.
 
 The only solver code that touches the queue. A solver keeps one ``Slot``
-per parameter: ``param`` (a Variable), ``states`` ({state name: NdArray})
-and ``t`` (an int32 NdArray), the arrays the ops read and write. It hands
+per parameter: ``param`` (a Variable), ``states`` ({state name: NdArray}),
+the arrays the ops read and write, and ``t``, its step count (an int kept on
+the host: each update passes the counts as one int32 operand). It hands
 over its "active" slots: ``(name, slot)`` pairs of the parameters whose
 gradient was written since ``zero_grad``.
 
@@ -26,7 +27,7 @@ _MAX_UPDATE_TEMPLATES = 64
 
 
 class Slot:
-    """One registered parameter: the Variable, its state arrays and step count."""
+    """One registered parameter: the Variable, its state arrays and step count (an int)."""
 
     __slots__ = ("param", "states", "t")
 
@@ -43,7 +44,7 @@ def _device_zeros(shape, dtype=np.float32):
 def new_slot(param, state_names):
     """A Slot for ``param`` with zero float32 states (param's shape) and ``t = 0``."""
     states = OrderedDict((n, _device_zeros(param.shape)) for n in state_names)
-    return Slot(param, states, NdArray((), np.int32))  # t = 0, a fill (see _advance_counts)
+    return Slot(param, states, 0)
 
 
 def _per_parameter(active, make_op, pre_hook, post_hook):
@@ -99,23 +100,15 @@ def _update_template(active, rule, key, hyper_names, templates):
 
 
 def _advance_counts(active):
-    """Advance each active slot's step count ``t`` (up to T_MAX) on the host and
-    return the new counts as an int32 operand. The counts never enter the
-    program as arrays: a scalar each way per parameter would cost more to move
-    than the addition does, so each ``t`` is held as a fill of its new value."""
+    """Advance each active slot's step count ``t`` (up to T_MAX) and return the
+    new counts as an int32 operand. The counts never enter the program as
+    arrays: a scalar each way per parameter would cost more to move than the
+    addition does."""
     counts = []
     for _, s in active:
-        t = s.t
-        if t._head is None and t._lazy is None and not t._queued and t._children is None:
-            now = int(t._fill or 0)
-            now += now < T_MAX
-            t._fill = now  # (the inlined NdArray.fill: the loop's hot path)
-            t._modification_count += 1
-            t._zeroed = t._zero_fill = t._exposed = False
-        else:
-            now = int(np.asarray(t.get_data("r")))
-            now += now < T_MAX
-            t.fill(now)
+        now = s.t
+        if now < T_MAX:
+            now = s.t = now + 1
         counts.append(now)
     return np.array(counts, np.int32)
 
