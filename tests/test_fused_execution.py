@@ -30,6 +30,15 @@ def _data(step, batch=8):
     return rs.randn(batch, 6).astype(np.float32), rs.randint(0, 3, (batch, 1)).astype(np.float32)
 
 
+def _step(x, t, loss, solver, i):
+    """One training step on batch ``i``: the five calls of an NNabla loop."""
+    x.d, t.d = _data(i)
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
+
+
 def _train(solver_name, n_steps, fused, wd=1e-3, hooks=False):
     nn.clear_parameters()
     nn.seed(7)
@@ -289,11 +298,7 @@ def test_step_count_advances_on_the_host():
     solver.set_parameters(params)
     w = params["l1/affine/W"]
     for i in range(3):
-        x.d, t.d = _data(i)
-        loss.forward()
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
+        _step(x, t, loss, solver, i)
     assert {s.t for s in solver.get_states().values()} == {3}
     # a state written back with a large t: Adam's bias correction reads it
     states = solver.get_states()
@@ -336,11 +341,7 @@ def _adam_run(n_steps, hold_view=False):
     solver.set_parameters(nn.get_parameters())
     views = []
     for i in range(n_steps):
-        x.d, t.d = _data(i)
-        loss.forward()
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
+        _step(x, t, loss, solver, i)
         if hold_view:  # a read-only view of a state, held across later steps
             m = solver.get_states()["l1/affine/W"].pstate["mean"]
             views.append((m.data.get_data("r"), m.data.get_data("r").copy()))
@@ -381,11 +382,7 @@ def test_each_donated_state_is_updated_in_its_own_buffer():
     solver.set_parameters(nn.get_parameters())
     buffers = None
     for i in range(5):
-        x.d, t.d = _data(i)
-        loss.forward()
-        solver.zero_grad()
-        loss.backward()
-        solver.update()
+        _step(x, t, loss, solver, i)
         nn.synchronize()
         now = {(name, k): a._head.unsafe_buffer_pointer()
                for name, slot in solver._slots.items() for k, a in slot.states.items()}
