@@ -38,6 +38,13 @@ FAST_COMPILE_OPTIONS = {
     "xla_cpu_parallel_codegen_split_count": 1,
     "xla_backend_optimization_level": 0,
 }
+# XLA's CPU backend (jaxlib 0.10) hands dots, convolutions and element-wise chains to
+# YNNPACK by default. On this project's CPUs (AVX-512 Xeon, 2 cores) XLA's own kernels
+# ran every workload of ``python -m bench`` faster (hand-written steps, min of 5 x 20:
+# LeNet+BN training 23.1 -> 19.4 ms, inference 5.5 -> 3.5 ms, MLP+Adam 5.3 -> 4.6 ms,
+# tiny MLP 108 -> 63 us) and compiled faster, so programs are compiled without those
+# library fusions; NNJAX_XLA_YNN=1 keeps XLA's default.
+NO_LIBRARY_FUSIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 MAX_SHARED_EXECUTABLES = 1024
 # Programs set up so far. A program tiers up only after hits with none set up in
 # between: a loop. A test file that meets the same graph again among many new ones
@@ -80,7 +87,7 @@ class Program:
         executable = _executables.get(key) if key is not None else None
         if executable is None:
             executable, compile_seconds, self.from_disk = _compile_or_load(
-                lowered, key, FAST_COMPILE_OPTIONS)
+                lowered, key, {**FAST_COMPILE_OPTIONS, **cpu_kernel_options()})
             if self.from_disk:  # the tier-up rule weighs the compile this load saved
                 start -= compile_seconds
             if key is not None:
@@ -136,9 +143,34 @@ class Program:
     def _first_optimized_run(self, values, donated, operands):
         """Compile with full optimization (or load that executable from disk)."""
         lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
-        executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered), {})
+        executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered),
+                                                         cpu_kernel_options())
         self.run = executable
         return executable(values, donated, operands)
+
+
+_kernel_options = []
+
+
+def cpu_kernel_options():
+    """The compile options choosing XLA's CPU kernels (see NO_LIBRARY_FUSIONS): none
+    off the CPU, with NNJAX_XLA_YNN=1, or once a jaxlib refused the option."""
+    if not _kernel_options:
+        ours = jax.default_backend() == "cpu" and os.environ.get("NNJAX_XLA_YNN", "0") != "1"
+        _kernel_options.append(NO_LIBRARY_FUSIONS if ours else {})
+    return _kernel_options[0]
+
+
+def _compile(lowered, options):
+    """``lowered.compile(options)``; a jaxlib without the kernel option compiles with
+    its defaults (from then on for every program)."""
+    try:
+        return lowered.compile(options)
+    except Exception as error:  # (an XlaRuntimeError naming the unknown option)
+        if not any(k in options and k in str(error) for k in NO_LIBRARY_FUSIONS):
+            raise
+    _kernel_options[:] = [{}]
+    return lowered.compile({k: v for k, v in options.items() if k not in NO_LIBRARY_FUSIONS})
 
 
 def _compile_or_load(lowered, key, options):
@@ -149,7 +181,7 @@ def _compile_or_load(lowered, key, options):
     if loaded is not None:
         return loaded[0], loaded[1], True
     start = time.perf_counter()
-    executable = lowered.compile(options)
+    executable = _compile(lowered, options)
     seconds = time.perf_counter() - start
     if stored:
         compile_cache.store(stored, executable, seconds)

@@ -1,5 +1,7 @@
 """Tiered compilation (nnjax/_program.py): cheap first tier, optimized once a
 program repeats, first-tier executables shared between identical programs."""
+import os
+
 import numpy as np
 import jax.numpy as jnp
 import pytest
@@ -271,3 +273,62 @@ def test_a_lowering_is_traced_once_for_every_program_calling_it():
     np.testing.assert_allclose(forward(x), x / (1 + np.abs(x)), rtol=1e-6)
     np.testing.assert_allclose(backward(x), 1 / (1 + np.abs(x)) ** 2, rtol=1e-6)
     assert calls == [(6,)]
+
+
+def test_cpu_programs_use_xlas_own_kernels_not_ynnpack():
+    # XLA's default hands this convolution and dot to YNNPACK ("library fusions"); nnjax
+    # compiles without them on CPUs (faster here: see nnjax/_program.py)
+    import jax
+    from jax import lax
+    from nnjax import _queue
+    if jax.default_backend() != "cpu" or not _program.cpu_kernel_options():
+        pytest.skip("CPU only, on a jaxlib with the option")
+    rng = np.random.RandomState(0)
+    xd = rng.randn(4, 3, 5, 5).astype(np.float32)
+    wd = rng.randn(2, 3, 1, 1).astype(np.float32)
+    md = rng.randn(50, 6).astype(np.float32)
+    default = jax.jit(lambda a, b, c: lax.conv(a, b, (1, 1), "VALID").reshape(4, -1) @ c)
+    if "ynn_fusion" not in default.lower(xd, wd, md).compile().as_text():
+        pytest.skip("this jaxlib's default does not use YNNPACK for these ops")
+    before = set(_queue._programs)
+    x, w, m = (nn.Variable.from_numpy_array(a) for a in (xd, wd, md))
+    y = F.affine(F.convolution(x, w), m)
+    y.forward()
+    ref = np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0]).reshape(4, -1) @ md
+    np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-5)
+    programs = [p for k, p in _queue._programs.items() if k not in before]
+    assert programs
+    for p in programs:
+        assert "ynn_fusion" not in p.run.as_text()
+
+
+def test_xlas_default_cpu_kernels_on_request(tmp_path):
+    import subprocess
+    import sys
+    code = "from nnjax import _program; print(_program.cpu_kernel_options())"
+    env = dict(os.environ, NNJAX_XLA_YNN="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "{}"
+
+
+def test_a_jaxlib_without_the_kernel_option_compiles_with_its_defaults(monkeypatch):
+    option = dict(_program.NO_LIBRARY_FUSIONS)
+    monkeypatch.setattr(_program, "_kernel_options", [option])
+    seen = []
+
+    class Lowered:
+        def compile(self, options):
+            seen.append(dict(options))
+            for name in options:
+                if name.startswith("xla_cpu_experimental_ynn"):
+                    raise RuntimeError(f"INVALID_ARGUMENT: No such compile option: '{name}'")
+                if name == "bad":
+                    raise RuntimeError("INVALID_ARGUMENT: something else")
+            return "executable"
+    assert _program._compile(Lowered(), {"level": 0, **option}) == "executable"
+    assert seen == [{"level": 0, **option}, {"level": 0}]
+    assert _program.cpu_kernel_options() == {}  # (and for every later program)
+    with pytest.raises(RuntimeError, match="something else"):
+        _program._compile(Lowered(), {"bad": 1})
