@@ -42,8 +42,10 @@ FAST_COMPILE_OPTIONS = {
 # YNNPACK by default. On this project's CPUs (AVX-512 Xeon, 2 cores) XLA's own kernels
 # ran every workload of ``python -m bench`` faster (hand-written steps, min of 5 x 20:
 # LeNet+BN training 23.1 -> 19.4 ms, inference 5.5 -> 3.5 ms, MLP+Adam 5.3 -> 4.6 ms,
-# tiny MLP 108 -> 63 us) and compiled faster, so programs are compiled without those
-# library fusions; NNJAX_XLA_YNN=1 keeps XLA's default.
+# tiny MLP 108 -> 63 us), so optimized programs are compiled without those library
+# fusions; NNJAX_XLA_YNN=1 keeps XLA's default. The first tier keeps YNNPACK: there its
+# precompiled kernels beat XLA's code generated at LLVM level 0 (NNabla's
+# function/test_convolution.py took 2x as long without them).
 NO_LIBRARY_FUSIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
 MAX_SHARED_EXECUTABLES = 1024
 # Programs set up so far. A program tiers up only after hits with none set up in
@@ -87,7 +89,7 @@ class Program:
         executable = _executables.get(key) if key is not None else None
         if executable is None:
             executable, compile_seconds, self.from_disk = _compile_or_load(
-                lowered, key, {**FAST_COMPILE_OPTIONS, **cpu_kernel_options()})
+                lowered, key, FAST_COMPILE_OPTIONS)
             if self.from_disk:  # the tier-up rule weighs the compile this load saved
                 start -= compile_seconds
             if key is not None:

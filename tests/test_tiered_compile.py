@@ -275,9 +275,10 @@ def test_a_lowering_is_traced_once_for_every_program_calling_it():
     assert calls == [(6,)]
 
 
-def test_cpu_programs_use_xlas_own_kernels_not_ynnpack():
+def test_optimized_cpu_programs_use_xlas_own_kernels_not_ynnpack():
     # XLA's default hands this convolution and dot to YNNPACK ("library fusions"); nnjax
-    # compiles without them on CPUs (faster here: see nnjax/_program.py)
+    # compiles its optimized programs without them on CPUs (faster here: see
+    # nnjax/_program.py). A training step starts optimized.
     import jax
     from jax import lax
     from nnjax import _queue
@@ -290,15 +291,28 @@ def test_cpu_programs_use_xlas_own_kernels_not_ynnpack():
     default = jax.jit(lambda a, b, c: lax.conv(a, b, (1, 1), "VALID").reshape(4, -1) @ c)
     if "ynn_fusion" not in default.lower(xd, wd, md).compile().as_text():
         pytest.skip("this jaxlib's default does not use YNNPACK for these ops")
+    nn.clear_parameters()
     before = set(_queue._programs)
-    x, w, m = (nn.Variable.from_numpy_array(a) for a in (xd, wd, md))
-    y = F.affine(F.convolution(x, w), m)
-    y.forward()
+    x = nn.Variable.from_numpy_array(xd)
+    with nn.parameter_scope("kernels"):
+        y = PF.affine(PF.convolution(x, 2, (1, 1), with_bias=False), 6, with_bias=False)
+    loss = F.sum(y * y)
+    params = nn.get_parameters()
+    params["kernels/conv/W"].d, params["kernels/affine/W"].d = wd, md
+    solver = S.Sgd(0.1)
+    solver.set_parameters(params)
+    loss.forward()
+    solver.zero_grad()
+    loss.backward()
+    solver.update()
     ref = np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0]).reshape(4, -1) @ md
-    np.testing.assert_allclose(y.d, ref, rtol=1e-5, atol=1e-5)
-    programs = [p for k, p in _queue._programs.items() if k not in before]
-    assert programs
-    for p in programs:
+    np.testing.assert_allclose(loss.d, np.sum(ref * ref), rtol=1e-5)
+    np.testing.assert_allclose(params["kernels/affine/W"].d,
+                               md - 0.1 * 2 * np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0])
+                               .reshape(4, -1).T @ ref, rtol=1e-4, atol=1e-4)
+    optimized = [p for k, p in _queue._programs.items() if k not in before and not p.fast]
+    assert optimized
+    for p in optimized:
         assert "ynn_fusion" not in p.run.as_text()
 
 
