@@ -39,15 +39,16 @@ FAST_COMPILE_OPTIONS = {
     "xla_backend_optimization_level": 0,
 }
 # XLA's CPU backend (jaxlib 0.10) hands dots, convolutions and element-wise chains to
-# YNNPACK by default. On this project's CPUs (AVX-512 Xeon, 2 cores) XLA's own kernels
-# ran every workload of ``python -m bench`` faster (hand-written steps, min of 5 x 20:
-# LeNet+BN training 23.1 -> 19.4 ms, inference 5.5 -> 3.5 ms, MLP+Adam 5.3 -> 4.6 ms,
-# tiny MLP 108 -> 63 us), so optimized programs are compiled without those library
-# fusions; NNJAX_XLA_YNN=1 keeps XLA's default. The first tier keeps YNNPACK: there its
-# precompiled kernels beat XLA's code generated at LLVM level 0 (NNabla's 2-D
-# convolution tests, first input shape, empty compile cache: 52 s with them, 62 s
-# without).
-NO_LIBRARY_FUSIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+# YNNPACK by default. On this project's CPUs (AVX-512 Xeon, 2 cores) keeping only its
+# individual dots ran the bench workloads faster or as fast (hand-written steps, min of
+# 5 x 20: LeNet+BN training 23.1 -> 21.0 ms, inference 5.5 -> 3.2 ms, MLP 784-512-512-10
+# with Adam 5.3 -> 4.9 ms, tiny MLP 108 -> 64 us, MLP width 4096 156 -> 151 ms; with no
+# YNNPACK at all the wide MLPs ran 1.4-1.8x slower), so optimized programs are compiled
+# with that choice; NNJAX_XLA_YNN=1 keeps XLA's default. The first tier keeps the
+# default: there the precompiled kernels beat XLA's code generated at LLVM level 0
+# (NNabla's 2-D convolution tests, first input shape, empty compile cache: 52 s with
+# them, 62 s without).
+KERNEL_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 MAX_SHARED_EXECUTABLES = 1024
 # Programs set up so far. A program tiers up only after hits with none set up in
 # between: a loop. A test file that meets the same graph again among many new ones
@@ -156,11 +157,11 @@ _kernel_options = []
 
 
 def cpu_kernel_options():
-    """The compile options choosing XLA's CPU kernels (see NO_LIBRARY_FUSIONS): none
+    """The compile options choosing XLA's CPU kernels (see KERNEL_OPTIONS): none
     off the CPU, with NNJAX_XLA_YNN=1, or once a jaxlib refused the option."""
     if not _kernel_options:
         ours = jax.default_backend() == "cpu" and os.environ.get("NNJAX_XLA_YNN", "0") != "1"
-        _kernel_options.append(NO_LIBRARY_FUSIONS if ours else {})
+        _kernel_options.append(KERNEL_OPTIONS if ours else {})
     return _kernel_options[0]
 
 
@@ -170,10 +171,10 @@ def _compile(lowered, options):
     try:
         return lowered.compile(options)
     except Exception as error:  # (an XlaRuntimeError naming the unknown option)
-        if not any(k in options and k in str(error) for k in NO_LIBRARY_FUSIONS):
+        if not any(k in options and k in str(error) for k in KERNEL_OPTIONS):
             raise
     _kernel_options[:] = [{}]
-    return lowered.compile({k: v for k, v in options.items() if k not in NO_LIBRARY_FUSIONS})
+    return lowered.compile({k: v for k, v in options.items() if k not in KERNEL_OPTIONS})
 
 
 def _compile_or_load(lowered, key, options):

@@ -275,24 +275,26 @@ def test_a_lowering_is_traced_once_for_every_program_calling_it():
     assert calls == [(6,)]
 
 
-def test_optimized_cpu_programs_use_xlas_own_kernels_not_ynnpack():
-    # XLA's default hands this convolution and dot to YNNPACK ("library fusions"); nnjax
-    # compiles its optimized programs without them on CPUs (faster here: see
-    # nnjax/_program.py). A training step starts optimized.
+def test_optimized_cpu_programs_choose_their_kernels(monkeypatch):
+    # optimized programs (a training step starts optimized) are compiled with
+    # KERNEL_OPTIONS (YNNPACK for individual dots only: see nnjax/_program.py), first-tier
+    # ones with XLA's defaults; the values are the same numpy formulas either way
     import jax
-    from jax import lax
-    from nnjax import _queue
-    if jax.default_backend() != "cpu" or not _program.cpu_kernel_options():
-        pytest.skip("CPU only, on a jaxlib with the option")
+    if jax.default_backend() != "cpu":
+        pytest.skip("CPU only")
+    assert _program.cpu_kernel_options() == _program.KERNEL_OPTIONS
+    compiled = []
+    real = _program._compile
+
+    def spy(lowered, options):
+        compiled.append(dict(options))
+        return real(lowered, options)
+    monkeypatch.setattr(_program, "_compile", spy)
     rng = np.random.RandomState(0)
     xd = rng.randn(4, 3, 5, 5).astype(np.float32)
     wd = rng.randn(2, 3, 1, 1).astype(np.float32)
     md = rng.randn(50, 6).astype(np.float32)
-    default = jax.jit(lambda a, b, c: lax.conv(a, b, (1, 1), "VALID").reshape(4, -1) @ c)
-    if "ynn_fusion" not in default.lower(xd, wd, md).compile().as_text():
-        pytest.skip("this jaxlib's default does not use YNNPACK for these ops")
     nn.clear_parameters()
-    before = set(_queue._programs)
     x = nn.Variable.from_numpy_array(xd)
     with nn.parameter_scope("kernels"):
         y = PF.affine(PF.convolution(x, 2, (1, 1), with_bias=False), 6, with_bias=False)
@@ -305,15 +307,17 @@ def test_optimized_cpu_programs_use_xlas_own_kernels_not_ynnpack():
     solver.zero_grad()
     loss.backward()
     solver.update()
-    ref = np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0]).reshape(4, -1) @ md
-    np.testing.assert_allclose(loss.d, np.sum(ref * ref), rtol=1e-5)
-    np.testing.assert_allclose(params["kernels/affine/W"].d,
-                               md - 0.1 * 2 * np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0])
-                               .reshape(4, -1).T @ ref, rtol=1e-4, atol=1e-4)
-    optimized = [p for k, p in _queue._programs.items() if k not in before and not p.fast]
-    assert optimized
-    for p in optimized:
-        assert "ynn_fusion" not in p.run.as_text()
+    h = np.einsum("nchw,oc->nohw", xd, wd[:, :, 0, 0]).reshape(4, -1)
+    np.testing.assert_allclose(loss.d, np.sum((h @ md) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(params["kernels/affine/W"].d, md - 0.1 * 2 * h.T @ (h @ md),
+                               rtol=1e-4, atol=1e-4)
+    assert compiled and all(set(_program.KERNEL_OPTIONS.items()) <= set(o.items())
+                            for o in compiled)
+    compiled.clear()
+    z = F.tanh(x * 1.2345)  # a one-off graph (no other test's program text): first tier
+    z.forward()
+    np.testing.assert_allclose(z.d, np.tanh(xd * np.float32(1.2345)), rtol=1e-5, atol=1e-6)
+    assert compiled and all(o == _program.FAST_COMPILE_OPTIONS for o in compiled)
 
 
 def test_xlas_default_cpu_kernels_on_request(tmp_path):
@@ -328,7 +332,7 @@ def test_xlas_default_cpu_kernels_on_request(tmp_path):
 
 
 def test_a_jaxlib_without_the_kernel_option_compiles_with_its_defaults(monkeypatch):
-    option = dict(_program.NO_LIBRARY_FUSIONS)
+    option = dict(_program.KERNEL_OPTIONS)
     monkeypatch.setattr(_program, "_kernel_options", [option])
     seen = []
 
