@@ -16,7 +16,8 @@ from ._ndarray import NdArray
 from ._buffer_needs import backward_reads, keeps_inputs
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
 from ._program import runs_by_function
-from ._queue import Op, Template, cached_template, enqueue, flush, run_now, stats, trained_buffers
+from ._queue import (Op, Template, cached_template, direct_run, enqueue, flush, run_now, stats,
+                     trained_buffers)
 from ._records import Record
 
 
@@ -327,6 +328,9 @@ def freed_after_forward(functions, outputs, clear_buffer):
 def _forward_by_function(plan, pre_hook, post_hook, observers=(), freed=None):
     """Unfused forward: one function at a time, hooks (then observers) around each."""
     flush()
+    if pre_hook is None and post_hook is None and not observers and not freed:
+        _repeat_by_function(plan)
+        return
     for k, fn in enumerate(plan.functions):
         if pre_hook is not None:
             pre_hook(fn)
@@ -337,6 +341,19 @@ def _forward_by_function(plan, pre_hook, post_hook, observers=(), freed=None):
             post_hook(fn)
         for observer in observers:
             observer(fn)
+
+
+def _repeat_by_function(plan):
+    """An unfused forward with no hooks: each function's flush is repeated
+    directly (``DirectRun``) where its last one can be, else queued as usual."""
+    runs = plan.cache.get("direct-runs")
+    if runs is None:
+        runs = plan.cache["direct-runs"] = [None] * len(plan.functions)
+    for k, fn in enumerate(plan.functions):
+        run = runs[k]
+        if run is None or not run():
+            run_now(function_op(fn))
+            runs[k] = direct_run()
 
 
 def function_op(fn, inputs=None, outputs=None, fresh_rng=True):

@@ -20,6 +20,8 @@ from collections import OrderedDict
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
 from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results,
                             take_snapshots)
+from ._program import NEVER
+from . import _step_results as step_results
 from ._step_results import StepRecord, donated_inputs, leave_out
 
 MAX_CACHED_PROGRAMS = 1024
@@ -296,6 +298,8 @@ def flush():
     stats.executions += 1
     stats.last_ops = layout.kinds
     store_results(facts.written_arrays, outs)
+    global _last_flush
+    _last_flush = (slots, facts, program, operands, donated or kept is not None)
     if left_out:
         record = StepRecord(templates, layout, facts.shapes, input_sig, kept, operands,
                             left_out, _recompute_program)
@@ -306,6 +310,69 @@ def flush():
         if op.parts is not None:
             for part, _, _ in op.parts:
                 part.pending = False
+
+
+# ---------------------------------------------------------------- direct runs
+# A graph run function by function many times over (a finite-difference loop
+# evaluates it thousands of times) flushes the same single-op queues with the
+# same kinds of values again and again. A DirectRun repeats such a flush with
+# none of the queue's general work: it checks that the inputs are what they
+# were and calls the program.
+_last_flush = None
+
+
+class DirectRun:
+    """The last flush, to be repeated on the same arrays (see ``direct_run``)."""
+
+    __slots__ = ("inputs", "input_sig", "keep_out_changes", "program", "operands",
+                 "written_arrays", "kinds")
+
+    def __init__(self, slots, facts, program, operands):
+        self.inputs = slots.inputs
+        self.input_sig = facts.input_sig
+        self.keep_out_changes = facts.keep_out_changes
+        self.program = program
+        self.operands = operands
+        self.written_arrays = facts.written_arrays
+        self.kinds = slots.layout.kinds
+
+    def __call__(self):
+        """Run again; false (nothing done) when the inputs changed kind, or the
+        queue holds ops, or the program's tier may change: the caller flushes."""
+        if _queue or self.keep_out_changes != step_results.keep_out_changes:
+            return False
+        heads = []
+        for a in self.inputs:
+            head = a._head
+            if head is None or a._lazy is not None:
+                return False
+            heads.append(head)
+        if tuple([h.dtype for h in heads]) != self.input_sig:
+            return False
+        try:
+            outs = self.program.run(heads, [], self.operands)
+        except TypeError:  # an array changed shape (reset_shape)
+            return False
+        stats.hits += 1
+        stats.executions += 1
+        stats.last_ops = self.kinds
+        store_results(self.written_arrays, outs)
+        return True
+
+
+def direct_run():
+    """A DirectRun of the flush that just ran, or None when it can't be repeated
+    that way: several ops, records, left-out or donated values, constant fills, or a
+    program that may still tier up."""
+    last = _last_flush
+    if last is None:
+        return None
+    slots, facts, program, operands, special = last
+    if (special or len(operands) != 1 or len(operands[0])
+            or len(facts.value_arrays) != len(slots.inputs)
+            or (program.fast and program.tier_up_hits != NEVER)):
+        return None
+    return DirectRun(slots, facts, program, operands)
 
 
 def _recompute_program(key, compile_it):

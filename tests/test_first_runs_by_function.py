@@ -142,3 +142,50 @@ def test_an_output_off_the_backward_path_gives_no_grad():
     expected = np.zeros((2, 2, 3), np.float32)
     expected[:, 0] = 3.0
     np.testing.assert_array_equal(x.g, expected.reshape(2, 6))
+
+
+def test_repeated_unfused_forwards_run_directly_and_follow_their_inputs():
+    # a repeat of an unfused forward calls each function's program directly
+    # (nnjax/_queue.py DirectRun): values follow the inputs; a new kind of input
+    # value (float64) or a replaced input array goes through the queue again
+    from nnjax import _queue
+    rng = np.random.RandomState(7)
+    a0, b0 = rng.randn(3, 4), rng.randn(4, 2)
+    a, b = _var(a0, need_grad=False), _var(b0, need_grad=False)
+    h = F.tanh(F.affine(a, b))
+    y = F.sum(h * 2.0)
+
+    def expected(av, bv):
+        hv = np.tanh(np.asarray(av, np.float64) @ bv)
+        return hv, 2 * hv.sum()
+
+    flushes = []
+    real_flush = _queue.flush
+
+    def counting_flush():
+        flushes.append(bool(_queue._queue))
+        real_flush()
+
+    for k in range(6):
+        av = a0 + 0.1 * k
+        a.d = av
+        if k == 4:
+            a.data.cast(np.float64)[...] = av  # a new kind of value: queued again
+        if k == 2:
+            _queue.flush = counting_flush
+        try:
+            y.forward()
+        finally:
+            _queue.flush = real_flush
+        hv, yv = expected(av, b0)
+        np.testing.assert_allclose(y.d, yv, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(h.d, hv, rtol=1e-5, atol=1e-6)
+        if k == 2:  # the repeat ran no op through the queue
+            assert not any(flushes)
+    # an input array replaced by another graph's output
+    c = _var(b0 * 0.5, need_grad=False)
+    b2 = F.identity(c) * 2.0
+    b2.forward()
+    b.data = b2.data
+    y.forward()
+    np.testing.assert_allclose(y.d, expected(a0 + 0.5, b0)[1], rtol=1e-5, atol=1e-5)

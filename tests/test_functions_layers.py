@@ -336,6 +336,73 @@ def test_deconvolution(rng):
             case["kw"].get("output_padding", [0] * n))
 
 
+# 3-D convolutions run on CPU as 2-D ones over stacked depth taps (ops/convolution.py)
+CONV3D_CASES = [
+    ((2, 2, 7, 8, 5), (4, 2, 2, 3, 2), dict(pad=(3, 0, 0), stride=(1, 2, 1), dilation=(2, 1, 1))),
+    ((1, 4, 5, 4, 4), (4, 2, 3, 2, 2), dict(pad=(1, 1, 0), stride=(2, 1, 1), group=2)),
+    ((1, 5, 4, 4, 2), (3, 3, 2, 2, 2), dict(channel_last=True, pad=(1, 0, 1), dilation=(1, 2, 1))),
+]
+DECONV3D_CASES = [
+    ((1, 2, 3, 3, 2), (2, 2, 2, 3, 2), dict(stride=(2, 1, 2), pad=(1, 1, 0), output_padding=(1, 0, 1))),
+    ((1, 4, 2, 3, 3), (4, 1, 3, 2, 2), dict(group=2, dilation=(2, 1, 1), stride=(3, 1, 1))),
+    ((1, 3, 3, 2, 2), (2, 2, 2, 2, 2), dict(channel_last=True, stride=(2, 2, 1), pad=(1, 0, 0))),
+]
+
+
+def test_3d_convolution_and_deconvolution(rng):
+    cases = []
+    for x_shape, w_shape, kw in CONV3D_CASES:
+        cases.append(dict(name=f"conv {x_shape} {w_shape} {kw}",
+                          fn=lambda x, w, b, kw=kw: F.convolution(x, w, b, **kw),
+                          ref=lambda x, w, b, kw=kw: np_conv(x, w, b, **kw),
+                          inputs=[rng.randn(*x_shape), rng.randn(*w_shape), rng.randn(w_shape[0])],
+                          rtol=1e-4, atol=1e-4))
+    for x_shape, w_shape, kw in DECONV3D_CASES:
+        c_out = (w_shape[-1] if kw.get("channel_last") else w_shape[1]) * kw.get("group", 1)
+        cases.append(dict(name=f"deconv {x_shape} {w_shape} {kw}",
+                          fn=lambda x, w, b, kw=kw: F.deconvolution(x, w, b, **kw),
+                          ref=lambda x, w, b, kw=kw: np_deconv(x, w, b, **kw),
+                          inputs=[rng.randn(*x_shape), rng.randn(*w_shape), rng.randn(c_out)],
+                          rtol=1e-4, atol=1e-4))
+    check_named_cases(cases)
+
+
+def test_3d_convolution_second_order_gradient_matches_jax(rng):
+    """d/dw of <dL/dx, v> through nn.grad, against jax.grad of jax's own 3-D convolution."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+    x0, w0 = rng.randn(2, 2, 5, 6, 4), rng.randn(4, 1, 2, 3, 2)
+    gy0 = rng.randn(2, 4, 5, 2, 3)
+    v0 = rng.randn(*x0.shape)
+
+    def reference(w):
+        def conv(x):
+            return lax.conv_general_dilated(x, w, (1, 2, 1), [(1, 1), (0, 0), (0, 0)],
+                                            rhs_dilation=(2, 1, 1), feature_group_count=2)
+        dx = jax.vjp(conv, jnp.asarray(x0))[1](jnp.asarray(gy0))[0]
+        return jnp.sum(dx * v0)
+
+    x, w = nn.Variable.from_numpy_array(x0), nn.Variable.from_numpy_array(w0)
+    x.need_grad = w.need_grad = True
+    y = F.convolution(x, w, None, pad=(1, 0, 0), stride=(1, 2, 1), dilation=(2, 1, 1), group=2)
+    assert y.shape == gy0.shape
+    dx = nn.grad([y], [x], grad_outputs=[gy0])[0]
+    z = F.sum(dx * nn.Variable.from_numpy_array(v0))
+    z.forward()
+    w.grad.zero()
+    z.backward()
+    expected = np.asarray(jax.grad(reference)(jnp.asarray(w0, jnp.float32)))
+    np.testing.assert_allclose(z.d, float(reference(jnp.asarray(w0, jnp.float32))), rtol=1e-4)
+    np.testing.assert_allclose(w.g, expected, rtol=1e-4, atol=1e-4)
+    if jax.default_backend() == "cpu":  # computed by 2-D convolutions there
+        from nnjax.ops.convolution import _convolution
+        jaxpr = jax.make_jaxpr(lambda a, b: _convolution(a, b, None, 1, [1, 0, 0], [1, 2, 1],
+                                                         [2, 1, 1], 2))(x0, w0)
+        convs = [e for e in jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
+        assert convs and all(e.invars[0].aval.ndim == 4 for e in convs)
+
+
 def test_depthwise_convolution_and_deconvolution(rng):
     cases = []
     for x_shape, k, kw in [((2, 3, 5), (3,), dict(multiplier=2, pad=(1,))),
