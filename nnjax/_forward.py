@@ -345,15 +345,19 @@ def _forward_by_function(plan, pre_hook, post_hook, observers=(), freed=None):
 
 def _repeat_by_function(plan):
     """An unfused forward with no hooks: each function's flush is repeated
-    directly (``DirectRun``) where its last one can be, else queued as usual."""
+    directly (``DirectRun``, with fresh keys for a stochastic function) where its
+    last one can be, else queued as usual."""
     runs = plan.cache.get("direct-runs")
     if runs is None:
         runs = plan.cache["direct-runs"] = [None] * len(plan.functions)
     for k, fn in enumerate(plan.functions):
         run = runs[k]
-        if run is None or not run():
-            run_now(function_op(fn))
-            runs[k] = direct_run()
+        if run is not None:
+            stochastic = single_function_plan(fn).rng_functions
+            if run(None if not stochastic else [rng_operands(stochastic, fresh=True)]):
+                continue
+        run_now(function_op(fn))
+        runs[k] = direct_run(new_operands=True)
 
 
 def function_op(fn, inputs=None, outputs=None, fresh_rng=True):

@@ -336,9 +336,10 @@ class DirectRun:
         self.written_arrays = facts.written_arrays
         self.kinds = slots.layout.kinds
 
-    def __call__(self):
-        """Run again; false (nothing done) when the inputs changed kind, or the
-        queue holds ops, or the program's tier may change: the caller flushes."""
+    def __call__(self, operands=None):
+        """Run again (with new ``operands``: a stochastic function's fresh keys);
+        false (nothing done) when the inputs changed kind or the queue holds ops:
+        the caller flushes."""
         if _queue or self.keep_out_changes != step_results.keep_out_changes:
             return False
         heads = []
@@ -350,7 +351,7 @@ class DirectRun:
         if tuple([h.dtype for h in heads]) != self.input_sig:
             return False
         try:
-            outs = self.program.run(heads, [], self.operands)
+            outs = self.program.run(heads, [], self.operands if operands is None else operands)
         except TypeError:  # an array changed shape (reset_shape)
             return False
         stats.hits += 1
@@ -360,15 +361,16 @@ class DirectRun:
         return True
 
 
-def direct_run():
+def direct_run(new_operands=False):
     """A DirectRun of the flush that just ran, or None when it can't be repeated
-    that way: several ops, records, left-out or donated values, constant fills, or a
-    program that may still tier up."""
+    that way: several ops, records, left-out or donated values, constant fills, a
+    program that may still tier up, or operands (unless ``new_operands``: the
+    caller passes them each run)."""
     last = _last_flush
     if last is None:
         return None
     slots, facts, program, operands, special = last
-    if (special or len(operands) != 1 or len(operands[0])
+    if (special or len(operands) != 1 or (len(operands[0]) and not new_operands)
             or len(facts.value_arrays) != len(slots.inputs)
             or (program.fast and program.tier_up_hits != NEVER)):
         return None

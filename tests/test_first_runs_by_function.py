@@ -189,3 +189,30 @@ def test_repeated_unfused_forwards_run_directly_and_follow_their_inputs():
     b.data = b2.data
     y.forward()
     np.testing.assert_allclose(y.d, expected(a0 + 0.5, b0)[1], rtol=1e-5, atol=1e-5)
+
+
+def test_repeated_unfused_stochastic_forwards_draw_fresh_keys():
+    # the direct repeats of a stochastic function pass new keys each run: every
+    # forward draws anew, and the same seed gives the same sequence of draws
+    from nnjax import _forward
+
+    def draws(n):
+        o = F.rand(0, 1, [64], seed=313)
+        values = []
+        for _ in range(n):
+            o.forward()
+            values.append(o.d.copy())
+        return np.array(values)
+
+    queued = []
+    real_run_now = _forward.run_now
+    _forward.run_now = lambda op: (queued.append(op), real_run_now(op))
+    try:
+        first = draws(40)
+    finally:
+        _forward.run_now = real_run_now
+    assert len(queued) == 1  # the later 39 ran directly
+    assert len({row.tobytes() for row in first}) == 40
+    assert ((first >= 0) & (first < 1)).all()
+    assert abs(first.mean() - 0.5) < 0.05 and abs(first.var() - 1 / 12) < 0.01
+    np.testing.assert_array_equal(draws(40), first)
