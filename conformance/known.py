@@ -10,7 +10,7 @@ KNOWN_REASONS = {
         "(a copy with only that keyword changed passes 27/27)",
     "function/test_convolution.py":
         "2 3-D double-backward cases (group 2, with bias) since round 12 computes 3-D "
-        "convolutions as 2-D ones on CPU (5-10x faster): scipy's one-sided finite "
+        "convolutions as 2-D ones on CPU (its 3-D cases 363 s -> 144 s): scipy's one-sided finite "
         "differences (step 1e-3 of a float32 value near 1e3, so steps of 0.06) miss the "
         "analytic gradient by 0.215 against the test's atol of 0.2 at 2 of 48 entries; the "
         "analytic gradient equals float64 jax.grad of XLA's 3-D convolution to 1e-5, and the "
