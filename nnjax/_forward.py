@@ -351,13 +351,14 @@ def _repeat_by_function(plan):
     if runs is None:
         runs = plan.cache["direct-runs"] = [None] * len(plan.functions)
     for k, fn in enumerate(plan.functions):
-        run = runs[k]
-        if run is not None:
-            stochastic = single_function_plan(fn).rng_functions
+        entry = runs[k]  # (DirectRun, the stochastic functions it runs) or None
+        if entry is not None:
+            run, stochastic = entry
             if run(None if not stochastic else [rng_operands(stochastic, fresh=True)]):
                 continue
         run_now(function_op(fn))
-        runs[k] = direct_run(new_operands=True)
+        run = direct_run(new_operands=True)
+        runs[k] = None if run is None else (run, single_function_plan(fn).rng_functions)
 
 
 def function_op(fn, inputs=None, outputs=None, fresh_rng=True):
