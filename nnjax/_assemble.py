@@ -153,9 +153,11 @@ def compile_layout(templates, layout, shapes, input_sig, written, values, donate
         return [env[s] for s in written]
 
     nbytes = sum(getattr(v, "nbytes", 0) for v in values)
+    float_inputs = any(np.issubdtype(v.dtype, np.inexact) for v in values) or any(
+        np.issubdtype(np.dtype(dtype), np.inexact) for _, _, dtype, _ in consts)
     kinds = set(layout.kinds)
     compiled = Program(program, fast=not starts_optimized(kinds, nbytes),
-                       tier_up_hits=tier_up_hits(kinds, nbytes))
+                       tier_up_hits=tier_up_hits(kinds, nbytes, float_inputs))
     return compiled
 
 

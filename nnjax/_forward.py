@@ -354,7 +354,7 @@ def _repeat_by_function(plan):
         entry = runs[k]  # (DirectRun, the stochastic functions it runs) or None
         if entry is not None:
             run, stochastic = entry
-            if run(None if not stochastic else [rng_operands(stochastic, fresh=True)]):
+            if run(None if not stochastic else lambda: [rng_operands(stochastic, fresh=True)]):
                 continue
         run_now(function_op(fn))
         run = direct_run(new_operands=True)

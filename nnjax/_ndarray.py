@@ -11,6 +11,7 @@ any host access to such an array runs the queued programs first, so the user
 always sees NNabla's eager semantics. Arithmetic operators are installed by
 ``nnjax._operators`` (they build graph nodes, a layer above this one).
 """
+import math
 import operator
 
 import numpy as np
@@ -101,13 +102,13 @@ class NdArray:
 
     @property
     def size(self):
-        return int(np.prod(self._shape, dtype=np.int64))
+        return int(math.prod(self._shape))
 
     def size_from_axis(self, axis=-1):
         """Product of the dimensions from ``axis`` on (all if -1)."""
         if axis < 0:
             return self.size
-        return int(np.prod(self._shape[axis:], dtype=np.int64))
+        return int(math.prod(self._shape[axis:]))
 
     @property
     def dtype(self):

@@ -221,9 +221,11 @@ def starts_optimized(kinds, nbytes):
     return "update" in kinds or not tiered()
 
 
-def tier_up_hits(kinds, nbytes):
-    """How many cache hits make a first-tier program worth optimizing."""
-    return TIER_UP_HITS if nbytes >= SMALL_PROGRAM_BYTES else NEVER
+def tier_up_hits(kinds, nbytes, float_inputs=True):
+    """How many cache hits make a first-tier program worth optimizing. A program
+    of no floating-point inputs (a random generator's: its keys come as operands)
+    is in no finite-difference loop, whatever its size: it tiers up as a large one."""
+    return TIER_UP_HITS if nbytes >= SMALL_PROGRAM_BYTES or not float_inputs else NEVER
 
 
 # A graph's first runs go function by function: each function is a small

@@ -17,9 +17,12 @@ import time
 import weakref
 from collections import OrderedDict
 
+import numpy as np
+
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
 from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results,
                             take_snapshots)
+from ._plan import jax_dtype
 from ._program import NEVER
 from . import _step_results as step_results
 from ._step_results import StepRecord, donated_inputs, leave_out
@@ -236,6 +239,22 @@ def _layout_of(ops):
     return recent
 
 
+_program_sigs = {}
+
+
+def _program_sig(input_sig):
+    """``input_sig`` with 64-bit dtypes as JAX passes them (narrowed): a float64
+    value (``x.d = a float64 array``, as a finite-difference loop writes) runs the
+    float32 value's program instead of tracing and lowering a twin of it."""
+    sig = _program_sigs.get(input_sig)
+    if sig is None:
+        if len(_program_sigs) >= MAX_CACHED_PROGRAMS:
+            _program_sigs.clear()
+        sig = _program_sigs[input_sig] = tuple(
+            jax_dtype(d) if isinstance(d, np.dtype) else d for d in input_sig)
+    return sig
+
+
 def flush():
     """Run every queued op as one compiled program."""
     if not _queue:
@@ -256,7 +275,7 @@ def flush():
         # (one list of the heads at a time: donation counts references)
         values = [h for h, k in zip(values, facts.value_index) if k >= 0]
     donated, donated_values = donated_inputs(layout, arrays, values, facts.value_index)
-    key = (layout.structure_id, input_sig, left_out, donated)
+    key = (layout.structure_id, _program_sig(input_sig), left_out, donated)
     operands = [op.operands for op in ops]
 
     kept = None
@@ -336,10 +355,11 @@ class DirectRun:
         self.written_arrays = facts.written_arrays
         self.kinds = slots.layout.kinds
 
-    def __call__(self, operands=None):
-        """Run again (with new ``operands``: a stochastic function's fresh keys);
-        false (nothing done) when the inputs changed kind or the queue holds ops:
-        the caller flushes."""
+    def __call__(self, new_operands=None):
+        """Run again (with ``new_operands()``: a stochastic function's fresh keys,
+        drawn only once the run is sure to happen, so that a fallback draws no key
+        twice); false (nothing done) when the inputs changed kind, the queue holds
+        ops or the program is due to tier up: the caller flushes."""
         if _queue or self.keep_out_changes != step_results.keep_out_changes:
             return False
         heads = []
@@ -350,8 +370,12 @@ class DirectRun:
             heads.append(head)
         if tuple([h.dtype for h in heads]) != self.input_sig:
             return False
+        program = self.program
+        if program.fast and program.tier_up_hits != NEVER and program.due_for_tier_up():
+            return False  # the queue's flush runs the tier-up
         try:
-            outs = self.program.run(heads, [], self.operands if operands is None else operands)
+            outs = program.run(heads, [], self.operands if new_operands is None
+                               else new_operands())
         except TypeError:  # an array changed shape (reset_shape)
             return False
         stats.hits += 1
@@ -363,16 +387,14 @@ class DirectRun:
 
 def direct_run(new_operands=False):
     """A DirectRun of the flush that just ran, or None when it can't be repeated
-    that way: several ops, records, left-out or donated values, constant fills, a
-    program that may still tier up, or operands (unless ``new_operands``: the
-    caller passes them each run)."""
+    that way: several ops, records, left-out or donated values, constant fills, or
+    operands (unless ``new_operands``: the caller passes them each run)."""
     last = _last_flush
     if last is None:
         return None
     slots, facts, program, operands, special = last
     if (special or len(operands) != 1 or (len(operands[0]) and not new_operands)
-            or len(facts.value_arrays) != len(slots.inputs)
-            or (program.fast and program.tier_up_hits != NEVER)):
+            or len(facts.value_arrays) != len(slots.inputs)):
         return None
     return DirectRun(slots, facts, program, operands)
 

@@ -193,6 +193,7 @@ def test_how_soon_a_program_tiers_up():
     assert _program.tier_up_hits({"forward"}, small) == _program.NEVER
     assert _program.tier_up_hits({"forward", "backward"}, small) == _program.NEVER
     assert _program.tier_up_hits({"forward"}, small + 1) == _program.TIER_UP_HITS
+    assert _program.tier_up_hits({"forward"}, 0, float_inputs=False) == _program.TIER_UP_HITS
     assert _program.starts_optimized({"forward", "backward", "update"}, small)
     assert not _program.starts_optimized({"forward"}, 1 << 30) or not _program.tiered()
     assert not _program.starts_optimized({"forward", "backward"}, small) or not _program.tiered()
@@ -350,3 +351,20 @@ def test_a_jaxlib_without_the_kernel_option_compiles_with_its_defaults(monkeypat
     assert _program.cpu_kernel_options() == {}  # (and for every later program)
     with pytest.raises(RuntimeError, match="something else"):
         _program._compile(Lowered(), {"bad": 1})
+
+
+def test_a_random_generator_in_a_loop_tiers_up_and_keeps_drawing():
+    """A generator has no float inputs (no finite-difference loop runs it), so a
+    large one tiers up when it keeps running, however small its inputs."""
+    y = F.randn(shape=(300000,))
+    tier_ups = nn.compile_stats().tier_ups
+    draws = []
+    for _ in range(60):
+        y.forward()
+        draws.append(y.d[:4].copy())
+        if nn.compile_stats().tier_ups > tier_ups:
+            break
+    assert nn.compile_stats().tier_ups == tier_ups + 1
+    y.forward()  # the optimized program draws fresh N(0, 1) values
+    assert not any(np.array_equal(y.d[:4], d) for d in draws)
+    assert abs(y.d.mean()) < 0.01 and abs(y.d.std() - 1.0) < 0.01
