@@ -351,14 +351,17 @@ def _repeat_by_function(plan):
     if runs is None:
         runs = plan.cache["direct-runs"] = [None] * len(plan.functions)
     for k, fn in enumerate(plan.functions):
-        entry = runs[k]  # (DirectRun, the stochastic functions it runs) or None
-        if entry is not None:
-            run, stochastic = entry
-            if run(None if not stochastic else lambda: [rng_operands(stochastic, fresh=True)]):
-                continue
+        entry = runs[k]  # (DirectRun, what draws a stochastic function's fresh keys) or None
+        if entry is not None and entry[0](entry[1]):
+            continue
         run_now(function_op(fn))
         run = direct_run(new_operands=True)
-        runs[k] = None if run is None else (run, single_function_plan(fn).rng_functions)
+        runs[k] = None if run is None else (run, _fresh_keys(single_function_plan(fn).rng_functions))
+
+
+def _fresh_keys(stochastic):
+    """What a DirectRun calls for new keys: None for a function drawing none."""
+    return (lambda: [rng_operands(stochastic, fresh=True)]) if stochastic else None
 
 
 def function_op(fn, inputs=None, outputs=None, fresh_rng=True):
