@@ -22,7 +22,10 @@ F32 = np.dtype(np.float32)
 # Inputs that the program writes and that only solver updates read (solver states)
 # are donated: their buffers hold the new values, as in a hand-written step with
 # ``donate_argnums``. Only a buffer nobody else holds is given: a device array that
-# no other Python object refers to and of which no numpy view was handed out.
+# no other Python object refers to and of which no numpy view was handed out. A state
+# somebody else holds (a numpy view handed out, a record of a step that kept it) is
+# copied and the copy given: the program stays the same (a training step compiled
+# without donation is another XLA compile of the whole step, seconds for an RNN).
 class Donated(NamedTuple):
     """A snapshot entry for a donated input (no record reads it)."""
     shape: tuple
@@ -37,7 +40,7 @@ _SOLE_OWNER_REFS = 4
 def donated_inputs(layout, arrays, values, value_index):
     """(slots, values) of the inputs this flush donates to the program (the
     layout's donors, made only while NNJAX_DONATE is not 0)."""
-    slots, donated_values = [], []
+    slots, donated_values, held = [], [], []
     for s, k in layout.donors:
         k = value_index[k]
         if k < 0:
@@ -48,11 +51,16 @@ def donated_inputs(layout, arrays, values, value_index):
             # a host value goes over as a copy anyway: donating that copy keeps the
             # program the same from the first step on
             head = values[k] = jax.device_put(head)
-        elif not ((kind in _device_types or _is_device_array(head))
-                  and not arrays[s]._exposed and sys.getrefcount(head) == _SOLE_OWNER_REFS):
+        elif not (kind in _device_types or _is_device_array(head)):
             continue
+        elif arrays[s]._exposed or sys.getrefcount(head) != _SOLE_OWNER_REFS:
+            held.append((len(donated_values), k))
         slots.append(s)
         donated_values.append(head)
+    if held:
+        copies = jax.device_put([donated_values[i] for i, _ in held], may_alias=False)
+        for (i, k), copy in zip(held, copies):
+            donated_values[i] = values[k] = copy
     return tuple(slots), donated_values
 
 

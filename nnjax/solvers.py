@@ -100,6 +100,7 @@ class Solver:
         self._fused_default = None if fused_wd is None else _f32(fused_wd)
         self._wd_rate = self._fused_default
         self._slots = OrderedDict()
+        self._by_name = None  # the slots sorted by name (see _active), made when needed
         self._update_templates = {}
         self._last_hyper = None
 
@@ -147,6 +148,7 @@ class Solver:
                 raise TypeError(f"{self.name}.set_parameters: {k!r} is not a Variable "
                                 f"({type(v).__name__})")
         trained_buffers.update(v._buffers for _, v in items)
+        self._by_name = None
         if reset:
             self._slots.clear()
         elif retain_state:
@@ -168,11 +170,13 @@ class Solver:
 
     def remove_parameters(self, keys):
         """Forget the parameters (and their states) named in ``keys``."""
+        self._by_name = None
         for k in keys:
             self._slots.pop(k, None)
 
     def clear_parameters(self):
         """Forget every registered parameter and state."""
+        self._by_name = None
         self._slots.clear()
 
     def get_parameters(self):
@@ -186,8 +190,14 @@ class Solver:
 
     # ------------------------------------------------------------ updates
     def _active(self):
-        """Slots whose gradient was written since the last zero_grad."""
-        return [(k, s) for k, s in self._slots.items() if not s.param._buffers.grad._zeroed]
+        """Slots whose gradient was written since the last zero_grad, by name: two
+        solvers given the same parameters in another order (NNabla's file loaders
+        do) then run one training-step program. Each parameter's update is its
+        own; the order only changes the program's text, and so its compile."""
+        by_name = self._by_name
+        if by_name is None:
+            by_name = self._by_name = sorted(self._slots.items(), key=lambda item: item[0])
+        return [(k, s) for k, s in by_name if not s.param._buffers.grad._zeroed]
 
     def _hyper_operand(self):
         """(names, float32 values) of the hyperparameters the rule reads (``wd`` if fused)."""

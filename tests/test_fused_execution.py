@@ -1,6 +1,8 @@
 """The fused training step (forward, backward, update in one XLA program) keeps
 NNabla's step-by-step semantics: same parameters, readable intermediates,
 accumulation when zero_grad is skipped, hooks, and one compile per loop."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -392,10 +394,67 @@ def test_each_donated_state_is_updated_in_its_own_buffer():
     assert len(buffers) == 8
 
 
-def test_donation_skips_buffers_somebody_holds():
-    _, _, views, _ = _adam_run(4, hold_view=True)
+def test_a_held_state_is_donated_as_a_copy(monkeypatch):
+    # a view of a state held across steps: a copy of the state is donated, so the
+    # view keeps the values it was taken with and the step keeps its one program
+    # (a step without donation is another program: another XLA compile)
+    from nnjax import _queue
+    donations = []  # (donors, donated) of each flush that has donors
+    real = _queue.donated_inputs
+
+    def spy(layout, *args):
+        slots, values = real(layout, *args)
+        if layout.donors:
+            donations.append((len(layout.donors), len(slots)))
+        return slots, values
+    monkeypatch.setattr(_queue, "donated_inputs", spy)
+    held, loss_held, views, _ = _adam_run(6, hold_view=True)
     for view, copy in views:  # every view still shows the values it was taken with
         np.testing.assert_array_equal(view, copy)
+    assert len(donations) >= 4 and all(n == d == 8 for n, d in donations), donations
+    free, loss_free, _, _ = _adam_run(6)
+    for k in free:
+        np.testing.assert_array_equal(held[k], free[k], err_msg=k)
+    assert loss_held == loss_free
+
+
+def test_parameters_given_in_another_order_share_the_training_step(monkeypatch):
+    # NNabla's file loaders may register a network's parameters in another order;
+    # the updates run by name, so both orders train with one program
+    from nnjax import _queue
+    step_compiles = []
+    real = _queue.compile_layout
+
+    def spy(templates, layout, *args):
+        if "update" in layout.kinds:
+            step_compiles.append(layout.structure_id)
+        return real(templates, layout, *args)
+    monkeypatch.setattr(_queue, "compile_layout", spy)
+    rs = np.random.RandomState(0)
+    batches = [(rs.randn(7, 9), rs.randint(0, 4, (7, 1))) for _ in range(5)]
+    trained, compiled = [], []
+    for order in (1, -1):
+        nn.clear_parameters()
+        nn.seed(5)
+        x, t = nn.Variable((7, 9)), nn.Variable((7, 1))
+        with nn.parameter_scope("a"):
+            h = F.tanh(PF.affine(x, 4))
+        with nn.parameter_scope("b"):
+            loss = F.mean(F.softmax_cross_entropy(PF.affine(h, 4), t))
+        solver = S.Momentum(0.1, 0.9)
+        solver.set_parameters(OrderedDict(list(nn.get_parameters().items())[::order]))
+        assert list(solver.get_parameters())[0] == ("a/affine/W" if order == 1 else "b/affine/b")
+        for xb, tb in batches:
+            x.d, t.d = xb, tb
+            loss.forward()
+            solver.zero_grad()
+            loss.backward()
+            solver.update()
+        trained.append({k: v.d.copy() for k, v in nn.get_parameters().items()})
+        compiled.append(len(step_compiles))
+    assert compiled[0] >= 1 and compiled[1] == compiled[0]
+    for k in trained[0]:
+        np.testing.assert_array_equal(trained[0][k], trained[1][k], err_msg=k)
 
 
 def _conv_bn_train(n_steps, hooked, read_after=False):
