@@ -233,7 +233,9 @@ def _reduced_precision(spec, meta):
     wrapped = _reduced_specs.get(key)
     if wrapped is None:
         wrapped = dataclasses.replace(spec, type_name=f"{spec.type_name}@{dtype}",
-                                      lower=_casting_lower(spec, dtype))
+                                      lower=_casting_lower(spec, dtype),
+                                      rounds_inputs_to=np.dtype(jnp.dtype(dtype))
+                                      if widened and dtype != "float32" else None)
         _reduced_specs[key] = wrapped
     return wrapped
 

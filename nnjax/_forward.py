@@ -19,6 +19,7 @@ from ._program import runs_by_function
 from ._queue import (Op, Template, cached_template, direct_run, enqueue, flush, run_now, stats,
                      trained_buffers)
 from ._records import Record
+from ._rounded_inputs import forward_rounding
 
 
 # A node running stochastic functions inside (a ``Grad`` node) -> those functions, in
@@ -170,7 +171,10 @@ def forward_template(plan, materialize, kind="forward", cache=True):
                         + [updates.get(s, env[s]) for s in state_slots]
                         + [read[s] for s in prior_slots])
             return run
-        return Template(key, reads, writes, build, kind)
+        template = Template(key, reads, writes, build, kind)
+        if kind == "function" and len(plan.functions) == 1:
+            template.rounding = forward_rounding(plan.functions[0].spec, steps[0], root_slots)
+        return template
 
     if not cache:
         return make()

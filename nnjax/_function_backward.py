@@ -10,6 +10,7 @@ from ._forward import prior_state_of, rng_operands
 from ._ndarray import NdArray
 from ._plan import INACTIVE, call_lowering, group_by_buffer, jax_dtype, sum_groups
 from ._queue import Op, run_now
+from ._rounded_inputs import backward_rounding
 
 
 def check_backward_allowed(fn):
@@ -88,7 +89,13 @@ def function_backward_op(fn, targets, stop, step, inputs=None, outputs=None, wri
             return [next(old) + g if acc else g for g, acc in zip(sums, group_acc)]
         return run
 
-    return Op(key, reads, writes=grad_arrays, build=build, operands=rng, kind="function")
+    op = Op(key, reads, writes=grad_arrays, build=build, operands=rng, kind="function")
+    if write_to is not None and not any(acc for _, acc in targets):
+        # (the grads of rounded inputs come out rounded: only into write_to's arrays)
+        op.template.rounding = backward_rounding(
+            spec, present, prior, n_out,
+            lambda i: group_of[target_idx.index(i)] if i in target_idx else None)
+    return op
 
 
 # (type, args) of functions whose vjp works only in the inputs a call asks for

@@ -24,6 +24,7 @@ from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results
                             take_snapshots)
 from ._plan import jax_dtype
 from ._program import NEVER
+from ._rounded_inputs import round_inputs, round_values, widen_results
 from . import _step_results as step_results
 from ._step_results import StepRecord, donated_inputs, leave_out
 
@@ -83,7 +84,8 @@ class Template:
     cached too, which keeps the per-step Python cost small.
     """
 
-    __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable", "optional")
+    __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable", "optional",
+                 "rounding")
 
     def __init__(self, key, reads, writes, build, kind="function", reusable=False,
                  optional=()):
@@ -97,6 +99,8 @@ class Template:
         # positions in ``writes`` a training step may leave out of its results
         # until somebody reads them (leaf gradients): see ``_left_out``
         self.optional = tuple(optional)
+        # reads a lone run of this op may get rounded (see nnjax._rounded_inputs)
+        self.rounding = ()
 
 
 class Op:
@@ -275,12 +279,18 @@ def flush():
         # (one list of the heads at a time: donation counts references)
         values = [h for h, k in zip(values, facts.value_index) if k >= 0]
     donated, donated_values = donated_inputs(layout, arrays, values, facts.value_index)
-    key = (layout.structure_id, _program_sig(input_sig), left_out, donated)
     operands = [op.operands for op in ops]
 
-    kept = None
+    kept = rounded = None
+    program_sig = input_sig
     if left_out or any(op.record is not None or op.parts is not None for op in ops):
         kept = take_snapshots(ops, layout, values, facts, donated)
+    elif len(ops) == 1 and ops[0].template.rounding and not donated:
+        found = round_inputs(ops[0].template.rounding, layout.op_sigs[0], layout.input_slots,
+                             facts.value_index, facts.written, values, input_sig)
+        if found is not None:
+            values, program_sig, rounded = found
+    key = (layout.structure_id, _program_sig(program_sig), left_out, donated)
     if donated:
         given = {id(v) for v in donated_values}
         values = [v for v in values if id(v) not in given]
@@ -288,7 +298,7 @@ def flush():
     templates = [op.template for op in ops]
     program = _programs.get(key)
     if program is None:
-        program = compile_layout(templates, layout, facts.shapes, input_sig, facts.written,
+        program = compile_layout(templates, layout, facts.shapes, program_sig, facts.written,
                                  values + donated_values, donated)
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
@@ -298,7 +308,7 @@ def flush():
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
         stats.shared += program.shared
-        note_miss((layout.structure_id, left_out), input_sig, layout.op_sigs,
+        note_miss((layout.structure_id, left_out), program_sig, layout.op_sigs,
                   stats._recent_misses)
     else:
         _programs.move_to_end(key)
@@ -316,9 +326,11 @@ def flush():
                 outs = program.lower_again(values, donated_values, operands)
     stats.executions += 1
     stats.last_ops = layout.kinds
+    if rounded is not None:
+        outs = widen_results(rounded, outs)
     store_results(facts.written_arrays, outs)
     global _last_flush
-    _last_flush = (slots, facts, program, operands, donated or kept is not None)
+    _last_flush = (slots, facts, program, operands, donated or kept is not None, rounded)
     if left_out:
         record = StepRecord(templates, layout, facts.shapes, input_sig, kept, operands,
                             left_out, _recompute_program)
@@ -344,9 +356,9 @@ class DirectRun:
     """The last flush, to be repeated on the same arrays (see ``direct_run``)."""
 
     __slots__ = ("inputs", "input_sig", "keep_out_changes", "program", "operands",
-                 "written_arrays", "kinds")
+                 "written_arrays", "kinds", "rounded")
 
-    def __init__(self, slots, facts, program, operands):
+    def __init__(self, slots, facts, program, operands, rounded):
         self.inputs = slots.inputs
         self.input_sig = facts.input_sig
         self.keep_out_changes = facts.keep_out_changes
@@ -354,6 +366,7 @@ class DirectRun:
         self.operands = operands
         self.written_arrays = facts.written_arrays
         self.kinds = slots.layout.kinds
+        self.rounded = rounded  # what the flush rounded (nnjax._rounded_inputs), or None
 
     def __call__(self, new_operands=None):
         """Run again (with ``new_operands()``: a stochastic function's fresh keys,
@@ -370,6 +383,9 @@ class DirectRun:
             heads.append(head)
         if tuple([h.dtype for h in heads]) != self.input_sig:
             return False
+        rounded = self.rounded
+        if rounded is not None:
+            heads = round_values(rounded, heads)
         program = self.program
         if program.fast and program.tier_up_hits != NEVER and program.due_for_tier_up():
             return False  # the queue's flush runs the tier-up
@@ -381,6 +397,8 @@ class DirectRun:
         stats.hits += 1
         stats.executions += 1
         stats.last_ops = self.kinds
+        if rounded is not None:
+            outs = widen_results(rounded, outs)
         store_results(self.written_arrays, outs)
         return True
 
@@ -392,11 +410,11 @@ def direct_run(new_operands=False):
     last = _last_flush
     if last is None:
         return None
-    slots, facts, program, operands, special = last
+    slots, facts, program, operands, special, rounded = last
     if (special or len(operands) != 1 or (len(operands[0]) and not new_operands)
             or len(facts.value_arrays) != len(slots.inputs)):
         return None
-    return DirectRun(slots, facts, program, operands)
+    return DirectRun(slots, facts, program, operands, rounded)
 
 
 def _recompute_program(key, compile_it):

@@ -22,6 +22,9 @@ must do around it:
   the inputs' host values (numpy) and the args to the extra keyword args the
   rule needs to fix its output shapes; they are computed when the node is
   recorded and are part of its compile key (one compile per distinct size).
+- ``rounds_inputs_to``: set on the reduced-precision variants (``nnjax._apply``)
+  whose first operation rounds each float32 input (state inputs aside) to this
+  dtype: a program may get those inputs already rounded (``nnjax._narrow_inputs``).
 - ``backward_error``: ``backward_error(args)`` -> a message when NNabla refuses to
   run the type's backward with these args (the recurrent layers under
   ``training=False``); ``backward()`` through such a node raises RuntimeError.
@@ -49,6 +52,7 @@ class FunctionSpec:
     grad_to_data: tuple = ()
     resetup: Callable = None
     backward_error: Callable = None
+    rounds_inputs_to: object = None
     declared: TypeDecl = field(default=None, compare=False)
 
     @property

@@ -259,3 +259,41 @@ def test_half_on_cpu_sums_in_float32_and_rounds_once():
     y.backward(dy)
     ref = np.float16(dy.astype(np.float16).astype(np.float64).sum())
     assert b.g[0] == ref, (b.g[0], ref)
+
+
+def test_float32_and_float16_inputs_of_a_half_function_share_its_programs():
+    """Under 'half' on the CPU a function rounds its float32 inputs to float16 first.
+    Run on its own, it gets them rounded before its program, so float32 inputs and
+    float16 copies of them (NNabla's half tests feed both) run one forward and one
+    backward program; the grads of float32 inputs come back in float32."""
+    from nnjax._queue import compile_count
+    rs = np.random.RandomState(4)
+    arrays = [rs.randn(3, 7), rs.randn(7, 5), rs.randn(5)]
+    dy = rs.randn(3, 5).astype(f32)
+    half = get_extension_context("cpu", type_config="half")
+
+    def run(dtype):
+        inputs = [nn.Variable.from_numpy_array(a.astype(dtype), need_grad=True) for a in arrays]
+        with nn.context_scope(half):
+            y = F.affine(*inputs)
+        y.forward()
+        for v in inputs:
+            v.grad.zero()
+        y.backward(dy)
+        return y.d.copy(), [v.g.copy() for v in inputs]
+
+    y32, grads32 = run(f32)
+    compiled = compile_count()
+    y16, grads16 = run(np.float16)
+    assert compile_count() == compiled
+    assert y32.dtype == y16.dtype == np.float16
+    np.testing.assert_array_equal(y32, y16)
+    for g32, g16 in zip(grads32, grads16):
+        assert g32.dtype == f32
+        np.testing.assert_array_equal(g32, g16.astype(f32))
+    # against numpy on the float16-rounded values, summed in float64
+    x, w, b = (a.astype(np.float16).astype(np.float64) for a in arrays)
+    g = dy.astype(np.float16).astype(np.float64)
+    np.testing.assert_allclose(y32, (x @ w + b).astype(np.float16), rtol=2e-3, atol=2e-3)
+    for got, want in zip(grads32, (g @ w.T, x.T @ g, g.sum(0))):
+        np.testing.assert_allclose(got, want.astype(np.float16), rtol=2e-3, atol=2e-3)
