@@ -18,7 +18,7 @@ ENGINE_LAYERS = [
     ["nnjax._registry"],
     ["nnjax._plan"],
     ["nnjax._program"],
-    ["nnjax._assemble"],
+    ["nnjax._assemble", "nnjax._rounded_inputs"],
     ["nnjax._step_results"],
     ["nnjax._flush_inputs"],
     ["nnjax._queue"],
