@@ -24,7 +24,7 @@ must do around it:
   recorded and are part of its compile key (one compile per distinct size).
 - ``rounds_inputs_to``: set on the reduced-precision variants (``nnjax._apply``)
   whose first operation rounds each float32 input (state inputs aside) to this
-  dtype: a program may get those inputs already rounded (``nnjax._narrow_inputs``).
+  dtype: a program may get those inputs already rounded (``nnjax._rounded_inputs``).
 - ``backward_error``: ``backward_error(args)`` -> a message when NNabla refuses to
   run the type's backward with these args (the recurrent layers under
   ``training=False``); ``backward()`` through such a node raises RuntimeError.
