@@ -88,9 +88,9 @@ def round_inputs(rounding, op_sig, input_slots, value_index, written, values, in
             rounded.append((k, dtype))
             done.add(s)
         for w in follow:  # (an input read twice: each read's grad)
-            j = written.index(op_sig.write_slots[w])
-            if j not in widen:
-                widen.append(j)
+            slot = op_sig.write_slots[w]
+            if slot in written and written.index(slot) not in widen:
+                widen.append(written.index(slot))
     if sig is None:
         return None
     return values, tuple(sig), Rounded(tuple(rounded), tuple(widen))
