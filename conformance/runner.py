@@ -16,7 +16,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
-from . import report
+from . import forked, report
 from .report import DEFAULT_GROUPS, TOP_LEVEL
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -153,35 +153,60 @@ def end_running(signum=None, frame=None):
         raise SystemExit(128 + signum)
 
 
-def run_file(root, relpath, timeout):
-    """Run one test file; return its result entry."""
+def _wait_spawned(root, relpath, args, out_path, timeout):
+    """Run pytest in a new interpreter; return ``(returncode, timed_out)``."""
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", relpath, *args], cwd=root,
+                                env=_env(), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        _running.add(proc.pid)
+        try:
+            proc.wait(timeout=timeout)
+            return proc.returncode, False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            return proc.returncode, True
+        finally:
+            _running.discard(proc.pid)
+
+
+def _wait_forked(root, relpath, args, out_path, timeout):
+    """Run pytest in a child of the fork server; return ``(returncode, timed_out)``."""
+    process = forked.start(root, [relpath, *args], out_path, _env())
+    _running.add(process.pid)
+    try:
+        process.join(timeout)
+        timed_out = process.exitcode is None
+        if timed_out:
+            _kill_group(process.pid)
+            process.join()
+        return process.exitcode, timed_out
+    finally:
+        _running.discard(process.pid)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_file(root, relpath, timeout, fork=True):
+    """Run one test file (in a child forked from the server that imported nnabla
+    once, or with ``fork=False`` in a new interpreter); return its result entry."""
     with tempfile.TemporaryDirectory(prefix="conformance-") as tmp:
         junit = pathlib.Path(tmp) / "report.xml"
         out_path = pathlib.Path(tmp) / "out.txt"
-        cmd = [sys.executable, "-m", "pytest", relpath, "-p", "no:cacheprovider", "-q",
-               "-k", KEYWORDS, f"--junit-xml={junit}"]
+        args = ["-p", "no:cacheprovider", "-q", "-k", KEYWORDS, f"--junit-xml={junit}"]
         start = time.monotonic()
-        with open(out_path, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=root, env=_env(), stdout=out,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
-            _running.add(proc.pid)
-            timed_out = False
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-            finally:
-                _running.discard(proc.pid)
+        wait = _wait_forked if fork else _wait_spawned
+        returncode, timed_out = wait(root, relpath, args, out_path, timeout)
         seconds = round(time.monotonic() - start, 1)
         output = out_path.read_text(errors="replace")
         entry = {"file": relpath, "group": group_of(relpath), "seconds": seconds,
-                 "returncode": proc.returncode,
+                 "returncode": returncode,
                  "date": datetime.datetime.now().isoformat(timespec="seconds")}
         if timed_out:
             entry.update(_partial_counts(output), status="timeout", timeout=timeout,
@@ -199,14 +224,14 @@ def run_file(root, relpath, timeout):
         if counts is None:
             tail = [ln for ln in output.splitlines() if ln.strip()][-3:]
             entry.update(tests=0, passed=0, failed=0, errors=1, skipped=0, status="crash",
-                         reasons=[[f"pytest exited {proc.returncode}: {parse_problem}; "
+                         reasons=[[f"pytest exited {returncode}: {parse_problem}; "
                                    + " | ".join(tail)[:200], 1]])
             return entry
         if collection_error:
             status = "collection error"
         elif counts["failed"] or counts["errors"]:
             status = "failures"
-        elif proc.returncode not in (0, 5):
+        elif returncode not in (0, 5):
             status = "crash"
         else:
             status = "ok"
@@ -246,8 +271,15 @@ def load_results(json_path):
         return None
 
 
+def longest_first(files, known):
+    """``files`` ordered by their last recorded seconds, longest (or never run)
+    first, so that a long file does not start last and leave the other jobs idle."""
+    seconds = {f: e.get("seconds") for f, e in ((known or {}).get("files") or {}).items()}
+    return sorted(files, key=lambda f: -(seconds.get(f) or float("inf")))
+
+
 def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", merge=False,
-        log=sys.stderr):
+        log=sys.stderr, fork=True):
     """Run the selected test files and write the report; return the results dict."""
     root = test_root(checkout)
     if not root.is_dir():
@@ -255,7 +287,8 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
     files = select_files(root, targets)
     out = pathlib.Path(out)
     json_path = out.with_name("conformance.json")
-    previous = load_results(json_path) if merge else None
+    recorded = load_results(json_path)
+    previous = recorded if merge else None
     results = {
         "checkout": str(pathlib.Path(checkout).resolve()),
         "commit": _commit(checkout),
@@ -266,6 +299,7 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
     this_run = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
                 "targets": list(targets) or list(DEFAULT_GROUPS), "files": len(files),
                 "timeout": timeout, "jobs": jobs, "cores": os.cpu_count(),
+                "processes": "forked" if fork else "spawned",
                 "python": sys.version.split()[0]}
     results["runs"].append(this_run)
     lock = threading.Lock()
@@ -282,7 +316,7 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
         out.write_text(report.render(results, {g: files_of_group(root, g) for g in groups}))
 
     def one(relpath):
-        entry = run_file(root, relpath, timeout)
+        entry = run_file(root, relpath, timeout, fork=fork)
         if snapshot:
             entry["snapshot"] = snapshot
         with lock:
@@ -296,7 +330,7 @@ def run(checkout, targets=(), timeout=300.0, jobs=1, out="docs/CONFORMANCE.md", 
 
     done = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(one, files))
+        list(pool.map(one, longest_first(files, recorded)))
     with lock:
         save()
     return results
@@ -317,6 +351,9 @@ def main(argv=None):
                         help="the Markdown report; conformance.json is written next to it")
     parser.add_argument("--merge", action="store_true",
                         help="keep the results of files not re-run from the existing JSON")
+    parser.add_argument("--spawn", action="store_true",
+                        help="start each pytest run in a new interpreter instead of forking "
+                             "it from a server that imported nnabla once")
     parser.add_argument("--report-only", action="store_true",
                         help="only re-write the Markdown from the existing JSON")
     args = parser.parse_args(argv)
@@ -333,5 +370,5 @@ def main(argv=None):
         out.write_text(report.render(results, {g: files_of_group(root, g) for g in groups}))
         return 0
     run(args.checkout, args.targets, timeout=args.timeout, jobs=args.jobs, out=args.out,
-        merge=args.merge)
+        merge=args.merge, fork=not args.spawn)
     return 0

@@ -162,3 +162,52 @@ def test_report_explains_failing_files_and_rates_non_skipped():
     why = text.split("## Why the remaining files fail", 1)[1].split("\n## ", 1)[0]
     assert "newshape" in why and "test_scatter_add.py" in why
     assert "test_abs.py" not in why
+
+
+LEAVES_STATE = """
+import nnabla as nn
+
+def test_starts_clean_and_leaves_a_parameter():
+    assert nn.get_parameters() == {}
+    nn.parameter.get_parameter_or_create("w", (2,))
+    assert list(nn.get_parameters()) == ["w"]
+"""
+
+CRASHES = """
+import os, signal
+
+def test_ok():
+    pass
+
+def test_crashes():
+    os.kill(os.getpid(), signal.SIGSEGV)
+"""
+
+
+def test_each_file_gets_a_fresh_process_forked_or_spawned(tmp_path):
+    """Forked children (the default) keep files apart as new interpreters do: a
+    parameter one file registers is not seen by the next, and a file that
+    crashes its process is reported as a crash, not taken for the runner's."""
+    test = tmp_path / "nnabla" / "python" / "test" / "core"
+    test.mkdir(parents=True)
+    (test / "test_first.py").write_text(textwrap.dedent(LEAVES_STATE))
+    (test / "test_second.py").write_text(textwrap.dedent(LEAVES_STATE))
+    (test / "test_crash.py").write_text(textwrap.dedent(CRASHES))
+    for mode in ([], ["--spawn"]):
+        out = tmp_path / "-".join(["report", *mode]) / "CONFORMANCE.md"
+        results, _ = _run(tmp_path / "nnabla", out, "core", *mode)
+        files = results["files"]
+        for name in ("core/test_first.py", "core/test_second.py"):
+            assert (files[name]["passed"], files[name]["status"]) == (1, "ok"), (mode, files[name])
+        crash = files["core/test_crash.py"]
+        assert crash["status"] == "crash" and crash["returncode"] == -11, (mode, crash)
+        assert results["runs"][-1]["processes"] == ("spawned" if mode else "forked")
+
+
+def test_files_run_longest_first_by_their_last_seconds():
+    from conformance.runner import longest_first
+    known = {"files": {"a.py": {"seconds": 5.0}, "b.py": {"seconds": 50.0},
+                       "c.py": {"seconds": 0.5}}}
+    assert longest_first(["a.py", "b.py", "c.py", "new.py"], known) == [
+        "new.py", "b.py", "a.py", "c.py"]
+    assert longest_first(["a.py", "b.py"], None) == ["a.py", "b.py"]
