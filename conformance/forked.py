@@ -13,9 +13,6 @@ import os
 import sys
 import threading
 
-# What the server imports before its first fork: every test file needs these.
-PRELOAD = ("numpy", "jax", "jax.numpy", "nnabla", "nnabla.functions",
-           "nnabla.parametric_functions", "nnabla.solvers", "pytest")
 
 _context = None
 _start_lock = threading.Lock()
@@ -28,7 +25,7 @@ def _server(env):
         os.environ.clear()
         os.environ.update(env)  # the server and its children see the run's environment
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(list(PRELOAD))
+        _context.set_forkserver_preload(["conformance.preload"])
     return _context
 
 
