@@ -5,12 +5,6 @@ timeout; a file whose row is clean drops its entry from the report.
 """
 
 KNOWN_REASONS = {
-    "utils/test_dlpack.py":
-        "2 float32 cases (from_dlpack, then a += 1, then the torch tensor compared): an "
-        "in-place op on an NdArray gives it a new buffer, so memory taken from DLPack (or a "
-        "numpy view from .data) no longer sees its writes; NNabla writes in place. Reads and "
-        "to_dlpack share memory. The file ran for the first time in round 13 (PyTorch "
-        "installed beside the runner; before, it skipped itself)",
     "function/test_scatter_add.py":
         "the test itself: it calls np.reshape(..., newshape=...), which numpy >= 2.4 removed "
         "(a copy with only that keyword changed passes 27/27)",

@@ -104,6 +104,8 @@ def input_facts(slots, input_sig):
 def store_results(written_arrays, outs):
     """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
     for a, value in zip(written_arrays, outs):
+        if a._exposed and a._write_into_held(value):
+            continue  # a numpy head somebody holds takes the values in place
         if a._dtype is F64 and value.dtype == F32:
             a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype
         a._head = value

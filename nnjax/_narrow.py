@@ -116,6 +116,9 @@ class _NarrowedNdArray(NdArray):
     def _adopt_dtype(self, dtype):
         pass  # values written into a view take its root's dtype
 
+    def _write_into_held(self, value):
+        return False  # (writes go into the root's buffer already: see _head)
+
     def _set_dtype(self, dtype):
         if np.dtype(dtype) != self._root._dtype:
             raise RuntimeError(f"NdArray: a narrowed array keeps its root's dtype "

@@ -13,6 +13,7 @@ always sees NNabla's eager semantics. Arithmetic operators are installed by
 """
 import math
 import operator
+import sys
 
 import numpy as np
 import jax
@@ -20,6 +21,9 @@ import jax
 from ._queue import flush
 
 _DEFAULT_DTYPE = np.dtype(np.float32)
+# sys.getrefcount of a head inside _write_into_held that nobody else holds:
+# the attribute, the local name and getrefcount's argument
+_UNHELD_REFS = 3
 
 
 def _as_shape(shape):
@@ -44,7 +48,7 @@ class NdArray:
 
     __slots__ = ("_shape", "_dtype", "_head", "_fill", "_modification_count",
                  "_queued", "_zeroed", "_zero_fill", "_lazy", "_exposed", "_children",
-                 "_dtype_unset", "_keep_out", "__weakref__")
+                 "_dtype_unset", "_keep_out", "_borrowed", "__weakref__")
 
     def __init__(self, *shape, dtype=None):
         if len(shape) == 2 and isinstance(shape[0], (tuple, list)):
@@ -73,6 +77,7 @@ class NdArray:
         self._exposed = False    # a numpy head the user may hold (and write) a view of
         self._children = None    # weak references to the views made by narrow()
         self._keep_out = False   # read once after a step left it out: always return it
+        self._borrowed = None    # host memory a DLPack producer owns (see _write_into_held)
 
     # ------------------------------------------------------------ factories
     @staticmethod
@@ -201,8 +206,29 @@ class NdArray:
         self._fill = None
         return self._head
 
+    def _write_into_held(self, value):
+        """Write ``value`` into the numpy head itself when somebody still holds
+        it (a view the user took from ``.data``, a DLPack consumer) or it is
+        memory a DLPack producer owns: NNabla writes results into the array's
+        memory, so such views see them. False (the head is then replaced) when
+        nobody holds it, or when the shape or dtype differ."""
+        head = self._head
+        if (not self._exposed or type(head) is not np.ndarray or head.dtype != value.dtype
+                or head.shape != tuple(value.shape) or not head.flags.writeable):
+            return False
+        if head is not self._borrowed and sys.getrefcount(head) <= _UNHELD_REFS:
+            return False
+        np.copyto(head, np.asarray(value))
+        self._fill = None
+        self._modification_count += 1
+        self._dtype_unset = self._zeroed = self._zero_fill = False
+        self._lazy = None
+        return True  # (the head stays exposed)
+
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""
+        if self._exposed and self._write_into_held(value):
+            return
         if self._dtype == np.float64 and value.dtype == np.float32:
             # as NNabla, where a function writing float32 makes that the head's dtype
             self._dtype = _DEFAULT_DTYPE
@@ -260,6 +286,8 @@ class NdArray:
         self._sync()
         if type(value) is np.ndarray and value.ndim and value.shape == self._shape:
             # (a batch written every step: the general path below does the same)
+            if self._exposed and self._write_into_held(value):
+                return
             self._adopt_dtype(value.dtype)
             self._head = np.array(value, dtype=self._dtype, copy=True)
             self._fill = None
@@ -370,6 +398,9 @@ class NdArray:
             raise ValueError("NdArray.copy_from(use_current_context=False): the source "
                              "array holds no values yet (fresh, or after zero()/fill())")
         dtype = arr._dtype if arr._head is not None else _DEFAULT_DTYPE
+        if (arr._head is not None and self._exposed and arr._head.dtype == dtype
+                and self._write_into_held(arr._head)):
+            return self
         self._set_dtype(dtype)
         if arr._head is None:
             self._head = None

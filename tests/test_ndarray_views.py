@@ -129,3 +129,76 @@ def test_numpy_scalar_on_the_left_of_a_variable():
         y = np.float64(3.0) ** v
     assert isinstance(y, nn.Variable)
     np.testing.assert_allclose(y.d, 3.0 ** np.array([1.0, 2.0]), rtol=1e-6)
+
+
+def test_a_held_data_reference_sees_later_writes_as_in_nnabla():
+    """NNabla writes results into an array's memory, so a numpy reference taken
+    from ``.data`` earlier shows them: in-place operators, a forward writing a
+    function's output, the ``.d`` setter and copy_from."""
+    rs = np.random.RandomState(1)
+    start = rs.randn(2, 3).astype(np.float32)
+    a = nn.NdArray.from_numpy_array(start)
+    held = a.data
+    a += 1.5
+    a *= 2.0
+    np.testing.assert_array_equal(held, (start + np.float32(1.5)) * np.float32(2))
+
+    x = nn.Variable.from_numpy_array(start)
+    y = F.tanh(x * 3.0)
+    y.forward()
+    y_held = y.d
+    x_held = x.d
+    new_x = rs.randn(2, 3).astype(np.float32)
+    x.d = new_x                                   # the setter writes into x's memory
+    np.testing.assert_array_equal(x_held, new_x)
+    y.forward()
+    np.testing.assert_allclose(y_held, np.tanh(new_x * 3), rtol=1e-6, atol=1e-6)
+    assert y.d is y_held
+
+    b = nn.NdArray.from_numpy_array(np.zeros((2, 3), np.float32))
+    b_held = b.data
+    b.copy_from(nn.NdArray.from_numpy_array(start))
+    np.testing.assert_array_equal(b_held, start)
+
+
+def test_a_result_replaces_a_head_nobody_holds():
+    x = nn.Variable.from_numpy_array(np.ones((2, 3), np.float32))
+    y = x * 2.0
+    y.forward()
+    first = id(y.d)                               # read, then dropped
+    x.d = np.full((2, 3), 4.0, np.float32)
+    y.forward()
+    assert id(y.d) != first                       # a new buffer: no copy into the old one
+    np.testing.assert_array_equal(y.d, np.full((2, 3), 8.0, np.float32))
+
+
+def test_dlpack_memory_takes_results_both_ways():
+    """``from_dlpack`` memory (numpy as the producer here) takes the NdArray's
+    results; memory handed out by ``to_dlpack`` shows them to the consumer."""
+    from nnabla.utils.dlpack import from_dlpack, to_dlpack
+
+    producer = np.arange(12, dtype=np.float32).reshape(3, 4)
+    expected = producer.copy()
+    a = from_dlpack(producer)
+    a += 1
+    a.data = np.full((3, 4), 2.0, np.float32)
+    a *= 3
+    expected[...] = 6.0
+    np.testing.assert_array_equal(producer, expected)
+    producer[0, 0] = -1.0                        # the producer's writes are seen too
+    assert a.data[0, 0] == -1.0
+
+    class Capsule:                               # a bare capsule as a DLPack producer
+        def __init__(self, capsule):
+            self.capsule = capsule
+
+        def __dlpack__(self, stream=None, **kwargs):
+            return self.capsule
+
+        def __dlpack_device__(self):
+            return (1, 0)
+
+    b = nn.NdArray.from_numpy_array(np.ones((2, 2), np.float32))
+    consumer = np.from_dlpack(Capsule(to_dlpack(b)))
+    b += 4
+    np.testing.assert_array_equal(consumer, np.full((2, 2), 5.0, np.float32))

@@ -4,8 +4,8 @@
 (PyTorch, CuPy on the host, JAX, numpy ...) reads and writes the very memory the
 NdArray holds. ``from_dlpack(dlp)`` takes a capsule or any object with
 ``__dlpack__`` (host memory) and makes an NdArray over it without copying; reads
-see the producer's later writes, while a result written into the NdArray by a
-function replaces its buffer (JAX results are new arrays).
+see the producer's later writes, and results written into the NdArray (``a += 1``,
+a function's output) are copied into that memory, as NNabla writes in place.
 """
 import numpy as np
 
@@ -61,6 +61,7 @@ def from_dlpack(dlp, arr=None):
     arr._fill = None
     arr._touch()
     arr._exposed = True
+    arr._borrowed = host  # results are written into the producer's memory
     return arr
 
 
