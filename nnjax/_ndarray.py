@@ -312,6 +312,8 @@ class NdArray:
                 except ValueError:
                     raise ValueError(f"NdArray.data: a value of shape {arr.shape} cannot be "
                                      f"written into an array of shape {self._shape}") from None
+            if self._exposed and self._write_into_held(arr):
+                return
             self._head = np.array(arr, dtype=self._dtype, copy=True)
         else:
             if value.shape != self._shape:

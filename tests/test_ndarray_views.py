@@ -151,6 +151,9 @@ def test_a_held_data_reference_sees_later_writes_as_in_nnabla():
     new_x = rs.randn(2, 3).astype(np.float32)
     x.d = new_x                                   # the setter writes into x's memory
     np.testing.assert_array_equal(x_held, new_x)
+    x.d = new_x[0]                                # broadcast over the rows, in place too
+    np.testing.assert_array_equal(x_held, np.broadcast_to(new_x[0], (2, 3)))
+    x.d = new_x
     y.forward()
     np.testing.assert_allclose(y_held, np.tanh(new_x * 3), rtol=1e-6, atol=1e-6)
     assert y.d is y_held
