@@ -211,19 +211,19 @@ class NdArray:
         it (a view the user took from ``.data``, a DLPack consumer) or it is
         memory a DLPack producer owns: NNabla writes results into the array's
         memory, so such views see them. False (the head is then replaced) when
-        nobody holds it, or when the shape or dtype differ."""
+        nobody holds it, or when the shape or dtype differ. Callers check
+        ``_exposed`` first (a held head is an exposed one)."""
         head = self._head
-        if (not self._exposed or type(head) is not np.ndarray or head.dtype != value.dtype
+        if (type(head) is not np.ndarray or head.dtype != value.dtype
                 or head.shape != tuple(value.shape) or not head.flags.writeable):
             return False
         if head is not self._borrowed and sys.getrefcount(head) <= _UNHELD_REFS:
             return False
         np.copyto(head, np.asarray(value))
         self._fill = None
-        self._modification_count += 1
-        self._dtype_unset = self._zeroed = self._zero_fill = False
-        self._lazy = None
-        return True  # (the head stays exposed)
+        self._touch()
+        self._exposed = True  # still held
+        return True
 
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""
