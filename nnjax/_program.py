@@ -12,6 +12,7 @@ from collections import OrderedDict
 import jax
 
 from . import _compile_cache as compile_cache
+from ._ir_context import lowering
 
 # Tiered compilation. A program seen for the first time is compiled with XLA's
 # cheap settings (about 4x faster to compile on CPU, up to 2.5x slower to run).
@@ -86,7 +87,8 @@ class Program:
 
     def _first_run(self, values, donated, operands):
         start = time.perf_counter()
-        lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
+        with lowering():
+            lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
         if executable is None:
@@ -146,7 +148,8 @@ class Program:
 
     def _first_optimized_run(self, values, donated, operands):
         """Compile with full optimization (or load that executable from disk)."""
-        lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
+        with lowering():
+            lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
         executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered),
                                                          cpu_kernel_options())
         self.run = executable

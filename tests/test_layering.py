@@ -14,7 +14,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "nnjax"
 # A module may import modules of its own or a lower layer only.
 ENGINE_LAYERS = [
     ["nnjax._specs", "nnjax._modes", "nnjax.random", "nnjax.dtypes", "nnjax.logger",
-     "nnjax.config", "nnjax.context", "nnjax._buffer_needs", "nnjax._compile_cache"],
+     "nnjax.config", "nnjax.context", "nnjax._buffer_needs", "nnjax._compile_cache",
+     "nnjax._ir_context"],
     ["nnjax._registry"],
     ["nnjax._plan"],
     ["nnjax._program"],
