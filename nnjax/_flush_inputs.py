@@ -43,6 +43,29 @@ class InputFacts(NamedTuple):
     left_out_refs: list    # (slot, weak reference) per left-out array
     written: tuple         # the slots the program returns
     written_arrays: list   # their arrays
+    value_dtypes: tuple    # the dtypes of the values
+    fill_arrays: tuple     # (array, dtype) of each constant fill
+    programs: dict         # donated slots -> (program key, Program), filled by the queue
+
+
+def values_of_same_kinds(facts, inputs):
+    """The program inputs' values (constant fills left out) when every input holds a
+    value of the kind ``facts`` were worked out for, else None (a training loop's
+    flushes: one look at each array, instead of ``input_values`` and ``input_facts``)."""
+    if facts is None or facts.keep_out_changes != step_results.keep_out_changes:
+        return None
+    if [a._lazy for a in inputs].count(None) != len(inputs):
+        return None
+    for a, dtype in facts.fill_arrays:
+        if a._head is not None or not a._zero_fill or a._dtype is not dtype:
+            return None
+    values = [a._head for a in facts.value_arrays]
+    for h in values:
+        if h is None:
+            return None
+    if tuple([h.dtype for h in values]) != facts.value_dtypes:
+        return None
+    return values
 
 
 def input_values(inputs):
@@ -97,7 +120,10 @@ def input_facts(slots, input_sig):
     facts = slots.facts = InputFacts(
         input_sig, step_results.keep_out_changes, value_index, value_arrays, left_out,
         const_shapes(arrays, layout, input_sig),
-        [(s, weakref.ref(arrays[s])) for s in left_out], written, [arrays[s] for s in written])
+        [(s, weakref.ref(arrays[s])) for s in left_out], written, [arrays[s] for s in written],
+        tuple(sig for sig in input_sig if type(sig) is not ConstFill),
+        tuple((a, sig.dtype) for a, sig in zip(slots.inputs, input_sig) if type(sig) is ConstFill),
+        {})
     return facts
 
 

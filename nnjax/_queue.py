@@ -21,7 +21,7 @@ import numpy as np
 
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
 from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results,
-                            take_snapshots)
+                            take_snapshots, values_of_same_kinds)
 from ._plan import jax_dtype
 from ._program import NEVER
 from ._rounded_inputs import round_inputs, round_values, widen_results
@@ -85,7 +85,7 @@ class Template:
     """
 
     __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable", "optional",
-                 "rounding")
+                 "rounding", "marked_reads", "marked_writes")
 
     def __init__(self, key, reads, writes, build, kind="function", reusable=False,
                  optional=()):
@@ -101,6 +101,10 @@ class Template:
         self.optional = tuple(optional)
         # reads a lone run of this op may get rounded (see nnjax._rounded_inputs)
         self.rounding = ()
+        # what ``enqueue`` visits: each array once (a forward joined with its backward
+        # reads the roots twice)
+        self.marked_reads = tuple({id(a): a for a in self.reads}.values())
+        self.marked_writes = tuple({id(a): a for a in self.writes}.values())
 
 
 class Op:
@@ -180,14 +184,15 @@ def enqueue(op):
     _queue_kinds.add(kind)
     if kind == "update":
         stats.updates += 1
-    for a in op.template.reads:
+    template = op.template
+    for a in template.marked_reads:
         lazy = a._lazy
         if lazy is not None and lazy[0].pending:
             flush()  # the op that left this value out must run before it is read
         if not a._queued:
             a._queued = True
             _queued_arrays.append(a)
-    for a in op.template.writes:
+    for a in template.marked_writes:
         a._zeroed = False
         if not a._queued:
             a._queued = True
@@ -272,12 +277,17 @@ def flush():
 
     slots = _layout_of(ops)
     layout, arrays = slots.layout, slots.arrays
-    values, input_sig = input_values(slots.inputs)  # (None for each constant fill)
-    facts = input_facts(slots, input_sig)
+    facts = slots.facts
+    values = values_of_same_kinds(facts, slots.inputs)
+    if values is not None:
+        input_sig = facts.input_sig
+    else:
+        values, input_sig = input_values(slots.inputs)  # (None for each constant fill)
+        facts = input_facts(slots, input_sig)
+        if len(facts.value_arrays) != len(values):
+            # (one list of the heads at a time: donation counts references)
+            values = [h for h, k in zip(values, facts.value_index) if k >= 0]
     left_out = facts.left_out
-    if len(facts.value_arrays) != len(values):
-        # (one list of the heads at a time: donation counts references)
-        values = [h for h, k in zip(values, facts.value_index) if k >= 0]
     donated, donated_values = donated_inputs(layout, arrays, values, facts.value_index)
     operands = [op.operands for op in ops]
 
@@ -290,13 +300,21 @@ def flush():
                              facts.value_index, facts.written, values, input_sig)
         if found is not None:
             values, program_sig, rounded = found
-    key = (layout.structure_id, _program_sig(program_sig), left_out, donated)
     if donated:
         given = {id(v) for v in donated_values}
         values = [v for v in values if id(v) not in given]
 
     templates = [op.template for op in ops]
-    program = _programs.get(key)
+    known = facts.programs.get(donated) if rounded is None else None
+    if known is not None:
+        # (the program these facts ran last: no key to hash; a training loop's program
+        # stays in use here even if the cache's LRU order dropped it)
+        key, program = known
+    else:
+        key = (layout.structure_id, _program_sig(program_sig), left_out, donated)
+        program = _programs.get(key)
+        if program is not None:
+            _programs.move_to_end(key)
     if program is None:
         program = compile_layout(templates, layout, facts.shapes, program_sig, facts.written,
                                  values + donated_values, donated)
@@ -311,7 +329,6 @@ def flush():
         note_miss((layout.structure_id, left_out), program_sig, layout.op_sigs,
                   stats._recent_misses)
     else:
-        _programs.move_to_end(key)
         stats.hits += 1
         if program.due_for_tier_up():
             start = time.perf_counter()
@@ -324,6 +341,8 @@ def flush():
                 outs = program.run(values, donated_values, operands)
             except TypeError:
                 outs = program.lower_again(values, donated_values, operands)
+    if rounded is None and known is None:
+        facts.programs[donated] = (key, program)
     stats.executions += 1
     stats.last_ops = layout.kinds
     if rounded is not None:
