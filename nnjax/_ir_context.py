@@ -57,4 +57,3 @@ def lowering():
         yield
     finally:
         _local.active = False
-
