@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _step_results as step_results
 from ._assemble import ConstFill, const_shapes
+from ._plan import jax_dtype
 from ._step_results import F32, F64, Donated, left_out_slots
 
 
@@ -97,6 +98,23 @@ def input_values(inputs):
 
 
 _zero_fills = {}
+
+
+_program_sigs = {}
+MAX_PROGRAM_SIGS = 1024
+
+
+def program_signature(input_sig):
+    """``input_sig`` with 64-bit dtypes as JAX passes them (narrowed): a float64
+    value (``x.d = a float64 array``, as a finite-difference loop writes) runs the
+    float32 value's program instead of tracing and lowering a twin of it."""
+    sig = _program_sigs.get(input_sig)
+    if sig is None:
+        if len(_program_sigs) >= MAX_PROGRAM_SIGS:
+            _program_sigs.clear()
+        sig = _program_sigs[input_sig] = tuple(
+            jax_dtype(d) if isinstance(d, np.dtype) else d for d in input_sig)
+    return sig
 
 
 def input_facts(slots, input_sig):

@@ -17,12 +17,9 @@ import time
 import weakref
 from collections import OrderedDict
 
-import numpy as np
-
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
-from ._flush_inputs import (SlotArrays, input_facts, input_values, store_results,
-                            take_snapshots, values_of_same_kinds)
-from ._plan import jax_dtype
+from ._flush_inputs import (SlotArrays, input_facts, input_values, program_signature,
+                            store_results, take_snapshots, values_of_same_kinds)
 from ._program import NEVER
 from ._rounded_inputs import round_inputs, round_values, widen_results
 from . import _step_results as step_results
@@ -248,22 +245,6 @@ def _layout_of(ops):
     return recent
 
 
-_program_sigs = {}
-
-
-def _program_sig(input_sig):
-    """``input_sig`` with 64-bit dtypes as JAX passes them (narrowed): a float64
-    value (``x.d = a float64 array``, as a finite-difference loop writes) runs the
-    float32 value's program instead of tracing and lowering a twin of it."""
-    sig = _program_sigs.get(input_sig)
-    if sig is None:
-        if len(_program_sigs) >= MAX_CACHED_PROGRAMS:
-            _program_sigs.clear()
-        sig = _program_sigs[input_sig] = tuple(
-            jax_dtype(d) if isinstance(d, np.dtype) else d for d in input_sig)
-    return sig
-
-
 def flush():
     """Run every queued op as one compiled program."""
     if not _queue:
@@ -307,11 +288,9 @@ def flush():
     templates = [op.template for op in ops]
     known = facts.programs.get(donated) if rounded is None else None
     if known is not None:
-        # (the program these facts ran last: no key to hash; a training loop's program
-        # stays in use here even if the cache's LRU order dropped it)
-        key, program = known
+        key, program = known  # (kept in use even if the LRU order below dropped it)
     else:
-        key = (layout.structure_id, _program_sig(program_sig), left_out, donated)
+        key = (layout.structure_id, program_signature(program_sig), left_out, donated)
         program = _programs.get(key)
         if program is not None:
             _programs.move_to_end(key)

@@ -568,7 +568,7 @@ def test_a_settled_loop_takes_its_inputs_in_one_look(monkeypatch):
     slow = []
     original = _queue.input_values
     monkeypatch.setattr(_queue, "input_values", lambda inputs: slow.append(1) or original(inputs))
-    monkeypatch.setattr(_queue, "_program_sig", None)  # (a call would raise)
+    monkeypatch.setattr(_queue, "program_signature", None)  # (a call would raise)
     losses = []
     for i in range(4, 8):
         _step(x, t, loss, solver, i)
