@@ -61,12 +61,11 @@ def values_of_same_kinds(facts, inputs):
         if a._head is not None or not a._zero_fill or a._dtype is not dtype:
             return None
     values = [a._head for a in facts.value_arrays]
-    for h in values:
-        if h is None:
-            return None
-    if tuple([h.dtype for h in values]) != facts.value_dtypes:
+    try:
+        dtypes = tuple([h.dtype for h in values])
+    except AttributeError:  # a head that is None: the array holds a fill now
         return None
-    return values
+    return values if dtypes == facts.value_dtypes else None
 
 
 def input_values(inputs):
