@@ -12,6 +12,7 @@ from collections import OrderedDict
 import jax
 
 from . import _compile_cache as compile_cache
+from ._host_programs import host_runner
 from ._ir_context import lowering
 
 # Tiered compilation. A program seen for the first time is compiled with XLA's
@@ -69,7 +70,7 @@ class Program:
     the optimized one."""
 
     __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure",
-                 "_setups_seen", "build_seconds", "run_seconds", "from_disk")
+                 "_setups_seen", "build_seconds", "run_seconds", "from_disk", "on_host")
 
     def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
         global _setups
@@ -81,14 +82,23 @@ class Program:
         self.tier_up_hits = tier_up_hits
         self.shared = False  # its first tier reuses an identical program's executable
         self.from_disk = False  # its first tier was loaded from the compile cache
+        self.on_host = False  # run by numpy (nnjax._host_programs): never compiled
         self.build_seconds = 0.0  # lowering and compiling the first tier
         self.run_seconds = None  # one timed first-tier run (see ``tier_up``)
         self.run = self._first_run if fast else self._first_optimized_run
 
     def _first_run(self, values, donated, operands):
         start = time.perf_counter()
+        traced = jax.jit(self._pure, donate_argnums=1).trace(values, donated, operands)
+        host = host_runner(traced) if on_host() else None
+        if host is not None:  # exact in numpy: no lowering, no compile, no tier-up
+            self.on_host = True
+            self.tier_up_hits = NEVER
+            self.build_seconds = time.perf_counter() - start
+            self.run = host
+            return host(values, donated, operands)
         with lowering():
-            lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
+            lowered = traced.lower()
         key = _sharing_key(lowered)
         executable = _executables.get(key) if key is not None else None
         if executable is None:
@@ -271,6 +281,12 @@ def runs_by_function(plan, key, updates, trained, nbytes):
 
 def by_function():
     return tiered() and os.environ.get("NNJAX_FIRST_RUNS_BY_FUNCTION", "1") != "0"
+
+
+def on_host():
+    """Whether first-tier programs numpy computes exactly run there
+    (nnjax._host_programs; NNJAX_HOST_PROGRAMS=0 compiles them all)."""
+    return os.environ.get("NNJAX_HOST_PROGRAMS", "1") != "0"
 
 
 def tiered():

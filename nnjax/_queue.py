@@ -41,6 +41,7 @@ class CompileStats:
         self.compiles = 0
         self.tier_ups = 0
         self.shared = 0
+        self.on_host = 0  # programs numpy runs (nnjax._host_programs), counted in compiles
         self.hits = 0
         self.compile_seconds = 0.0
         self.executions = 0
@@ -55,7 +56,7 @@ class CompileStats:
 
     def __repr__(self):
         return (f"CompileStats(compiles={self.compiles}, tier_ups={self.tier_ups}, "
-                f"shared={self.shared}, hits={self.hits}, "
+                f"shared={self.shared}, on_host={self.on_host}, hits={self.hits}, "
                 f"executions={self.executions}, recomputes={self.recomputes}, "
                 f"compile_seconds={self.compile_seconds:.3f})")
 
@@ -305,6 +306,7 @@ def flush():
         stats.compile_seconds += time.perf_counter() - start
         stats.compiles += 1
         stats.shared += program.shared
+        stats.on_host += program.on_host
         note_miss((layout.structure_id, left_out), program_sig, layout.op_sigs,
                   stats._recent_misses)
     else:

@@ -227,8 +227,8 @@ def test_launcher_command_line():
 
 
 def test_init_after_computing_is_refused():
-    code = ("import numpy as np, nnabla as nn, nnabla.communicators as C\n"
-            "x = nn.Variable.from_numpy_array(np.ones(2)); y = x * 2; y.forward(); y.d\n"
+    code = ("import numpy as np, nnabla as nn, nnabla.functions as F, nnabla.communicators as C\n"
+            "x = nn.Variable.from_numpy_array(np.ones(2)); y = F.tanh(x); y.forward(); y.d\n"
             "C.MultiProcessCommunicator(None).init()\n")
     rc, out = _run([sys.executable, "-c", code], 60,
                    _env(NNJAX_NUM_PROCESSES="2", NNJAX_PROCESS_ID="0"))

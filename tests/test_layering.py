@@ -15,7 +15,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "nnjax"
 ENGINE_LAYERS = [
     ["nnjax._specs", "nnjax._modes", "nnjax.random", "nnjax.dtypes", "nnjax.logger",
      "nnjax.config", "nnjax.context", "nnjax._buffer_needs", "nnjax._compile_cache",
-     "nnjax._ir_context"],
+     "nnjax._ir_context", "nnjax._host_programs"],
     ["nnjax._registry"],
     ["nnjax._plan"],
     ["nnjax._program"],
