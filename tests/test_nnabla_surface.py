@@ -179,3 +179,63 @@ def test_function_references_forget_deleted_functions():
     del h1
     assert v.function_references == [kept]
     nn.clear_parameters()
+
+
+def test_a_name_given_a_reason_is_shown_with_it_and_not_counted_present(tmp_path, monkeypatch):
+    from nnjax import _surface
+    pkg = tmp_path / "python" / "src" / "nnabla"
+    (pkg / "utils").mkdir(parents=True)
+    (tmp_path / "python" / "src" / "nnabla_ext").mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "utils" / "rnn.py").write_text("__all__ = ['pack_sequence', 'helper_xyz', 'gone_xyz']\n")
+    monkeypatch.setitem(_surface.REASONS, "nnabla.utils.rnn", {"helper_xyz": "an internal helper"})
+    rows = {r["module"]: r for r in _surface.check(_surface.nnabla_modules(tmp_path))}
+    row = rows["nnabla.utils.rnn"]
+    assert row["present"] == 1 and row["missing"] == ["gone_xyz"]
+    assert row["excused"] == [("helper_xyz", "an internal helper")]
+    text = _surface.format_markdown(list(rows.values()))
+    assert "`gone_xyz`; `helper_xyz` (not needed: an internal helper)" in text
+    assert "1 missing without a reason" in text
+
+
+def test_grad_class_is_nn_grad():
+    from nnabla.grad import Grad
+    x0 = np.array([[0.5, -1.0, 2.0]], np.float32)
+    x = nn.Variable.from_numpy_array(x0, need_grad=True)
+    y = F.sum(F.tanh(x) * x)
+    gx, = Grad()(y, [x])
+    gx.forward()
+    np.testing.assert_allclose(gx.d, np.tanh(x0) + x0 * (1 - np.tanh(x0) ** 2), rtol=1e-5)
+
+
+def test_cli_main_runs_a_parsed_command_and_keeps_its_result(capsys):
+    from nnabla.utils.cli import cli
+    parser = cli.build_parser()
+    cli.cli_main(parser, parser.parse_args(["version"]))
+    assert cli.return_value is True
+    assert "Version:" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stop:
+        cli.cli_main(parser, parser.parse_args([]))
+    assert stop.value.code == -1 and cli.return_value is False
+    assert "usage" in capsys.readouterr().err
+
+
+def test_batch_norm_base_connects_the_function_type_again():
+    import nnabla.parametric_functions as PF
+    from nnabla.experimental.graph_converters.batch_normalization_folding import (
+        BatchNormalizationFoldingModifierInner, BatchNormBase)
+    rng = np.random.RandomState(0)
+    x = nn.Variable.from_numpy_array(rng.randn(2, 3, 6, 6).astype(np.float32))
+    with nn.parameter_scope("bnbase"):
+        y = PF.convolution(x, 4, (3, 3), pad=(1, 1), stride=(2, 2))
+    conv = y.parent
+    w, b = conv.inputs[1], conv.inputs[2]
+    w2 = nn.Variable.from_numpy_array(w.d * 2)
+    z = BatchNormBase().connect(conv, x, w2, b)
+    z.forward()
+    y.forward()
+    assert z.parent.info.type_name == "Convolution" and z.parent.info.args == conv.info.args
+    # doubling W doubles the output without its bias
+    np.testing.assert_allclose(z.d - b.d.reshape(1, -1, 1, 1),
+                               2 * (y.d - b.d.reshape(1, -1, 1, 1)), rtol=1e-5, atol=1e-5)
+    assert isinstance(BatchNormalizationFoldingModifierInner(), BatchNormBase)

@@ -6,6 +6,7 @@ the original weight; the original parameters are not changed.
 """
 import numpy as np
 
+from ... import functions as F
 from .graph_converter import (FunctionModifier, call_function, parameter_beside,
                               present_input_names)
 
@@ -139,7 +140,21 @@ def _folded_parameters(modifier, w_var, b_var, w_data, b_data):
             parameter_beside(w_var, "b-folded", b_data, b_var.need_grad))
 
 
-class AddBiasModifier(FunctionModifier):
+class BatchNormBase(object):
+    """NNabla's mix-in of the folding modifiers: ``connect(f, x, w, b)`` calls the
+    function type of ``f`` (Affine, Convolution or Deconvolution) again, with its
+    arguments, on new inputs."""
+
+    def __init__(self):
+        super().__init__()
+        self._fct_set = {"Affine": F.affine, "Convolution": F.convolution,
+                         "Deconvolution": F.deconvolution}
+
+    def connect(self, f, x, w, b):
+        return self._fct_set[f.info.type_name](x, w, b, **f.info.args)
+
+
+class AddBiasModifier(FunctionModifier, BatchNormBase):
     """Give a Convolution/Deconvolution/Affine next to a BatchNormalization a zero
     bias ``b`` (in its weight's scope) when it has none, so folding has a bias."""
 
@@ -164,7 +179,7 @@ class AddBiasModifier(FunctionModifier):
         return call_function(f.info.type_name, [inputs[0], w, b], f.info.args)
 
 
-class BatchNormalizationFoldingModifierInner(FunctionModifier):
+class BatchNormalizationFoldingModifierInner(FunctionModifier, BatchNormBase):
     """``ip -> BN`` (ip's output used only by the BN) becomes one ``ip`` with folded
     weights; any other BN is left as it is."""
 
@@ -195,7 +210,7 @@ class BatchNormalizationFoldingModifierInner(FunctionModifier):
         self._folded_bns = set()
 
 
-class BatchNormalizationFoldingOppositeModifierInner(FunctionModifier):
+class BatchNormalizationFoldingOppositeModifierInner(FunctionModifier, BatchNormBase):
     """``BN -> ip`` becomes one ``ip`` (reading the BN's input) with folded weights.
 
     A BN whose output also feeds other functions is kept for them, unless it is

@@ -23,7 +23,7 @@ from . import (compare_with_cpu, conv_dataset, convert, create_image_classificat
                func_info, optimize_model, plot, profile, train, uploader)
 from .utility import CliError
 
-__all__ = ["main", "version_command"]
+__all__ = ["main", "version_command", "cli_main"]
 
 NNABLA_API_VERSION = _version.split(".nnjax")[0]
 
@@ -82,6 +82,10 @@ def _one_line(e):
     return text
 
 
+# what the last command run through ``cli_main`` gave: True on success, else False
+return_value = None
+
+
 def run(argv=None):
     """Parse ``argv`` and run the sub-command; returns the exit status."""
     parser = build_parser()
@@ -89,6 +93,23 @@ def run(argv=None):
     if "func" not in args:
         parser.print_usage(sys.stderr)
         return 2
+    return _run_command(args)
+
+
+def cli_main(parser, args):
+    """NNabla's entry point: run the sub-command of ``args`` (parsed by
+    ``parser``) and keep whether it succeeded in ``return_value``; with no
+    sub-command, print the help and exit with status -1 (255)."""
+    global return_value
+    return_value = False
+    if "func" not in args:
+        parser.print_help(sys.stderr)
+        sys.exit(-1)
+    return_value = _run_command(args) == 0
+
+
+def _run_command(args):
+    """The exit status of the parsed sub-command ``args``, run with one-line errors."""
     if args.mpi:
         logger.warning("nnabla_cli: --mpi: data-parallel runs go through nnabla.communicators; "
                        "this process runs alone")
