@@ -91,9 +91,8 @@ class Program:
         start = time.perf_counter()
         traced = jax.jit(self._pure, donate_argnums=1).trace(values, donated, operands)
         host = host_runner(traced) if on_host() else None
+        self.on_host = host is not None
         if host is not None:  # exact in numpy: no lowering, no compile, no tier-up
-            self.on_host = True
-            self.tier_up_hits = NEVER
             self.build_seconds = time.perf_counter() - start
             self.run = host
             return host(values, donated, operands)
@@ -130,7 +129,7 @@ class Program:
 
     def due_for_tier_up(self):
         """Count a cache hit; true when ``tier_up`` should see this run."""
-        if not self.fast:
+        if not self.fast or self.on_host:
             return False
         if self._setups_seen != _setups:  # other programs were set up since: not a loop
             self._setups_seen = _setups

@@ -143,3 +143,18 @@ def test_a_constant_result_is_a_new_array_each_run():
     second.forward()
     first.d[...] = 7.0   # (a 0-d dummy output; NNabla's .d is its own memory)
     assert second.d == 0.0 and first.d == 7.0
+
+
+def test_a_host_program_given_new_shapes_that_need_xla_compiles_and_can_tier_up():
+    from nnjax import _program
+    values = np.ones((2, 3), np.float32)
+    p = _program.Program(lambda vals, donated, ops: [vals[0] * 2], fast=True)
+    np.testing.assert_array_equal(p.run([values], [], ())[0], values * 2)
+    assert p.on_host and not p.due_for_tier_up()
+    # what the queue does when a run raises TypeError (an array changed shape)
+    with pytest.raises(TypeError):
+        p.run([np.ones((4,), np.float16)], [], ())
+    half = np.linspace(-1, 1, 4).astype(np.float16)
+    np.testing.assert_array_equal(p.lower_again([half], [], ())[0], half * np.float16(2))
+    assert not p.on_host                        # half precision: compiled by XLA
+    assert any(p.due_for_tier_up() for _ in range(_program.TIER_UP_HITS))
