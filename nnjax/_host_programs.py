@@ -18,6 +18,7 @@ arithmetic, numpy (like NNabla's CPU kernels) keeps them.
 import numpy as np
 
 import jax
+from jax.extend.core import Literal
 
 # dtypes whose +, -, * numpy rounds exactly as XLA's CPU code does
 _ARITHMETIC_DTYPES = frozenset(np.dtype(t) for t in (
@@ -143,7 +144,7 @@ def _apply(name, params, ins, aval):
     dtype = np.dtype(aval.dtype)
     if name in _UFUNCS:
         a, b = (np.asarray(x) for x in ins)
-        return _UFUNCS[name](a, b, dtype=dtype)
+        return np.asarray(_UFUNCS[name](a, b, dtype=dtype))  # (0-d: an array, not a scalar)
     x = ins[0]
     if name == "broadcast_in_dim":
         x = np.asarray(x)
@@ -176,4 +177,4 @@ def _dtype(value):
 
 
 def _is_literal(v):
-    return type(v).__name__ == "Literal"
+    return isinstance(v, Literal)

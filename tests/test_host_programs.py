@@ -158,3 +158,14 @@ def test_a_host_program_given_new_shapes_that_need_xla_compiles_and_can_tier_up(
     np.testing.assert_array_equal(p.lower_again([half], [], ())[0], half * np.float16(2))
     assert not p.on_host                        # half precision: compiled by XLA
     assert any(p.due_for_tier_up() for _ in range(_program.TIER_UP_HITS))
+
+
+def test_a_0d_result_is_an_array_the_variable_owns():
+    x = nn.Variable.from_numpy_array(np.array(1.5, np.float32))
+    y = F.mul_scalar(x, 2.0)
+    y.forward()
+    assert type(y.data._head) is np.ndarray and y.d == np.float32(3.0)
+    held = y.d
+    x.d = np.array(4.0, np.float32)
+    y.forward()
+    assert held == np.float32(8.0)      # NNabla's .d: later results land in it
