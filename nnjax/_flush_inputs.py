@@ -10,6 +10,7 @@ through their attributes only.
 import weakref
 from typing import NamedTuple
 
+import jax
 import numpy as np
 
 from . import _step_results as step_results
@@ -47,6 +48,9 @@ class InputFacts(NamedTuple):
     value_dtypes: tuple    # the dtypes of the values
     fill_arrays: tuple     # (array, dtype) of each constant fill
     programs: dict         # donated slots -> (program key, Program), filled by the queue
+    donors: tuple          # (slot, its index in the values) of the layout's donors
+    donation: dict         # donated slots -> (snapshot entries, values passed undonated)
+    host_inputs: "HostInputs"
 
 
 def values_of_same_kinds(facts, inputs):
@@ -140,8 +144,80 @@ def input_facts(slots, input_sig):
         [(s, weakref.ref(arrays[s])) for s in left_out], written, [arrays[s] for s in written],
         tuple(sig for sig in input_sig if type(sig) is not ConstFill),
         tuple((a, sig.dtype) for a, sig in zip(slots.inputs, input_sig) if type(sig) is ConstFill),
-        {})
+        {}, tuple((s, value_index[k]) for s, k in layout.donors if value_index[k] >= 0), {},
+        HostInputs())
     return facts
+
+
+class HostInputs:
+    """The numpy values a kind of step passed at its first flush (value indices) and
+    those heads (see ``move_unchanged_to_device``)."""
+
+    __slots__ = ("indices", "last")
+
+    def __init__(self):
+        self.indices = None
+        self.last = ()
+
+
+def move_unchanged_to_device(facts, values):
+    """Give the arrays whose numpy head a kind of step passed unchanged in its first
+    two flushes (labels, an initial state written once) a device head with the same
+    values: a numpy argument is copied into the program at every call. Only nnjax's
+    own heads move (no view handed out, not a view or the root of views), in a single
+    process, and only where JAX's narrowing (int64 labels to int32) keeps every
+    value; the array's dtype stays. Called after an XLA program ran on ``values``."""
+    seen = facts.host_inputs
+    indices = seen.indices
+    if indices is None:  # (the first flush of this kind of step)
+        seen.indices = [k for k, v in enumerate(values) if type(v) is np.ndarray]
+        seen.last = [values[k] for k in seen.indices]
+        return
+    if not indices:
+        return
+    moving = []
+    for k, last in zip(indices, seen.last):
+        head = values[k]
+        if head is last:
+            a = facts.value_arrays[k]
+            if (a._head is head and not a._exposed and a._children is None
+                    and not hasattr(a, "_root")):
+                moving.append((a, head))
+    # an input written anew between two flushes (a batch) is not watched further
+    seen.indices = seen.last = ()
+    if moving and step_results.single_process():
+        for a, head in moving:
+            value = _narrowed_exactly(head)
+            if value is not None:
+                a._head = jax.device_put(value)  # (same values: not a write)
+
+
+def _narrowed_exactly(head):
+    """``head`` in the dtype JAX computes in, or None where narrowing changes a value."""
+    dtype = jax_dtype(head.dtype)
+    if dtype == head.dtype:
+        return head
+    value = head.astype(dtype)
+    return value if np.array_equal(value, head) else None
+
+
+def donation_split(layout, facts, donated):
+    """(entries, passed) for a flush donating the input slots ``donated``: the
+    snapshot's (value index, Donated) entries, and the indices of the values passed
+    in the program's first argument. Worked out once per kind of step."""
+    split = facts.donation.get(donated)
+    if split is None:
+        donated_set = set(donated)
+        entries, passed = [], []
+        for s, k, sig in zip(layout.input_slots, facts.value_index, facts.input_sig):
+            if k < 0:
+                continue
+            if s in donated_set:
+                entries.append((k, Donated(facts.value_arrays[k].shape, sig)))
+            else:
+                passed.append(k)
+        split = facts.donation[donated] = (tuple(entries), passed)
+    return split
 
 
 def store_results(written_arrays, outs):
@@ -158,22 +234,22 @@ def store_results(written_arrays, outs):
         a._lazy = None
 
 
-def take_snapshots(ops, layout, values, facts, donated=()):
+def take_snapshots(ops, layout, values, facts, donated_entries=()):
     """Point each op's Record at this flush's input values (the values its
     reads had). Host arrays a user holds a view of are copied; the rest are
     immutable (jax arrays) or owned by nnjax, so keeping references suffices.
-    A donated value (no record reads it) is kept as its shape and dtype."""
+    A donated value (no record reads it) is kept as its shape and dtype
+    (``donated_entries``, from ``donation_split``)."""
     kept = values
-    if donated or [a._exposed for a in facts.value_arrays].count(False) != len(values):
+    exposed = [a._exposed for a in facts.value_arrays].count(False) != len(values)
+    if donated_entries or exposed:
         kept = list(values)
-        for s, k, sig in zip(layout.input_slots, facts.value_index, facts.input_sig):
-            if k < 0:
-                continue
-            a = facts.value_arrays[k]
-            if donated and s in donated:
-                kept[k] = Donated(a.shape, sig)
-            elif a._exposed and type(kept[k]) is np.ndarray:
-                kept[k] = np.array(kept[k])
+        for k, entry in donated_entries:
+            kept[k] = entry
+        if exposed:
+            for k, a in enumerate(facts.value_arrays):
+                if a._exposed and type(kept[k]) is np.ndarray:
+                    kept[k] = np.array(kept[k])
     shared = (layout.input_slots, facts.input_sig, kept)
     for op, sig in zip(ops, layout.op_sigs):
         if op.parts is not None:

@@ -14,9 +14,10 @@ from . import _modes
 from . import random as _random
 from ._ndarray import NdArray
 from ._buffer_needs import backward_reads, keeps_inputs
+from ._direct_run import direct_run
 from ._plan import get_plan, run_steps, single_function_plan, step_callables
 from ._program import runs_by_function
-from ._queue import (Op, Template, cached_template, direct_run, enqueue, flush, run_now, stats,
+from ._queue import (Op, Template, cached_template, enqueue, flush, run_now, stats,
                      trained_buffers)
 from ._records import Record
 from ._rounded_inputs import forward_rounding

@@ -18,11 +18,10 @@ import weakref
 from collections import OrderedDict
 
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
-from ._flush_inputs import (SlotArrays, input_facts, input_values, program_signature,
-                            store_results, take_snapshots, values_of_same_kinds)
-from ._program import NEVER
-from ._rounded_inputs import round_inputs, round_values, widen_results
-from . import _step_results as step_results
+from ._flush_inputs import (SlotArrays, donation_split, input_facts, input_values,
+                            move_unchanged_to_device, program_signature, store_results,
+                            take_snapshots, values_of_same_kinds)
+from ._rounded_inputs import round_inputs, widen_results
 from ._step_results import StepRecord, donated_inputs, leave_out
 
 MAX_CACHED_PROGRAMS = 1024
@@ -83,7 +82,7 @@ class Template:
     """
 
     __slots__ = ("key", "reads", "writes", "build", "kind", "tid", "reusable", "optional",
-                 "rounding", "marked_reads", "marked_writes")
+                 "rounding", "marked_reads", "marked_writes", "_marks_beyond")
 
     def __init__(self, key, reads, writes, build, kind="function", reusable=False,
                  optional=()):
@@ -103,6 +102,24 @@ class Template:
         # reads the roots twice)
         self.marked_reads = tuple({id(a): a for a in self.reads}.values())
         self.marked_writes = tuple({id(a): a for a in self.writes}.values())
+        self._marks_beyond = None
+
+    def marks_beyond(self, other):
+        """(reads, writes) ``enqueue`` visits for this template that it did not visit
+        for ``other`` (the op this one replaces in the queue: see ``replace_last``)."""
+        cache = self._marks_beyond
+        if cache is None:
+            cache = self._marks_beyond = {}
+        marks = cache.get(other.tid)
+        if marks is None:
+            seen_reads = {id(a) for a in other.marked_reads}
+            seen_writes = {id(a) for a in other.marked_writes}
+            marks = cache[other.tid] = (
+                tuple(a for a in self.marked_reads if id(a) not in seen_reads),
+                tuple(a for a in self.marked_writes if id(a) not in seen_writes))
+            if len(cache) > 8:  # (a template replaces one kind of op in a loop)
+                cache.clear()
+        return marks
 
 
 class Op:
@@ -134,9 +151,16 @@ def last_queued():
 
 def replace_last(op):
     """Put ``op`` in place of the op queued last; ``op`` reads and writes at least
-    the arrays the replaced one did (a forward merged with its backward)."""
-    _queue.pop()
-    enqueue(op)
+    the arrays the replaced one did (a forward merged with its backward). The
+    replaced op's arrays are marked already: only the new ones are visited."""
+    replaced = _queue.pop()
+    if op.template.kind != "backward" or len(_queue) >= MAX_QUEUE:
+        enqueue(op)
+        return
+    reads, writes = op.template.marks_beyond(replaced.template)
+    _queue_kinds.add("backward")
+    _mark(reads, writes)
+    _queue.append(op)
 
 
 _interned = OrderedDict()
@@ -183,19 +207,24 @@ def enqueue(op):
     if kind == "update":
         stats.updates += 1
     template = op.template
-    for a in template.marked_reads:
+    _mark(template.marked_reads, template.marked_writes)
+    _queue.append(op)
+
+
+def _mark(reads, writes):
+    """Mark the arrays an op being queued reads and writes."""
+    for a in reads:
         lazy = a._lazy
         if lazy is not None and lazy[0].pending:
             flush()  # the op that left this value out must run before it is read
         if not a._queued:
             a._queued = True
             _queued_arrays.append(a)
-    for a in template.marked_writes:
+    for a in writes:
         a._zeroed = False
         if not a._queued:
             a._queued = True
             _queued_arrays.append(a)
-    _queue.append(op)
 
 
 def pending_kinds():
@@ -270,21 +299,24 @@ def flush():
             # (one list of the heads at a time: donation counts references)
             values = [h for h, k in zip(values, facts.value_index) if k >= 0]
     left_out = facts.left_out
-    donated, donated_values = donated_inputs(layout, arrays, values, facts.value_index)
+    donated, donated_values = donated_inputs(facts.donors, arrays, values)
+    donated_entries = passed = ()
+    if donated:
+        donated_entries, passed = donation_split(layout, facts, donated)
     operands = [op.operands for op in ops]
 
     kept = rounded = None
     program_sig = input_sig
     if left_out or any(op.record is not None or op.parts is not None for op in ops):
-        kept = take_snapshots(ops, layout, values, facts, donated)
+        kept = take_snapshots(ops, layout, values, facts, donated_entries)
     elif len(ops) == 1 and ops[0].template.rounding and not donated:
         found = round_inputs(ops[0].template.rounding, layout.op_sigs[0], layout.input_slots,
                              facts.value_index, facts.written, values, input_sig)
         if found is not None:
             values, program_sig, rounded = found
+    passed_values = values
     if donated:
-        given = {id(v) for v in donated_values}
-        values = [v for v in values if id(v) not in given]
+        values = [values[k] for k in passed]
 
     templates = [op.template for op in ops]
     known = facts.programs.get(donated) if rounded is None else None
@@ -329,6 +361,8 @@ def flush():
     if rounded is not None:
         outs = widen_results(rounded, outs)
     store_results(facts.written_arrays, outs)
+    if rounded is None and not program.on_host:
+        move_unchanged_to_device(facts, passed_values)
     global _last_flush
     _last_flush = (slots, facts, program, operands, donated or kept is not None, rounded)
     if left_out:
@@ -343,78 +377,14 @@ def flush():
                 part.pending = False
 
 
-# ---------------------------------------------------------------- direct runs
-# A graph run function by function many times over (a finite-difference loop
-# evaluates it thousands of times) flushes the same single-op queues with the
-# same kinds of values again and again. A DirectRun repeats such a flush with
-# none of the queue's general work: it checks that the inputs are what they
-# were and calls the program.
+# the last flush (slots, facts, program, operands, special, rounded): what
+# nnjax._direct_run repeats
 _last_flush = None
 
 
-class DirectRun:
-    """The last flush, to be repeated on the same arrays (see ``direct_run``)."""
-
-    __slots__ = ("inputs", "input_sig", "keep_out_changes", "program", "operands",
-                 "written_arrays", "kinds", "rounded")
-
-    def __init__(self, slots, facts, program, operands, rounded):
-        self.inputs = slots.inputs
-        self.input_sig = facts.input_sig
-        self.keep_out_changes = facts.keep_out_changes
-        self.program = program
-        self.operands = operands
-        self.written_arrays = facts.written_arrays
-        self.kinds = slots.layout.kinds
-        self.rounded = rounded  # what the flush rounded (nnjax._rounded_inputs), or None
-
-    def __call__(self, new_operands=None):
-        """Run again (with ``new_operands()``: a stochastic function's fresh keys,
-        drawn only once the run is sure to happen, so that a fallback draws no key
-        twice); false (nothing done) when the inputs changed kind, the queue holds
-        ops or the program is due to tier up: the caller flushes."""
-        if _queue or self.keep_out_changes != step_results.keep_out_changes:
-            return False
-        heads = []
-        for a in self.inputs:
-            head = a._head
-            if head is None or a._lazy is not None:
-                return False
-            heads.append(head)
-        if tuple([h.dtype for h in heads]) != self.input_sig:
-            return False
-        rounded = self.rounded
-        if rounded is not None:
-            heads = round_values(rounded, heads)
-        program = self.program
-        if program.fast and program.tier_up_hits != NEVER and program.due_for_tier_up():
-            return False  # the queue's flush runs the tier-up
-        try:
-            outs = program.run(heads, [], self.operands if new_operands is None
-                               else new_operands())
-        except TypeError:  # an array changed shape (reset_shape)
-            return False
-        stats.hits += 1
-        stats.executions += 1
-        stats.last_ops = self.kinds
-        if rounded is not None:
-            outs = widen_results(rounded, outs)
-        store_results(self.written_arrays, outs)
-        return True
-
-
-def direct_run(new_operands=False):
-    """A DirectRun of the flush that just ran, or None when it can't be repeated
-    that way: several ops, records, left-out or donated values, constant fills, or
-    operands (unless ``new_operands``: the caller passes them each run)."""
-    last = _last_flush
-    if last is None:
-        return None
-    slots, facts, program, operands, special, rounded = last
-    if (special or len(operands) != 1 or (len(operands[0]) and not new_operands)
-            or len(facts.value_arrays) != len(slots.inputs)):
-        return None
-    return DirectRun(slots, facts, program, operands, rounded)
+def last_flush():
+    """(slots, facts, program, operands, special, rounded) of the last flush, or None."""
+    return _last_flush
 
 
 def _recompute_program(key, compile_it):

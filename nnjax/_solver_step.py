@@ -13,12 +13,14 @@ With hooks each parameter's op runs at once, between its pre and post hook.
 """
 from collections import OrderedDict
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from . import _modes
 from ._queue import Op, Template, enqueue, flush, run_now
 from ._ndarray import NdArray, device_full
+from ._step_results import single_process
 
 T_MAX = np.iinfo(np.int32).max - 1
 """The largest step count: ``t`` stops advancing there (it is stored as int32)."""
@@ -97,6 +99,14 @@ def _update_template(active, rule, key, hyper_names, templates):
         template = templates[ckey] = _new_update_template(active, rule, key, hyper_names)
     templates["last"] = (active, hyper_names, params, template)
     return template
+
+
+def hyper_argument(values):
+    """Hyperparameter values as the float32 program argument an update passes each
+    step: on the device in a single process (a numpy argument is copied into the
+    program at every call; a solver keeps this one while its values stay)."""
+    values = np.array(values, np.float32)
+    return jax.device_put(values) if single_process() else values
 
 
 def _advance_counts(active):

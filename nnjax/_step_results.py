@@ -37,14 +37,12 @@ class Donated(NamedTuple):
 _SOLE_OWNER_REFS = 4
 
 
-def donated_inputs(layout, arrays, values, value_index):
-    """(slots, values) of the inputs this flush donates to the program (the
-    layout's donors, made only while NNJAX_DONATE is not 0)."""
+def donated_inputs(donors, arrays, values):
+    """(slots, values) of the inputs this flush donates to the program (``donors``:
+    (slot, value index) of the layout's donors passed as values; a layout has
+    donors only while NNJAX_DONATE is not 0)."""
     slots, donated_values, held = [], [], []
-    for s, k in layout.donors:
-        k = value_index[k]
-        if k < 0:
-            continue
+    for s, k in donors:
         head = values[k]
         kind = type(head)
         if kind is np.ndarray:
@@ -88,14 +86,20 @@ _process_count = []
 keep_out_changes = 0
 
 
+def single_process():
+    """Whether this is the only process of the JAX runtime (asked once, when a
+    program first runs: the runtime is set up by then)."""
+    if not _process_count:
+        _process_count.append(jax.process_count())
+    return _process_count[0] == 1
+
+
 def left_out_slots(layout, arrays, input_sig):
     """The optional written slots to leave out of this flush's results."""
     if not layout.optional:
         return ()
-    if not _process_count:
+    if not single_process():
         # a recompute would run a step's collectives again, alone: one process only
-        _process_count.append(jax.process_count())
-    if _process_count[0] != 1:
         return ()
     return tuple(s for s, k in layout.optional
                  if (k < 0 or type(input_sig[k]) is ConstFill) and not arrays[s]._keep_out)

@@ -210,7 +210,7 @@ class Solver:
         names = tuple(self._hyper)
         if self._fused_default is not None:
             names += ("wd",)
-        self._last_hyper = (values, names, np.array(values, np.float32))
+        self._last_hyper = (values, names, step.hyper_argument(values))
         return self._last_hyper[1], self._last_hyper[2]
 
     def update(self, update_pre_hook=None, update_post_hook=None):

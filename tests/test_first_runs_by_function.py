@@ -146,7 +146,7 @@ def test_an_output_off_the_backward_path_gives_no_grad():
 
 def test_repeated_unfused_forwards_run_directly_and_follow_their_inputs():
     # a repeat of an unfused forward calls each function's program directly
-    # (nnjax/_queue.py DirectRun): values follow the inputs; a new kind of input
+    # (nnjax/_direct_run.py DirectRun): values follow the inputs; a new kind of input
     # value (float64) or a replaced input array goes through the queue again
     from nnjax import _queue
     rng = np.random.RandomState(7)

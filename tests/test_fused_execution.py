@@ -402,10 +402,10 @@ def test_a_held_state_is_donated_as_a_copy(monkeypatch):
     donations = []  # (donors, donated) of each flush that has donors
     real = _queue.donated_inputs
 
-    def spy(layout, *args):
-        slots, values = real(layout, *args)
-        if layout.donors:
-            donations.append((len(layout.donors), len(slots)))
+    def spy(donors, *args):
+        slots, values = real(donors, *args)
+        if donors:
+            donations.append((len(donors), len(slots)))
         return slots, values
     monkeypatch.setattr(_queue, "donated_inputs", spy)
     held, loss_held, views, _ = _adam_run(6, hold_view=True)

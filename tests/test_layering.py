@@ -23,7 +23,7 @@ ENGINE_LAYERS = [
     ["nnjax._step_results"],
     ["nnjax._flush_inputs"],
     ["nnjax._queue"],
-    ["nnjax._ndarray"],
+    ["nnjax._ndarray", "nnjax._direct_run"],
     ["nnjax._records"],
     ["nnjax._forward"],
     ["nnjax._function_backward"],
