@@ -48,6 +48,8 @@ class Layout(NamedTuple):
                          # marks optional (see nnjax._queue.left_out)
     donors: tuple        # (slot, its input position): inputs the program writes and only
                          # solver updates read (solver states: see nnjax._queue._donated)
+    recycled: tuple      # (slot, its input position): inputs a solver update writes that
+                         # other ops read (parameters: see nnjax._step_results.spare_buffers)
 
 
 def make_layout(ops):
@@ -60,6 +62,7 @@ def make_layout(ops):
     op_sigs = []
     required = set()  # slots some op writes as a result it must hand back
     read_elsewhere = set()  # slots some op other than a solver update reads
+    updated = set()  # slots a solver update writes
 
     def slot(array, source):
         s = slot_of.get(id(array))
@@ -77,6 +80,8 @@ def make_layout(ops):
         required.update(s for j, s in enumerate(ws) if j not in t.optional)
         if not (isinstance(t.key, tuple) and t.key and t.key[0] == "update"):
             read_elsewhere.update(rs)
+        else:
+            updated.update(ws)
         for s in ws:
             if s not in written_set:
                 written_set.add(s)
@@ -92,6 +97,9 @@ def make_layout(ops):
                 if "update" in kinds else ())
     donors = tuple((s, position[s]) for s in written
                    if s in position and s not in read_elsewhere) if donation() else ()
+    recycled = tuple((s, position[s]) for s in written
+                     if s in position and s in read_elsewhere and s in updated
+                     ) if donation() else ()
     if donors:
         # the donors' results first, in the donors' order: jax gives each result the
         # first unused donated buffer of its shape and dtype, so each state is updated
@@ -106,7 +114,7 @@ def make_layout(ops):
         sid = len(_structures)
         _structures[structure] = sid
     return Layout(tuple(sources), tuple(input_slots), tuple(written), sid, tuple(op_sigs),
-                  kinds, optional, donors)
+                  kinds, optional, donors, recycled)
 
 
 def slot_arrays(ops, layout):
@@ -128,11 +136,14 @@ def const_shapes(arrays, layout, input_sig):
             if type(sig) is ConstFill}
 
 
-def compile_layout(templates, layout, shapes, input_sig, written, values, donated=()):
+def compile_layout(templates, layout, shapes, input_sig, written, values, donated=(),
+                   spares=0):
     """A Program running ``templates`` (laid out by ``layout``) and returning the
     values of the ``written`` slots; ``shapes``: {input slot: shape} (for
     inputs passed as constant fills); ``donated``: the input slots passed in
-    the program's second (donated) argument, the others come in the first."""
+    the program's second (donated) argument, the others come in the first;
+    ``spares``: how many buffers follow them there, for results only (see
+    nnjax._step_results.spare_buffers)."""
     fns = [t.build() for t in templates]
     value_slots = [s for s, sig in zip(layout.input_slots, input_sig)
                    if not isinstance(sig, ConstFill) and s not in donated]
@@ -157,7 +168,8 @@ def compile_layout(templates, layout, shapes, input_sig, written, values, donate
         np.issubdtype(np.dtype(dtype), np.inexact) for _, _, dtype, _ in consts)
     kinds = set(layout.kinds)
     compiled = Program(program, fast=not starts_optimized(kinds, nbytes),
-                       tier_up_hits=tier_up_hits(kinds, nbytes, float_inputs))
+                       tier_up_hits=tier_up_hits(kinds, nbytes, float_inputs),
+                       keep_unused=spares > 0)
     return compiled
 
 

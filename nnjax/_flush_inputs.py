@@ -11,6 +11,7 @@ import weakref
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import _step_results as step_results
@@ -24,12 +25,13 @@ class SlotArrays:
     worked out from the kinds of their values (``facts``): a training loop's flushes
     find the same kinds every step and reuse it."""
 
-    __slots__ = ("layout", "arrays", "inputs", "facts")
+    __slots__ = ("layout", "arrays", "inputs", "written", "facts")
 
     def __init__(self, layout, arrays):
         self.layout = layout
         self.arrays = arrays
         self.inputs = [arrays[s] for s in layout.input_slots]
+        self.written = [arrays[s] for s in layout.written]
         self.facts = None
 
 
@@ -51,6 +53,8 @@ class InputFacts(NamedTuple):
     donors: tuple          # (slot, its index in the values) of the layout's donors
     donation: dict         # donated slots -> (snapshot entries, values passed undonated)
     host_inputs: "HostInputs"
+    recycled: tuple        # (slot, its index in the values) of the layout's recycled inputs
+    spares: "step_results.Spares"
 
 
 def values_of_same_kinds(facts, inputs):
@@ -145,8 +149,23 @@ def input_facts(slots, input_sig):
         tuple(sig for sig in input_sig if type(sig) is not ConstFill),
         tuple((a, sig.dtype) for a, sig in zip(slots.inputs, input_sig) if type(sig) is ConstFill),
         {}, tuple((s, value_index[k]) for s, k in layout.donors if value_index[k] >= 0), {},
-        HostInputs())
+        HostInputs(), _recycled(layout, value_index, input_sig), step_results.Spares())
     return facts
+
+
+def _recycled(layout, value_index, input_sig):
+    """(slot, value index) of the recycled inputs (parameters a solver update writes)
+    given spare buffers: passed as values of a floating dtype JAX keeps (a result of
+    the same kind takes the buffer), in a single process."""
+    if not layout.recycled or not step_results.single_process():
+        return ()
+    found = []
+    for s, k in layout.recycled:
+        sig = input_sig[k]
+        if (value_index[k] >= 0 and jnp.issubdtype(sig, jnp.floating)
+                and jax_dtype(sig) == sig):
+            found.append((s, value_index[k]))
+    return tuple(found)
 
 
 class HostInputs:
@@ -166,11 +185,14 @@ def move_unchanged_to_device(facts, values):
     values: a numpy argument is copied into the program at every call. Only nnjax's
     own heads move (no view handed out, not a view or the root of views), in a single
     process, and only where JAX's narrowing (int64 labels to int32) keeps every
-    value; the array's dtype stays. Called after an XLA program ran on ``values``."""
+    value; the array's dtype stays. Called after an XLA program ran on ``values``,
+    before its results are stored."""
     seen = facts.host_inputs
     indices = seen.indices
     if indices is None:  # (the first flush of this kind of step)
-        seen.indices = [k for k, v in enumerate(values) if type(v) is np.ndarray]
+        written = {id(a) for a in facts.written_arrays}  # (they take the results)
+        seen.indices = [k for k, v in enumerate(values) if type(v) is np.ndarray
+                        and id(facts.value_arrays[k]) not in written]
         seen.last = [values[k] for k in seen.indices]
         return
     if not indices:
@@ -220,10 +242,24 @@ def donation_split(layout, facts, donated):
     return split
 
 
-def store_results(written_arrays, outs):
-    """``NdArray._set_value`` of each written array, inlined (the step's hot loop)."""
+def held_heads(arrays):
+    """The ids of the arrays whose numpy head somebody else holds now (None: none),
+    asked before a program reads them (``store_results``)."""
+    held = None
+    for a in arrays:
+        if a._exposed and a._held_elsewhere():
+            if held is None:
+                held = set()
+            held.add(id(a))
+    return held
+
+
+def store_results(written_arrays, outs, held=False):
+    """``NdArray._set_value`` of each written array, inlined (the step's hot loop).
+    ``held``: ``held_heads`` of the arrays before the program ran (False: ask now)."""
     for a, value in zip(written_arrays, outs):
-        if a._exposed and a._write_into_held(value):
+        if a._exposed and a._write_into_held(
+                value, None if held is False else (held is not None and id(a) in held)):
             continue  # a numpy head somebody holds takes the values in place
         if a._dtype is F64 and value.dtype == F32:
             a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype

@@ -116,8 +116,11 @@ class _NarrowedNdArray(NdArray):
     def _adopt_dtype(self, dtype):
         pass  # values written into a view take its root's dtype
 
-    def _write_into_held(self, value):
+    def _write_into_held(self, value, held=None):
         return False  # (writes go into the root's buffer already: see _head)
+
+    def _held_elsewhere(self):
+        return False
 
     def _set_dtype(self, dtype):
         if np.dtype(dtype) != self._root._dtype:

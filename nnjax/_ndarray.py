@@ -206,24 +206,32 @@ class NdArray:
         self._fill = None
         return self._head
 
-    def _write_into_held(self, value):
+    def _write_into_held(self, value, held=None):
         """Write ``value`` into the numpy head itself when somebody still holds
         it (a view the user took from ``.data``, a DLPack consumer) or it is
         memory a DLPack producer owns: NNabla writes results into the array's
         memory, so such views see them. False (the head is then replaced) when
         nobody holds it, or when the shape or dtype differ. Callers check
-        ``_exposed`` first (a held head is an exposed one)."""
+        ``_exposed`` first. ``held``: ``_held_elsewhere()`` as asked before a
+        program read the head (JAX may still hold an input it copies in)."""
         head = self._head
         if (type(head) is not np.ndarray or head.dtype != value.dtype
                 or head.shape != tuple(value.shape) or not head.flags.writeable):
             return False
-        if head is not self._borrowed and sys.getrefcount(head) <= _UNHELD_REFS:
+        head = None  # (not a holder for _held_elsewhere to count)
+        if not (self._held_elsewhere() if held is None else held):
             return False
-        np.copyto(head, np.asarray(value))
+        np.copyto(self._head, np.asarray(value))
         self._fill = None
         self._touch()
         self._exposed = True  # still held
         return True
+
+    def _held_elsewhere(self):
+        """Whether the numpy head is memory somebody besides this array holds or owns."""
+        head = self._head
+        return type(head) is np.ndarray and (
+            head is self._borrowed or sys.getrefcount(head) > _UNHELD_REFS)
 
     def _set_value(self, value):
         """Store a program result (a jax.Array of this array's shape)."""

@@ -69,13 +69,15 @@ class Program:
     ``fast`` while it runs the cheaply compiled first tier; ``tier_up`` swaps in
     the optimized one."""
 
-    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure",
+    __slots__ = ("run", "fast", "hits", "tier_up_hits", "shared", "_pure", "_keep_unused",
                  "_setups_seen", "build_seconds", "run_seconds", "from_disk", "on_host")
 
-    def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS):
+    def __init__(self, pure, fast, tier_up_hits=TIER_UP_HITS, keep_unused=False):
         global _setups
         _setups += 1
         self._pure = pure
+        # (a donated buffer the program only writes into is an argument it never reads)
+        self._keep_unused = keep_unused
         self.fast = fast
         self.hits = 0
         self._setups_seen = _setups
@@ -89,7 +91,7 @@ class Program:
 
     def _first_run(self, values, donated, operands):
         start = time.perf_counter()
-        traced = jax.jit(self._pure, donate_argnums=1).trace(values, donated, operands)
+        traced = self._jitted().trace(values, donated, operands)
         host = host_runner(traced) if on_host() else None
         self.on_host = host is not None
         if host is not None:  # exact in numpy: no lowering, no compile, no tier-up
@@ -115,6 +117,9 @@ class Program:
         self.build_seconds = time.perf_counter() - start
         self.run = executable
         return executable(values, donated, operands)
+
+    def _jitted(self):
+        return jax.jit(self._pure, donate_argnums=1, keep_unused=self._keep_unused)
 
     def lower_again(self, values, donated, operands):
         """What a caller runs when ``run`` raised TypeError: an array changed
@@ -158,7 +163,7 @@ class Program:
     def _first_optimized_run(self, values, donated, operands):
         """Compile with full optimization (or load that executable from disk)."""
         with lowering():
-            lowered = jax.jit(self._pure, donate_argnums=1).lower(values, donated, operands)
+            lowered = self._jitted().lower(values, donated, operands)
         executable, _, self.from_disk = _compile_or_load(lowered, _sharing_key(lowered),
                                                          cpu_kernel_options())
         self.run = executable

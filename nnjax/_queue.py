@@ -18,11 +18,11 @@ import weakref
 from collections import OrderedDict
 
 from ._assemble import compile_layout, make_layout, note_miss, slot_arrays
-from ._flush_inputs import (SlotArrays, donation_split, input_facts, input_values,
+from ._flush_inputs import (SlotArrays, donation_split, held_heads, input_facts, input_values,
                             move_unchanged_to_device, program_signature, store_results,
                             take_snapshots, values_of_same_kinds)
 from ._rounded_inputs import round_inputs, widen_results
-from ._step_results import StepRecord, donated_inputs, leave_out
+from ._step_results import StepRecord, donated_inputs, leave_out, spare_buffers
 
 MAX_CACHED_PROGRAMS = 1024
 MAX_CACHED_LAYOUTS = 4096  # (small: a network run function by function has one per node)
@@ -289,6 +289,8 @@ def flush():
     slots = _layout_of(ops)
     layout, arrays = slots.layout, slots.arrays
     facts = slots.facts
+    # (asked before any list here or JAX holds the heads the program reads)
+    held = held_heads(slots.written)
     values = values_of_same_kinds(facts, slots.inputs)
     if values is not None:
         input_sig = facts.input_sig
@@ -303,13 +305,16 @@ def flush():
     donated_entries = passed = ()
     if donated:
         donated_entries, passed = donation_split(layout, facts, donated)
+    recycled = facts.recycled
+    if recycled:
+        donated_values += spare_buffers(recycled, facts.spares, arrays, values)
     operands = [op.operands for op in ops]
 
     kept = rounded = None
     program_sig = input_sig
     if left_out or any(op.record is not None or op.parts is not None for op in ops):
         kept = take_snapshots(ops, layout, values, facts, donated_entries)
-    elif len(ops) == 1 and ops[0].template.rounding and not donated:
+    elif len(ops) == 1 and ops[0].template.rounding and not donated and not recycled:
         found = round_inputs(ops[0].template.rounding, layout.op_sigs[0], layout.input_slots,
                              facts.value_index, facts.written, values, input_sig)
         if found is not None:
@@ -323,13 +328,14 @@ def flush():
     if known is not None:
         key, program = known  # (kept in use even if the LRU order below dropped it)
     else:
-        key = (layout.structure_id, program_signature(program_sig), left_out, donated)
+        key = (layout.structure_id, program_signature(program_sig), left_out, donated,
+               len(recycled))
         program = _programs.get(key)
         if program is not None:
             _programs.move_to_end(key)
     if program is None:
         program = compile_layout(templates, layout, facts.shapes, program_sig, facts.written,
-                                 values + donated_values, donated)
+                                 values + donated_values, donated, len(recycled))
         if len(_programs) >= MAX_CACHED_PROGRAMS:
             _programs.popitem(last=False)
         _programs[key] = program
@@ -360,11 +366,12 @@ def flush():
     stats.last_ops = layout.kinds
     if rounded is not None:
         outs = widen_results(rounded, outs)
-    store_results(facts.written_arrays, outs)
     if rounded is None and not program.on_host:
         move_unchanged_to_device(facts, passed_values)
+    store_results(facts.written_arrays, outs, held)
     global _last_flush
-    _last_flush = (slots, facts, program, operands, donated or kept is not None, rounded)
+    _last_flush = (slots, facts, program, operands,
+                   bool(donated or recycled) or kept is not None, rounded)
     if left_out:
         record = StepRecord(templates, layout, facts.shapes, input_sig, kept, operands,
                             left_out, _recompute_program)

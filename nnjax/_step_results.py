@@ -65,6 +65,64 @@ def donated_inputs(donors, arrays, values):
 _device_types = set()
 
 
+# A training step's parameters are read by its forward and backward and written by
+# its update. Their new values cannot take the buffers of the values the step reads:
+# the step's StepRecord keeps those, to compute gradients read after the update. The
+# values the previous step read are free by then (its record went with zero_grad),
+# and they are the right size: they are given to the program for the new values.
+# Each parameter then alternates between two buffers, as in a hand-written step that
+# donates its parameters, instead of taking fresh memory every step.
+class Spares:
+    """The values a kind of step's recycled inputs (parameters) had at its last
+    flush (None where they may not be given: see ``spare_buffers``)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self):
+        self.last = ()
+
+
+# references to a kept value while spare_buffers looks at it: the local name and
+# getrefcount's argument
+_SPARE_OWNER_REFS = 2
+
+
+def spare_buffers(recycled, spares, arrays, values):
+    """The buffers, one per recycled input (``recycled``: (slot, value index)), that
+    this flush donates after the solver states for the inputs' new values: the values
+    the last flush of this kind of step read, where nobody else holds them (no other
+    reference, no numpy view ever made of them), else copies of this flush's values
+    (a kind of step's first flush). Keeps this flush's values for the next one."""
+    last = spares.last
+    buffers, fresh = [], []
+    for i, (s, k) in enumerate(recycled):
+        old = None
+        if last:
+            old = last[i]
+            last[i] = None  # (the only reference left is ``old``)
+        value = values[k]
+        if (old is None or type(old) not in _device_types
+                or getattr(old, "_npy_value", True) is not None
+                or sys.getrefcount(old) != _SPARE_OWNER_REFS
+                or old.shape != value.shape or old.dtype != value.dtype or old.is_deleted()):
+            fresh.append((len(buffers), value))
+            old = None
+        buffers.append(old)
+        old = None
+    if fresh:
+        copies = jax.device_put([v for _, v in fresh], may_alias=False)
+        for (i, _), copy in zip(fresh, copies):
+            buffers[i] = copy
+    kept = []
+    for s, k in recycled:
+        value = values[k]
+        kept.append(None if arrays[s]._exposed or not (type(value) in _device_types
+                                                       or _is_device_array(value))
+                    else value)
+    spares.last = kept
+    return buffers
+
+
 def _is_device_array(value):
     """isinstance(value, jax.Array), remembering the concrete type (the check is slow)."""
     if isinstance(value, jax.Array):
