@@ -48,8 +48,9 @@ class Layout(NamedTuple):
                          # marks optional (see nnjax._queue.left_out)
     donors: tuple        # (slot, its input position): inputs the program writes and only
                          # solver updates read (solver states: see nnjax._queue._donated)
-    recycled: tuple      # (slot, its input position): inputs a solver update writes that
-                         # other ops read (parameters: see nnjax._step_results.spare_buffers)
+    recycled: tuple      # (slot, its input position): inputs a training step writes that
+                         # not only solver updates read (parameters, running statistics:
+                         # see nnjax._step_results.spare_buffers)
 
 
 def make_layout(ops):
@@ -62,7 +63,6 @@ def make_layout(ops):
     op_sigs = []
     required = set()  # slots some op writes as a result it must hand back
     read_elsewhere = set()  # slots some op other than a solver update reads
-    updated = set()  # slots a solver update writes
 
     def slot(array, source):
         s = slot_of.get(id(array))
@@ -80,8 +80,6 @@ def make_layout(ops):
         required.update(s for j, s in enumerate(ws) if j not in t.optional)
         if not (isinstance(t.key, tuple) and t.key and t.key[0] == "update"):
             read_elsewhere.update(rs)
-        else:
-            updated.update(ws)
         for s in ws:
             if s not in written_set:
                 written_set.add(s)
@@ -98,8 +96,8 @@ def make_layout(ops):
     donors = tuple((s, position[s]) for s in written
                    if s in position and s not in read_elsewhere) if donation() else ()
     recycled = tuple((s, position[s]) for s in written
-                     if s in position and s in read_elsewhere and s in updated
-                     ) if donation() else ()
+                     if s in position and s in read_elsewhere
+                     ) if donation() and "update" in kinds else ()
     if donors:
         # the donors' results first, in the donors' order: jax gives each result the
         # first unused donated buffer of its shape and dtype, so each state is updated

@@ -1,9 +1,11 @@
-"""A training step writes each parameter's new value into the buffer of the value the
-step before it read (nnjax._step_results.spare_buffers): parameters alternate between
-two buffers instead of taking fresh memory every step. Checked here: the buffers do
-alternate, the values equal jax.grad of the network written by hand with Momentum by
-hand, gradients read after an update are the step's own, and a buffer somebody may
-still see (a held read-only view, another array sharing it) is never written."""
+"""A training step writes each parameter's (and running statistic's) new value into the
+buffer of the value the step before it read (nnjax._step_results.spare_buffers): they
+alternate between two buffers instead of taking fresh memory every step. Checked here:
+the buffers do alternate, the values equal jax.grad of the network written by hand with
+Momentum by hand (running statistics: numpy), gradients read after an update are the
+step's own, a buffer somebody may still see (a held read-only view, another array
+sharing it) is never written, and a parameter whose .d was read once goes back to the
+device while a kept .d reference sees every update."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -166,3 +168,33 @@ def test_a_held_d_reference_sees_every_update():
         nn.synchronize()
         np.testing.assert_allclose(held, expected[i]["a/affine/W"], rtol=1e-5, atol=1e-6)
     assert w.data._head is held
+
+
+def test_running_statistics_alternate_between_two_buffers_and_match_numpy():
+    # batch normalization right on the input: its running statistics follow the batches
+    # alone (NNabla: decay 0.9, the unbiased batch variance)
+    nn.clear_parameters()
+    x = nn.Variable((BATCH, IN))
+    t = nn.Variable((BATCH, 1))
+    h = PF.batch_normalization(x, batch_stat=True, name="bn")
+    loss = F.mean(F.softmax_cross_entropy(PF.affine(h, CLASSES, name="fc"), t))
+    solver = S.Sgd(LR)
+    solver.set_parameters(nn.get_parameters())
+    stats = nn.get_parameters(grad_only=False)
+    mean, var = stats["bn/bn/mean"], stats["bn/bn/var"]
+    expected_mean = np.zeros((1, IN), np.float32)
+    expected_var = np.ones((1, IN), np.float32)
+    pointers = {k: set() for k in stats}
+    for i in range(8):
+        _step(i, x, t, loss, solver)
+        xb, _ = _batch(i)
+        expected_mean = 0.9 * expected_mean + 0.1 * xb.mean(0, keepdims=True)
+        expected_var = 0.9 * expected_var + 0.1 * xb.var(0, ddof=1, keepdims=True)
+        nn.synchronize()
+        if i >= 2:
+            for k, p in stats.items():
+                pointers[k].add(_pointer(p))
+    np.testing.assert_allclose(mean.d.reshape(1, IN), expected_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(var.d.reshape(1, IN), expected_var, rtol=1e-5, atol=1e-6)
+    for k, seen in pointers.items():
+        assert None not in seen and len(seen) == 2, (k, seen)
