@@ -85,14 +85,27 @@ class Spares:
 # references to a kept value while spare_buffers looks at it: the local name and
 # getrefcount's argument
 _SPARE_OWNER_REFS = 2
+_buffer_makers = {}  # ((shape, dtype), ...) -> a jitted function making such buffers
+
+
+def _new_buffers(avals):
+    """Fresh device buffers of these shapes and dtypes, made by one cached program (a
+    device_put of copies costs about 20 us per array; one call, a few in all)."""
+    make = _buffer_makers.get(avals)
+    if make is None:
+        if len(_buffer_makers) >= 256:
+            _buffer_makers.clear()
+        make = _buffer_makers[avals] = jax.jit(
+            lambda: [jax.numpy.zeros(shape, dtype) for shape, dtype in avals])
+    return make()
 
 
 def spare_buffers(recycled, spares, arrays, values):
     """The buffers, one per recycled input (``recycled``: (slot, value index)), that
     this flush donates after the solver states for the inputs' new values: the values
     the last flush of this kind of step read, where nobody else holds them (no other
-    reference, no numpy view ever made of them), else copies of this flush's values
-    (a kind of step's first flush). Keeps this flush's values for the next one."""
+    reference, no numpy view ever made of them), else new buffers (a kind of step's
+    first flushes). Keeps this flush's values for the next one."""
     last = spares.last
     buffers, fresh = [], []
     for i, (s, k) in enumerate(recycled):
@@ -110,9 +123,9 @@ def spare_buffers(recycled, spares, arrays, values):
         buffers.append(old)
         old = None
     if fresh:
-        copies = jax.device_put([v for _, v in fresh], may_alias=False)
-        for (i, _), copy in zip(fresh, copies):
-            buffers[i] = copy
+        made = _new_buffers(tuple((tuple(v.shape), np.dtype(v.dtype)) for _, v in fresh))
+        for (i, _), buffer in zip(fresh, made):
+            buffers[i] = buffer
     kept = []
     for s, k in recycled:
         value = values[k]

@@ -15,8 +15,15 @@ import nnabla as nn
 import nnabla.functions as F
 import nnabla.parametric_functions as PF
 import nnabla.solvers as S
+from nnjax import _flush_inputs, _queue
 
 BATCH, IN, HIDDEN, CLASSES, LR, MOMENTUM = 8, 6, 5, 3, 0.1, 0.9
+
+
+@pytest.fixture(autouse=True)
+def recycle_small_arrays(monkeypatch):
+    """These networks are small: recycle arrays of every size."""
+    monkeypatch.setattr(_flush_inputs, "RECYCLE_MIN_BYTES", 0)
 
 
 def _batch(i):
@@ -193,3 +200,18 @@ def test_running_statistics_alternate_between_two_buffers_and_match_numpy():
     np.testing.assert_allclose(var.d.reshape(1, IN), expected_var, rtol=1e-5, atol=1e-6)
     for k, seen in pointers.items():
         assert None not in seen and len(seen) == 2, (k, seen)
+
+
+def test_only_arrays_of_at_least_recycle_min_bytes_are_recycled(monkeypatch):
+    monkeypatch.setattr(_flush_inputs, "RECYCLE_MIN_BYTES", IN * HIDDEN * 4)  # a/affine/W's size
+    x, t, loss, solver, initial = _setup()
+    for i in range(3):
+        _step(i, x, t, loss, solver)
+    nn.synchronize()
+    facts = _queue.last_flush()[1]
+    params = nn.get_parameters()
+    arrays = {id(p.data): k for k, p in params.items()}
+    recycled = sorted(arrays[id(facts.value_arrays[k])] for _, k in facts.recycled)
+    assert recycled == ["a/affine/W"]
+    expected, _ = _by_hand(initial, 3)
+    _assert_close({k: p.d.copy() for k, p in params.items()}, expected[-1])
