@@ -73,8 +73,8 @@ _device_types = set()
 # Each parameter then alternates between two buffers, as in a hand-written step that
 # donates its parameters, instead of taking fresh memory every step.
 class Spares:
-    """The values a kind of step's recycled inputs (parameters) had at its last
-    flush (None where they may not be given: see ``spare_buffers``)."""
+    """The values a kind of step's recycled inputs (parameters, running statistics)
+    had at its last flush (None where they may not be given: see ``spare_buffers``)."""
 
     __slots__ = ("last",)
 
@@ -85,27 +85,14 @@ class Spares:
 # references to a kept value while spare_buffers looks at it: the local name and
 # getrefcount's argument
 _SPARE_OWNER_REFS = 2
-_buffer_makers = {}  # ((shape, dtype), ...) -> a jitted function making such buffers
-
-
-def _new_buffers(avals):
-    """Fresh device buffers of these shapes and dtypes, made by one cached program (a
-    device_put of copies costs about 20 us per array; one call, a few in all)."""
-    make = _buffer_makers.get(avals)
-    if make is None:
-        if len(_buffer_makers) >= 256:
-            _buffer_makers.clear()
-        make = _buffer_makers[avals] = jax.jit(
-            lambda: [jax.numpy.zeros(shape, dtype) for shape, dtype in avals])
-    return make()
 
 
 def spare_buffers(recycled, spares, arrays, values):
     """The buffers, one per recycled input (``recycled``: (slot, value index)), that
     this flush donates after the solver states for the inputs' new values: the values
     the last flush of this kind of step read, where nobody else holds them (no other
-    reference, no numpy view ever made of them), else new buffers (a kind of step's
-    first flushes). Keeps this flush's values for the next one."""
+    reference, no numpy view ever made of them), else copies of this flush's values
+    (a kind of step's first flushes). Keeps this flush's values for the next one."""
     last = spares.last
     buffers, fresh = [], []
     for i, (s, k) in enumerate(recycled):
@@ -123,9 +110,11 @@ def spare_buffers(recycled, spares, arrays, values):
         buffers.append(old)
         old = None
     if fresh:
-        made = _new_buffers(tuple((tuple(v.shape), np.dtype(v.dtype)) for _, v in fresh))
-        for (i, _), buffer in zip(fresh, made):
-            buffers[i] = buffer
+        # (copies: no program to compile; for arrays of RECYCLE_MIN_BYTES or more the
+        # copy costs about what a new buffer's first write does)
+        copies = jax.device_put([v for _, v in fresh], may_alias=False)
+        for (i, _), copy in zip(fresh, copies):
+            buffers[i] = copy
     kept = []
     for s, k in recycled:
         value = values[k]
