@@ -70,8 +70,8 @@ _device_types = set()
 # the step's StepRecord keeps those, to compute gradients read after the update. The
 # values the previous step read are free by then (its record went with zero_grad),
 # and they are the right size: they are given to the program for the new values.
-# Each parameter then alternates between two buffers, as in a hand-written step that
-# donates its parameters, instead of taking fresh memory every step.
+# Each parameter then alternates between two buffers instead of taking fresh memory
+# every step (a hand-written step that donates its parameters keeps each in one).
 class Spares:
     """The values a kind of step's recycled inputs (parameters, running statistics)
     had at its last flush (None where they may not be given: see ``spare_buffers``)."""
