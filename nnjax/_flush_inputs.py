@@ -253,24 +253,24 @@ def donation_split(layout, facts, donated):
     return split
 
 
+_NONE_HELD = frozenset()
+
+
 def held_heads(arrays):
-    """The ids of the arrays whose numpy head somebody else holds now (None: none),
-    asked before a program reads them (``store_results``)."""
-    held = None
+    """The ids of the arrays whose numpy head somebody else holds now, asked before a
+    program reads them (``store_results``)."""
+    held = _NONE_HELD
     for a in arrays:
         if a._exposed and a._held_elsewhere():
-            if held is None:
-                held = set()
-            held.add(id(a))
+            held = held | {id(a)}
     return held
 
 
-def store_results(written_arrays, outs, held=False):
+def store_results(written_arrays, outs, held=None):
     """``NdArray._set_value`` of each written array, inlined (the step's hot loop).
-    ``held``: ``held_heads`` of the arrays before the program ran (False: ask now)."""
+    ``held``: ``held_heads`` of the arrays before the program ran (None: ask now)."""
     for a, value in zip(written_arrays, outs):
-        if a._exposed and a._write_into_held(
-                value, None if held is False else (held is not None and id(a) in held)):
+        if a._exposed and a._write_into_held(value, None if held is None else id(a) in held):
             continue  # a numpy head somebody holds takes the values in place
         if a._dtype is F64 and value.dtype == F32:
             a._dtype = F32  # as NNabla: a function writing float32 makes it the head's dtype

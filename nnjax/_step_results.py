@@ -94,33 +94,28 @@ def spare_buffers(recycled, spares, arrays, values):
     reference, no numpy view ever made of them), else copies of this flush's values
     (a kind of step's first flushes). Keeps this flush's values for the next one."""
     last = spares.last
-    buffers, fresh = [], []
+    buffers, fresh, kept = [], [], []
     for i, (s, k) in enumerate(recycled):
         old = None
         if last:
-            old = last[i]
+            old = last[i]  # (a device array: only those are kept below)
             last[i] = None  # (the only reference left is ``old``)
         value = values[k]
-        if (old is None or type(old) not in _device_types
-                or getattr(old, "_npy_value", True) is not None
+        if (old is None or getattr(old, "_npy_value", True) is not None
                 or sys.getrefcount(old) != _SPARE_OWNER_REFS
                 or old.shape != value.shape or old.dtype != value.dtype or old.is_deleted()):
             fresh.append((len(buffers), value))
             old = None
         buffers.append(old)
         old = None
+        device = type(value) in _device_types or _is_device_array(value)
+        kept.append(value if device and not arrays[s]._exposed else None)
     if fresh:
         # (copies: no program to compile; for arrays of RECYCLE_MIN_BYTES or more the
         # copy costs about what a new buffer's first write does)
         copies = jax.device_put([v for _, v in fresh], may_alias=False)
         for (i, _), copy in zip(fresh, copies):
             buffers[i] = copy
-    kept = []
-    for s, k in recycled:
-        value = values[k]
-        kept.append(None if arrays[s]._exposed or not (type(value) in _device_types
-                                                       or _is_device_array(value))
-                    else value)
     spares.last = kept
     return buffers
 
