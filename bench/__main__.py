@@ -5,11 +5,13 @@
     python -m bench --only tiny_mlp_sgd,mlp_adam --json out.json
 
 For each workload the three implementations start from the same weights and
-data. After warm-up they are timed interleaved, in rounds of a few steps each,
-so machine noise hits all three alike; the table reports the median step time,
-the ratios (also of each side's fastest round, which a noisy shared machine
-disturbs least), the first-step (compile) time, the losses after the same number
-of steps, and peak memory measured in a separate process per implementation.
+data. After warm-up they are timed interleaved, in rounds of a few steps each
+(the order turning every round, each round after a short pause that lets the
+previous side's threads go idle), so machine noise hits all three alike; the
+table reports the median step time, the ratios (also of each side's fastest
+round, which a noisy shared machine disturbs least), the first-step (compile)
+time, the losses after the same number of steps, and peak memory measured in a
+separate process per implementation.
 """
 import argparse
 import json
@@ -69,6 +71,28 @@ def _warm_up(name, step, warmup):
     return done
 
 
+# PyTorch's OpenMP threads (libgomp) spin for 5-20 ms after its last parallel region;
+# a round started in that time shares the cores with them (a hand-written Elman step:
+# 183 us right after a PyTorch round, 128 us after a 50 ms pause). Each timed round
+# starts after this long, and the order of the sides turns every round, so no side
+# always follows the same one.
+SETTLE_S = 0.03
+
+
+def _settle(seconds):
+    """Wait ``seconds`` on the CPU: the previous side's spinning threads run out, and
+    (unlike a sleep, after which the first steps ran slower) the core stays awake."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def round_orders(impls, rounds):
+    """The order of the sides in each timed round: ``impls`` turned by one per round."""
+    impls = list(impls)
+    return [impls[r % len(impls):] + impls[:r % len(impls)] for r in range(rounds)]
+
+
 def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=None,
                  record_warmup=False):
     factories = W.IMPLS if factories is None else factories
@@ -89,9 +113,10 @@ def run_workload(cls, impls, warmup, rounds, steps_per_round, seed=0, factories=
                               "warmup_steps": warmup_steps}
         if record_warmup:  # (what a tiered compile does after the first step lands here)
             row["impls"][name]["warmup_s"] = time.perf_counter() - t1
-    for _ in range(rounds):
-        for name in impls:
+    for order in round_orders(impls, rounds):
+        for name in order:
             step, loss = built[name]
+            _settle(SETTLE_S)
             row["impls"][name]["times"].append(_timed(step, loss, steps_per_round))
     for name in impls:
         r = row["impls"][name]
